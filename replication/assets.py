@@ -1,0 +1,192 @@
+"""Offline web assets for the HTML book: MathJax 3 served from the book itself.
+
+The book must render math with no network at reading time, so MathJax comes from the
+npm registry once (``npm pack``), is verified against a pinned sha256, cached, and copied
+into the book source before the build: by ``python -m replication.assets BOOK_SOURCE_DIR``,
+or by listing this module as a Sphinx extension (``sphinx: extra_extensions:
+[replication.assets]`` in ``_config.yml``), which does it at the start of every
+``jupyter-book build`` and also removes script tags that Sphinx 7.4 duplicates.
+
+Where the files go, and why not ``<book>/_static``: jupyter-book 1.x adds *every* ``*.js``
+below ``<book>/_static`` as a ``<script>`` to every page, which would load all of MathJax's
+lazily-loaded extensions on every page (console errors).  So the files go to
+``<book>/_offline/_static/mathjax/`` and the book lists ``_offline`` in ``html_extra_path``;
+Sphinx copies it verbatim, so the build serves ``_static/mathjax/tex-chtml.js`` and the
+config says ``mathjax_path: mathjax/tex-chtml.js`` (relative to ``_static``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+MATHJAX_VERSION = "3.2.2"
+# sha256 of the registry tarball mathjax-3.2.2.tgz and of its es5/tex-chtml.js.
+MATHJAX_TARBALL_SHA256 = "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09"
+MATHJAX_MAIN_SHA256 = "0a6ded5abbce13331658dd239f34382abd06492c74b71b61e8caa8112ec55fa5"
+MATHJAX_MAIN = "tex-chtml.js"
+
+EXTRA_DIR = "_offline"  # the book's html_extra_path entry
+MATHJAX_PATH = "mathjax/" + MATHJAX_MAIN  # the book's mathjax_path (relative to _static)
+# What tex-chtml.js loads at run time (TeX extensions via autoload, CHTML fonts, menu, a11y).
+_RUNTIME = (MATHJAX_MAIN, "input", "output/chtml", "ui", "a11y", "sre")
+
+
+class AssetError(RuntimeError):
+    """An asset could not be fetched or failed verification."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch_tarball(dest: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AssetError(
+            f"npm is not installed (Debian: apt-get install npm); it is needed once to fetch "
+            f"MathJax {MATHJAX_VERSION}. Alternatively put mathjax-{MATHJAX_VERSION}.tgz "
+            f"(sha256 {MATHJAX_TARBALL_SHA256}) at {dest}")
+    env = dict(os.environ, npm_config_update_notifier="false", npm_config_fund="false",
+               npm_config_audit="false")
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        try:
+            run = subprocess.run([npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--silent"],
+                                 cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise AssetError("`npm pack mathjax` timed out (offline?)") from None
+        tgz = sorted(Path(tmp).glob("*.tgz"))
+        if run.returncode != 0 or not tgz:
+            raise AssetError(
+                f"`npm pack mathjax@{MATHJAX_VERSION}` failed (offline, or no npm registry?):\n"
+                f"{(run.stderr or run.stdout).strip()[-2000:]}\n"
+                f"Alternatively put mathjax-{MATHJAX_VERSION}.tgz at {dest}")
+        os.replace(tgz[0], dest)
+
+
+def ensure_mathjax(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Fetch MathJax once into ``cache_dir``, verify it; return the dir holding tex-chtml.js.
+
+    ``cache_dir`` defaults to ``<cache root>/mathjax`` (``<checkout>/.cache/mathjax``).
+    Raises :class:`AssetError` if npm is missing or fails, or a checksum does not match.
+    """
+    if cache_dir is None:
+        from .paths import cache_root
+        cache_dir = cache_root() / "mathjax"
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    root = cache_dir / f"mathjax-{MATHJAX_VERSION}"
+    es5 = root / "package" / "es5"
+    if (es5 / MATHJAX_MAIN).is_file() and (root / ".verified").is_file():
+        if _sha256(es5 / MATHJAX_MAIN) == MATHJAX_MAIN_SHA256:
+            return es5
+        shutil.rmtree(root)  # corrupted: unpack again
+
+    tarball = cache_dir / f"mathjax-{MATHJAX_VERSION}.tgz"
+    if not tarball.is_file():
+        _fetch_tarball(tarball)
+    digest = _sha256(tarball)
+    if digest != MATHJAX_TARBALL_SHA256:
+        tarball.unlink()
+        raise AssetError(f"{tarball}: sha256 {digest} != expected {MATHJAX_TARBALL_SHA256}"
+                         " (deleted; run again to re-fetch)")
+    tmp = Path(tempfile.mkdtemp(dir=cache_dir))
+    try:
+        tmp.chmod(0o755)
+        with tarfile.open(tarball) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith("package/es5/")]
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, members=members, filter="data")
+            else:  # pragma: no cover - Python without extraction filters
+                tar.extractall(tmp, members=members)
+        if _sha256(tmp / "package" / "es5" / MATHJAX_MAIN) != MATHJAX_MAIN_SHA256:
+            raise AssetError(f"{tarball}: {MATHJAX_MAIN} does not match its recorded sha256")
+        (tmp / ".verified").write_text(MATHJAX_TARBALL_SHA256 + "\n")
+        if root.exists():
+            shutil.rmtree(root)
+        try:
+            os.replace(tmp, root)
+        except OSError:  # another process finished first
+            if not (es5 / MATHJAX_MAIN).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return es5
+
+
+def install_static_assets(book_source_dir: str | os.PathLike,
+                          cache_dir: str | os.PathLike | None = None) -> Path:
+    """Copy MathJax into ``<book>/_offline/_static/mathjax/``; return that folder.
+
+    The book's config must list ``_offline`` in ``html_extra_path`` and set
+    ``mathjax_path: mathjax/tex-chtml.js``.  Idempotent (skips when up to date).
+    """
+    es5 = ensure_mathjax(cache_dir)
+    dest = Path(book_source_dir) / EXTRA_DIR / "_static" / "mathjax"
+    stamp = dest / ".version"
+    if stamp.is_file() and stamp.read_text().strip() == MATHJAX_TARBALL_SHA256 \
+            and (dest / MATHJAX_MAIN).is_file():
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    for part in _RUNTIME:
+        src, out = es5 / part, dest / part
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, out)
+        else:
+            shutil.copy2(src, out)
+    stamp.write_text(MATHJAX_TARBALL_SHA256 + "\n")
+    return dest
+
+
+# -- Sphinx extension (``sphinx: extra_extensions: [replication.assets]``) -----------------
+
+def _install(app, config) -> None:
+    install_static_assets(app.confdir)
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated ``<script>`` entries from a page.
+
+    Sphinx 7.4-8.1 lists inline scripts that extensions add during the build twice
+    (sphinx-doc/sphinx#13402, fixed in 8.2, which jupyter-book 1.x cannot use): the
+    second ``const THEBE_JS_URL`` of sphinx-thebe is then a console SyntaxError.
+    """
+    files = context.get("script_files")
+    if not isinstance(files, list):
+        return
+    seen, unique = set(), []
+    for js in files:
+        key = repr((getattr(js, "filename", js) or "", getattr(js, "priority", None),
+                    sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    files[:] = unique
+
+
+def setup(app):
+    """Install MathJax into the book before each build; fix duplicated inline scripts."""
+    app.connect("config-inited", _install)  # before Sphinx checks html_extra_path
+    app.connect("html-page-context", _dedupe_scripts)
+    return {"version": MATHJAX_VERSION, "parallel_read_safe": True,
+            "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m replication.assets BOOK_SOURCE_DIR")
+    try:
+        print(install_static_assets(sys.argv[1]))
+    except AssetError as exc:
+        sys.exit(f"error: {exc}")

@@ -1,0 +1,154 @@
+"""Build the book: execute every chapter with papermill for a profile, then render the HTML.
+
+Steps (``python -m replication book --profile laptop``):
+
+1. Validate every chapter's parameters (profile + overrides) before anything runs.
+2. Stage a copy of the book sources in ``<output>/stage`` (``_config.yml``, ``_toc.yml``, ``book/``).
+3. Execute each chapter notebook with papermill into the stage.  A chapter whose source notebook,
+   parameters and code version are unchanged since its last successful execution is reused.
+   Each chapter's compute goes through the result store, so re-executing is cheap anyway.
+   The introduction runs last: it reports the build (profile, device, code version, timings).
+4. Vendor MathJax into the stage (the HTML must work offline) and run
+   ``jupyter-book build --warningiserror`` on it.  The HTML lands in ``<output>/html``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from . import chapters, paths, profiles, provenance
+from .params import resolve
+
+INTRO = "intro"
+
+
+@dataclasses.dataclass
+class ChapterRun:
+    chapter: str
+    seconds: float
+    reused: bool
+
+
+def repo_root() -> Path:
+    root = paths.checkout_root()
+    if root is None:
+        raise RuntimeError("the book is built from a clone of the repository (no _toc.yml found)")
+    return root
+
+
+def toc_chapters(root: Path) -> list[str]:
+    """Chapter names in reading order, from ``_toc.yml`` (``book/<name>`` entries)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", [toc]):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return [Path(f).name for f in files]
+
+
+def _fingerprint(notebook: Path, parameters: dict) -> str:
+    text = notebook.read_bytes() + json.dumps(parameters, sort_keys=True).encode()
+    return hashlib.sha256(text + provenance.code_version().encode()).hexdigest()
+
+
+def execute_chapter(chapter: str, source: Path, target: Path, parameters: dict, *,
+                    timeout: int = 3600, progress: bool = True) -> float:
+    """Run ``source`` with papermill into ``target``; return the wall time in seconds."""
+    import papermill
+
+    start = time.perf_counter()
+    papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
+                               progress_bar=progress, execution_timeout=timeout, cwd=str(source.parent))
+    return time.perf_counter() - start
+
+
+def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[str, Any]] | None = None,
+          output: Path | None = None, force: bool = False, html: bool = True,
+          progress: bool = True, log=print) -> list[ChapterRun]:
+    root = repo_root()
+    output = Path(output) if output is not None else root / "_build"
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    names = toc_chapters(root)
+    notebooks = [n for n in names if (root / "book" / f"{n}.ipynb").is_file()]
+    for name in overrides:
+        if name not in notebooks:
+            raise ValueError(f"overrides for chapter {name!r}: no such chapter; chapters: {', '.join(notebooks)}")
+    for name in notebooks:  # 1. validate everything before any compute
+        resolve(chapters.get(name).SPEC, profile, overrides.get(name))
+
+    stage = output / "stage"
+    _stage_sources(root, stage)
+    stamps_path = stage / ".executed.json"
+    stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
+    runs: list[ChapterRun] = []
+    order = [n for n in notebooks if n != INTRO] + ([INTRO] if INTRO in notebooks else [])
+    for name in order:
+        parameters = {"profile": profile, **overrides.get(name, {})}
+        if name == INTRO:
+            info = {"profile": profiles.label(profile), "chapters": [dataclasses.asdict(r) for r in runs]}
+            (stage / "build_info.json").write_text(json.dumps(info, indent=1))
+            parameters["build_info"] = str((stage / "build_info.json").resolve())
+        source, target = root / "book" / f"{name}.ipynb", stage / "book" / f"{name}.ipynb"
+        stamp = _fingerprint(source, {k: v for k, v in parameters.items() if k != "build_info"})
+        if name != INTRO and not force and stamps.get(name, {}).get("stamp") == stamp and target.is_file():
+            runs.append(ChapterRun(name, stamps[name]["seconds"], True))
+            log(f"[book] {name}: unchanged, reused ({stamps[name]['seconds']:.1f} s when executed)")
+            continue
+        log(f"[book] executing {name} (profile {profiles.label(profile)})")
+        stamps.pop(name, None)
+        stamps_path.write_text(json.dumps(stamps, indent=1))
+        seconds = execute_chapter(name, source, target, parameters, progress=progress)
+        stamps[name] = {"stamp": stamp, "seconds": seconds}
+        stamps_path.write_text(json.dumps(stamps, indent=1))
+        runs.append(ChapterRun(name, seconds, False))
+    if html:
+        render(stage, output, log=log)
+    return runs
+
+
+def _stage_sources(root: Path, stage: Path) -> None:
+    """Copy config and non-notebook book sources into the stage (executed notebooks stay)."""
+    (stage / "book").mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    for path in (root / "book").rglob("*"):
+        if path.is_file() and path.suffix != ".ipynb" and "_build" not in path.parts:
+            target = stage / "book" / path.relative_to(root / "book")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def render(stage: Path, output: Path, *, log=print) -> Path:
+    """``jupyter-book build --warningiserror`` of the stage; returns the HTML folder."""
+    from . import assets
+
+    assets.install_static_assets(stage / "book")
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(output / "jb"),
+           "--builder", "html", "--warningiserror", "--keep-going"]
+    log("[book] jupyter-book " + " ".join(cmd[1:]))
+    completed = subprocess.run(cmd, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed:\n{completed.stdout[-6000:]}\n{completed.stderr[-6000:]}")
+    built = output / "jb" / "_build" / "html"
+    target = output / "html"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(built, target)
+    return target
+
+
+def report(runs: list[ChapterRun], html: Path | None) -> str:
+    lines = ["", "chapter            seconds   ", "-----------------  --------  -------"]
+    for r in runs:
+        lines.append(f"{r.chapter:<17}  {r.seconds:8.1f}  {'reused' if r.reused else 'ran'}")
+    if html is not None:
+        lines.append(f"\nHTML: {html / 'index.html'}")
+    return "\n".join(lines)

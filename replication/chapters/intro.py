@@ -1,0 +1,46 @@
+"""The introduction: how this copy of the book was built."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import profiles, provenance
+from ..params import ChapterSpec, Param
+
+SPEC = ChapterSpec("intro", "Introduction", (
+    Param("build_info", "str", "path of the book command's build record ('' when run on its own)"),
+    Param("device", "str", "device the chapters compute on", choices=("cpu", "cuda")),
+))
+
+
+def compute(params, *, store=None, progress=True) -> dict:
+    """The build record: profile, device, code version, time, and each chapter's wall time."""
+    record = {"profile": params.profile, "profile_description": profiles.description(params.profile)
+              if params.profile in profiles.NAMES else "user profile",
+              "device": provenance.device_name(params.device), "code_version": provenance.code_version(),
+              "built": provenance.utc_now(), "versions": provenance.library_versions(), "chapters": []}
+    if params.build_info:
+        path = Path(params.build_info)
+        if path.is_file():
+            record["chapters"] = json.loads(path.read_text()).get("chapters", [])
+    return record
+
+
+def render(record: dict) -> str:
+    """The build record as markdown (shown on the introduction page)."""
+    versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+    lines = ["| | |", "| --- | --- |",
+             f"| profile | **{record['profile']}**: {record['profile_description']} |",
+             f"| device | {record['device']} |",
+             f"| code version | `{record['code_version']}` |",
+             f"| built | {record['built']} |",
+             f"| libraries | {versions} |"]
+    if record["chapters"]:
+        lines += ["", "| chapter | wall time | |", "| --- | ---: | --- |"]
+        lines += [f"| {c['chapter']} | {c['seconds']:.1f} s | {'reused from the previous build' if c['reused'] else 'executed'} |"
+                  for c in record["chapters"]]
+        total = sum(c["seconds"] for c in record["chapters"])
+        lines.append(f"| **all chapters** | **{total:.1f} s** | |")
+    else:
+        lines += ["", "*This page was executed on its own, not by the book command: no chapter timings.*"]
+    return "\n".join(lines)

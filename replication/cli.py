@@ -1,0 +1,135 @@
+"""``python -m replication``: run chapters' computations and build the book without Jupyter.
+
+Examples::
+
+    python -m replication run sde --profile smoke            # one chapter's compute, into the store
+    python -m replication run all --profile gpu -f grid.yml   # every chapter (e.g. on a GPU machine)
+    python -m replication params sde --profile laptop -p seeds=16
+    python -m replication book --profile laptop               # execute every chapter, build the HTML
+    python -m replication data fashion-mnist                  # obtain + verify a dataset
+    python -m replication store                               # where results live, how many
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import profiles
+from .params import ParameterError, parse_assignments, resolve
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_params(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", default=profiles.DEFAULT,
+                       help=f"{', '.join(profiles.NAMES)} or a profile YAML path (default {profiles.DEFAULT})")
+        p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="override one parameter (YAML value); repeatable")
+        p.add_argument("-f", "--params-file", type=Path,
+                       help="YAML file of overrides: {chapter: {name: value}} (or {name: value} for one chapter)")
+
+    run = sub.add_parser("run", help="compute one chapter's results (or 'all') into the result store")
+    run.add_argument("chapter", help="chapter name or 'all'")
+    add_params(run)
+    run.add_argument("--no-progress", action="store_true")
+
+    show = sub.add_parser("params", help="show a chapter's resolved parameters and where each comes from")
+    show.add_argument("chapter")
+    add_params(show)
+
+    book = sub.add_parser("book", help="execute every chapter with papermill, then build the HTML book")
+    add_params(book)
+    book.add_argument("--output", type=Path, default=None, help="build folder (default _build/)")
+    book.add_argument("--force", action="store_true", help="re-execute chapters even when unchanged")
+    book.add_argument("--no-html", action="store_true", help="execute the chapters only")
+
+    data = sub.add_parser("data", help="obtain and verify a dataset into the data cache")
+    data.add_argument("name", nargs="+", help="fashion-mnist, mnist")
+
+    sub.add_parser("store", help="show the result store's location and contents")
+    sub.add_parser("chapters", help="list the chapters and their parameters")
+    return parser
+
+
+def _overrides(args, chapter_names: list[str]) -> dict[str, dict]:
+    import yaml
+
+    overrides: dict[str, dict] = {}
+    if args.params_file is not None:
+        if not args.params_file.is_file():
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: no such file")
+        loaded = yaml.safe_load(args.params_file.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: must hold a YAML mapping")
+        if set(loaded) <= set(chapter_names) | {"all"} and all(isinstance(v, dict) for v in loaded.values()):
+            overrides = {k: dict(v) for k, v in loaded.items()}
+        elif len(chapter_names) == 1:
+            overrides = {chapter_names[0]: dict(loaded)}
+        else:
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: with several chapters, "
+                                 f"write {{chapter: {{name: value}}}}; chapters: {', '.join(chapter_names)}")
+    explicit = parse_assignments(args.param)
+    if explicit:
+        if len(chapter_names) != 1:
+            raise ParameterError(f"-p {args.param[0]!r}: -p applies to one chapter; use -f for several")
+        overrides.setdefault(chapter_names[0], {}).update(explicit)
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from . import chapters
+
+    try:
+        if args.command == "chapters":
+            for name in chapters.NAMES:
+                spec = chapters.get(name).SPEC
+                print(f"{name}: {spec.title}")
+                for p in spec.params:
+                    print(f"    {p.name:<22} {p.allowed()}  — {p.help}")
+            return 0
+        if args.command == "store":
+            from .store import ResultStore
+
+            store = ResultStore()
+            entries = sorted(p.parent for p in store.root.glob("*/*/record.json"))
+            print(f"{store.root}  ({len(entries)} results; set REPLICATION_STORE to move it)")
+            return 0
+        if args.command == "data":
+            from .data import dataset_provenance, load_dataset
+
+            for name in args.name:
+                print(dataset_provenance(load_dataset(name)))
+            return 0
+        if args.command == "book":
+            from . import book
+
+            names = [n for n in chapters.NAMES]
+            overrides = _overrides(args, names)
+            runs = book.build(args.profile, overrides=overrides, output=args.output, force=args.force,
+                              html=not args.no_html)
+            output = args.output or book.repo_root() / "_build"
+            print(book.report(runs, None if args.no_html else output / "html"))
+            return 0
+        names = list(chapters.NAMES) if getattr(args, "chapter", None) == "all" else [args.chapter]
+        for name in names:
+            chapters.get(name)  # unknown chapter → error
+        overrides = _overrides(args, names)
+        resolved = {n: resolve(chapters.get(n).SPEC, args.profile, overrides.get(n)) for n in names}
+        if args.command == "params":
+            print(resolved[names[0]].table())
+            return 0
+        for name, params in resolved.items():
+            start = time.perf_counter()
+            chapters.get(name).compute(params, progress=not args.no_progress)
+            print(f"[run] {name}: done in {time.perf_counter() - start:.1f} s (profile {params.profile})")
+        return 0
+    except (ParameterError, profiles.ProfileError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else str(error)
+        print(f"error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,98 @@
+"""The few helpers a chapter notebook calls.
+
+A chapter notebook runs, in order::
+
+    from replication import notebook as nb
+    nb.watch_parameters()                    # 1. before the parameters cell
+    profile = "laptop"; seeds = 8; ...       # 2. the cell tagged `parameters` (laptop defaults)
+                                             #    (papermill injects its cell right after it)
+    params = nb.chapter_params("sde", globals())   # 3. resolve + validate, before any compute
+
+Which values are *explicit*?  Every name papermill injected (seen by an IPython ``pre_run_cell``
+hook on the cell papermill writes, which starts with ``# Parameters``), and every value a reader
+edited in the parameters cell (it differs from the laptop default).  All other parameters take
+the chosen profile's values.  So ``papermill ch.ipynb out.ipynb -p profile smoke`` runs the smoke
+profile, and ``-p profile smoke -p seeds 8`` runs it with 8 seeds even though 8 is the laptop
+default.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Any, Mapping
+
+from . import profiles
+from .params import ChapterParams, ParameterError, resolve
+
+_state: dict[str, Any] = {"injected": None}
+
+
+def injected_names(source: str) -> set[str] | None:
+    """Names assigned by a papermill-injected cell's source, or ``None`` if it is not one."""
+    if not source.lstrip().startswith("# Parameters"):
+        return None
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def watch_parameters() -> None:
+    """Remember which names papermill injects (call before the parameters cell)."""
+    _state["injected"] = None
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def remember(info) -> None:
+        names = injected_names(getattr(info, "raw_cell", "") or "")
+        if names is not None:
+            _state["injected"] = names
+
+    for callback in list(shell.events.callbacks["pre_run_cell"]):
+        if getattr(callback, "__name__", "") == "remember" and callback.__module__ == __name__:
+            shell.events.unregister("pre_run_cell", callback)
+    shell.events.register("pre_run_cell", remember)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+    return norm(a) != norm(b)
+
+
+def chapter_params(chapter: str, namespace: Mapping[str, Any]) -> ChapterParams:
+    """Resolve and validate the chapter's parameters from the notebook's globals."""
+    from . import chapters
+
+    spec = chapters.get(chapter).SPEC
+    injected = set(_state["injected"] or ())
+    unknown = sorted(injected - set(spec.names) - {"profile"})
+    if unknown:
+        raise ParameterError(f"{unknown[0]}={namespace.get(unknown[0])!r}: unknown parameter of chapter "
+                             f"{chapter!r}; allowed: profile, {', '.join(spec.names)}")
+    profile = namespace.get("profile", profiles.DEFAULT)
+    if not isinstance(profile, str):
+        raise ParameterError(f"profile={profile!r}: must be one of {', '.join(profiles.NAMES)} "
+                             f"or the path of a profile YAML file")
+    defaults = profiles.chapter_values(profiles.DEFAULT, chapter)
+    explicit = {name: namespace[name] for name in spec.names if name in namespace
+                and (name in injected or _differs(namespace[name], defaults.get(name)))}
+    return resolve(spec, profile, explicit)
+
+
+def glue(name: str, value: Any, fmt: str | None = None) -> Any:
+    """Glue a value for the prose (``{glue:text}`name```) without displaying it here."""
+    from myst_nb import glue as _glue
+
+    _glue(name, format(value, fmt) if fmt else value, display=False)
+    return value
+
+
+def markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))

@@ -1,0 +1,198 @@
+"""Chapter parameters: a profile's values, overridden by explicit ones, validated before compute.
+
+Each chapter declares a :class:`ChapterSpec`: its parameters with type, bounds and help text.
+:func:`resolve` turns ``(chapter, profile, explicit values)`` into frozen :class:`ChapterParams`, or
+raises :class:`ParameterError` with one line naming the parameter, its value and what is allowed.
+The same path serves papermill runs (through :mod:`replication.notebook`) and the CLI.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+from . import profiles as _profiles
+
+TYPES = ("int", "float", "str", "bool", "int_list", "float_list", "str_list")
+
+
+class ParameterError(ValueError):
+    """Bad chapter parameter.  Shown as one line, also inside a notebook."""
+
+    def _render_traceback_(self):  # IPython: print this one line instead of a traceback
+        return [f"ParameterError: {self}"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    help: str
+    low: float | None = None       # inclusive bounds (for lists: of every element)
+    high: float | None = None
+    choices: tuple | None = None
+    min_len: int = 1               # lists only
+
+    def allowed(self) -> str:
+        what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                "int_list": "a list of integers", "float_list": "a list of numbers",
+                "str_list": "a list of strings"}[self.type]
+        parts = [what]
+        if self.choices is not None:
+            parts.append("one of " + ", ".join(map(str, self.choices)))
+        if self.low is not None and self.high is not None:
+            parts.append(f"in [{self.low:g}, {self.high:g}]")
+        elif self.low is not None:
+            parts.append(f">= {self.low:g}")
+        elif self.high is not None:
+            parts.append(f"<= {self.high:g}")
+        if self.type.endswith("_list") and self.min_len > 1:
+            parts.append(f"at least {self.min_len} entries")
+        return ", ".join(parts)
+
+    def coerce(self, value: Any) -> Any:
+        """The validated value (lists become tuples) or :class:`ParameterError`."""
+        def fail() -> ParameterError:
+            return ParameterError(f"{self.name}={value!r}: must be {self.allowed()} ({self.help})")
+
+        if self.type.endswith("_list"):
+            items = value
+            if isinstance(items, str):  # papermill -p passes lists as text
+                import yaml
+
+                try:
+                    items = yaml.safe_load(items)
+                except yaml.YAMLError:
+                    raise fail() from None
+            if not isinstance(items, (list, tuple)) or len(items) < self.min_len:
+                raise fail()
+            element = Param(self.name, self.type[: -len("_list")], self.help, self.low, self.high,
+                            self.choices)
+            try:
+                return tuple(element.coerce(v) for v in items)
+            except ParameterError:
+                raise fail() from None
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise fail()
+            return value
+        if self.type == "str":
+            if not isinstance(value, str) or (self.choices is not None and value not in self.choices):
+                raise fail()
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail()
+        if self.type == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise fail()
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise fail()
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise fail()
+        if self.choices is not None and value not in self.choices:
+            raise fail()
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class ChapterSpec:
+    name: str
+    title: str
+    params: tuple[Param, ...]
+    check: Callable[[dict], None] | None = None  # cross-parameter rules; raises ParameterError
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ParameterError(f"{name}: unknown parameter of chapter {self.name!r}; "
+                             f"allowed: profile, {', '.join(self.names)}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+
+class ChapterParams(Mapping):
+    """Resolved, validated parameters of one chapter: a read-only mapping with attribute access,
+    plus where each value came from (``sources[name]`` is the profile name or ``"explicit"``)."""
+
+    def __init__(self, chapter: str, profile: str, values: dict, sources: dict):
+        self.chapter = chapter
+        self.profile = profile
+        self._values = MappingProxyType(dict(values))
+        self.sources = MappingProxyType(dict(sources))
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __repr__(self):
+        return f"ChapterParams({self.chapter!r}, profile={self.profile!r}, {dict(self._values)})"
+
+    def as_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self._values.items()}
+
+    def table(self) -> str:
+        """A markdown table: parameter, value, source."""
+        rows = ["| parameter | value | from |", "| --- | --- | --- |", f"| profile | {self.profile} | |"]
+        rows += [f"| {k} | {', '.join(map(str, v)) if isinstance(v, tuple) else v} | {self.sources[k]} |"
+                 for k, v in self._values.items()]
+        return "\n".join(rows)
+
+
+def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
+            explicit: Mapping[str, Any] | None = None) -> ChapterParams:
+    """Validate ``explicit`` over ``profile``'s values for ``spec``'s chapter."""
+    explicit = dict(explicit or {})
+    for name, value in explicit.items():
+        if name not in spec.names:
+            raise ParameterError(f"{name}={value!r}: unknown parameter of chapter {spec.name!r}; "
+                                 f"allowed: profile, {', '.join(spec.names)}")
+    try:
+        profile_values = _profiles.chapter_values(profile, spec.name)
+    except _profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+    values, sources = {}, {}
+    label = _profiles.label(profile)
+    for p in spec.params:
+        if p.name in explicit:
+            values[p.name], sources[p.name] = p.coerce(explicit[p.name]), "explicit"
+        elif p.name in profile_values:
+            values[p.name], sources[p.name] = p.coerce(profile_values[p.name]), label
+        else:
+            raise ParameterError(f"{p.name}: profile {label!r} gives no value and none was passed")
+    if spec.check is not None:
+        spec.check(values)
+    return ChapterParams(spec.name, label, values, sources)
+
+
+def parse_assignments(items: Sequence[str]) -> dict:
+    """``["seeds=4", "etas=[0.1, 0.2]"]`` → ``{"seeds": 4, "etas": [0.1, 0.2]}`` (YAML values)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"{item!r}: parameters are written NAME=VALUE")
+        try:
+            out[name.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ParameterError(f"{name.strip()}={text!r}: not a readable value") from None
+    return out

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up everything the book and the tests need, on a fresh machine or again (idempotent):
+#   1. Debian packages: Fashion-MNIST (dataset-fashion-mnist), Chromium + ChromeDriver (browser check)
+#   2. a virtual environment .venv with the pinned versions of constraints.txt and this package
+#   3. the datasets, verified by content checksum into the data cache
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need_apt+=(dataset-fashion-mnist)
+if [ "${WITH_BROWSER:-1}" = 1 ]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+fi
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "[setup] apt-get install ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "[setup] missing Debian packages: ${need_apt[*]} (run: sudo apt-get install ${need_apt[*]})" >&2
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  echo "[setup] creating .venv with the pinned versions (torch is large: a few minutes)"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[book,test]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+else
+  echo "[setup] .venv up to date"
+fi
+
+# Datasets into the verified cache (Fashion-MNIST is real here; MNIST needs a download or a mirror).
+.venv/bin/python -m replication data fashion-mnist
+.venv/bin/python -m replication data mnist 2>/dev/null \
+  || echo "[setup] MNIST not available here (no download possible); chapters that need it will say so"

@@ -1,0 +1,311 @@
+"""Check a built HTML book in headless Chromium: offline, every page, every image, all math.
+
+    python tests/browser_check.py BUILD_HTML_DIR [PAGE.html ...]    # exit 1 and list problems
+
+For each ``*.html`` page (folders starting with ``_`` or ``.``, e.g. ``_static``, are not
+pages) served from 127.0.0.1, it reports a problem when:
+
+- the page does not load or ``document.readyState`` never becomes ``complete``;
+- an ``<img>`` does not decode (``complete`` and ``naturalWidth > 0``; an SVG without
+  intrinsic size passes when ``img.decode()`` resolves);
+- the page has math (``.math`` elements, or ``\\(``, ``\\[``, ``$$`` left in text outside
+  code) and MathJax is absent, did not typeset every ``.math`` element into an
+  ``mjx-container``, or produced an ``mjx-merror``;
+- the browser console has a SEVERE entry (JS errors, failed resource loads, ...);
+- any request went to a host other than 127.0.0.1/localhost.  Chromium runs with a host
+  resolver that resolves nothing else, so such a request also fails fast and
+  deterministically, with or without a network.
+
+Library use::
+
+    from browser_check import check_site, browser, serve, check_page
+    problems = check_site("book/_build/html")          # list[str], empty when all is well
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+MATH_TIMEOUT_S = 10.0
+
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio",
+    "--window-size=1280,1024",
+    # Nothing but the local server resolves: an external request fails at once (and is
+    # reported), instead of hanging offline or silently succeeding online.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+)
+
+
+def browser_available() -> str | None:
+    """None when chromium and chromedriver are usable, else the reason they are not."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
+    if missing:
+        return "not installed: " + ", ".join(missing) + " (Debian: chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "the Python package selenium is not installed"
+    return None
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # quiet
+        pass
+
+    def send_head(self):
+        # Browsers ask for /favicon.ico on their own; a book without one is not broken.
+        if self.path.split("?")[0] == "/favicon.ico" and \
+                not (Path(self.directory) / "favicon.ico").is_file():
+            self.send_response(204)
+            self.end_headers()
+            return None
+        return super().send_head()
+
+
+@contextlib.contextmanager
+def serve(directory: str | Path):
+    """Serve ``directory`` on 127.0.0.1 at a free port, in a thread; yield the base URL."""
+    handler = functools.partial(_Handler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def browser():
+    """A headless Chromium WebDriver with console + performance logging, fresh profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="browser-check-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.set_script_timeout(MATH_TIMEOUT_S + 10)
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# Runs in the page after the load event; resolves with a dict of findings.
+_PAGE_JS = r"""
+const done = arguments[arguments.length - 1];
+const mathTimeout = arguments[0];
+(async () => {
+  const out = {readyState: document.readyState, images: [], math: null, resources: []};
+  // Images: make lazy ones load, then wait for each to finish (load or error).
+  const imgs = Array.from(document.images);
+  for (const img of imgs) { if (img.loading === 'lazy') img.loading = 'eager'; }
+  for (const img of imgs) {
+    const src = img.currentSrc || img.getAttribute('src') || '';
+    let decoded = false;
+    try {
+      if (!img.getAttribute('src') && !img.getAttribute('srcset')) throw new Error('no src');
+      await Promise.race([img.decode(), new Promise((_, no) => setTimeout(no, 5000))]);
+      decoded = true;
+    } catch (e) {}
+    const svg = /\.svg(\?|#|$)/i.test(src) || src.startsWith('data:image/svg');
+    const ok = decoded && img.complete && (img.naturalWidth > 0 || svg);
+    if (!ok) out.images.push({src: src, complete: img.complete, w: img.naturalWidth});
+  }
+  // Math: typeset elements, or TeX delimiters left in ordinary text.
+  const mathEls = Array.from(document.querySelectorAll('.math'));
+  const leftover = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => n.parentElement.closest(
+      'pre, code, script, style, textarea, kbd, samp, mjx-container, .highlight')
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (/\\\(|\\\[|\$\$/.test(n.nodeValue)) leftover.push(n.nodeValue.trim().slice(0, 60));
+  }
+  if (mathEls.length || leftover.length) {
+    const t0 = Date.now();
+    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)
+           && Date.now() - t0 < mathTimeout) {
+      await new Promise(r => setTimeout(r, 50));
+    }
+    const loaded = !!(window.MathJax && MathJax.startup && MathJax.startup.promise);
+    let error = null;
+    if (loaded) {
+      try {
+        await Promise.race([MathJax.startup.promise,
+          new Promise((_, no) => setTimeout(() => no(new Error('timeout')), mathTimeout))]);
+      } catch (e) { error = String(e); }
+    }
+    // Re-scan for leftovers now that MathJax had its turn.
+    const left = [];
+    const w2 = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) => n.parentElement.closest(
+        'pre, code, script, style, textarea, kbd, samp, mjx-container, mjx-assistive-mml, .highlight')
+        ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+    for (let n = w2.nextNode(); n; n = w2.nextNode()) {
+      if (/\\\(|\\\[|\$\$/.test(n.nodeValue)) left.push(n.nodeValue.trim().slice(0, 60));
+    }
+    out.math = {
+      loaded: loaded, error: error, elements: mathEls.length,
+      untypeset: mathEls.filter(e => !e.querySelector('mjx-container')).length,
+      containers: document.querySelectorAll('mjx-container').length,
+      merrors: Array.from(document.querySelectorAll('mjx-merror')).map(
+        e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80)),
+      leftover: left,
+    };
+  }
+  out.resources = performance.getEntriesByType('resource').map(e => e.name);
+  out.readyState = document.readyState;
+  return out;
+})().then(done, (e) => done({fatal: String(e)}));
+"""
+
+
+def _is_external(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ws", "wss", "ftp"):
+        return False  # data:, blob:, about:, chrome:, javascript: ...
+    return (parts.hostname or "") not in LOCAL_HOSTS
+
+
+def _drain_logs(driver):
+    """(console SEVERE messages, requested URLs) since the last call."""
+    severe = [e.get("message", "") for e in driver.get_log("browser")
+              if e.get("level") == "SEVERE"]
+    urls = []
+    for entry in driver.get_log("performance"):
+        try:
+            msg = json.loads(entry["message"])["message"]
+        except (KeyError, ValueError):
+            continue
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+        elif msg.get("method") == "Network.webSocketCreated":
+            urls.append(msg["params"]["url"])
+    return severe, urls
+
+
+def check_page(driver, base_url: str, page: str) -> list[str]:
+    """Problems of one page (path relative to the served root), as ``"page: what"``."""
+    problems = []
+    url = base_url + page
+    try:
+        driver.get(url)
+    except Exception as exc:  # timeout, connection refused ...
+        problems.append(f"does not load: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        found = {}
+    else:
+        t0 = time.monotonic()
+        while driver.execute_script("return document.readyState") != "complete":
+            if time.monotonic() - t0 > 15:
+                problems.append("document.readyState never became 'complete'")
+                break
+            time.sleep(0.05)
+        try:
+            found = driver.execute_async_script(_PAGE_JS, int(MATH_TIMEOUT_S * 1000))
+        except Exception as exc:
+            problems.append(f"page script failed: {type(exc).__name__}: {exc}")
+            found = {}
+    if found.get("fatal"):
+        problems.append(f"page script failed: {found['fatal']}")
+    title = driver.execute_script("return document.title") if found else ""
+    if found and ("404" in title or "Error response" in title):
+        problems.append(f"HTTP error page: {title!r}")
+    for img in found.get("images", []):
+        problems.append(f"image does not decode: {img['src'] or '(no src)'} "
+                        f"(complete={img['complete']}, naturalWidth={img['w']})")
+    math = found.get("math")
+    if math:
+        if not math["loaded"]:
+            problems.append(f"has math ({math['elements']} .math elements) but MathJax "
+                            "did not load")
+        elif math["error"]:
+            problems.append(f"MathJax typesetting failed: {math['error']}")
+        if math["loaded"] and math["untypeset"]:
+            problems.append(f"{math['untypeset']} of {math['elements']} .math elements "
+                            "not typeset by MathJax")
+        for err in math["merrors"]:
+            problems.append(f"MathJax error: {err}")
+        for text in math["leftover"][:5]:
+            problems.append(f"untypeset TeX in text: {text!r}")
+    severe, urls = _drain_logs(driver)
+    problems += [f"console error: {m}" for m in severe]
+    external = sorted({u for u in urls + found.get("resources", []) if _is_external(u)})
+    problems += [f"external request: {u}" for u in external]
+    return [f"{page}: {p}" for p in problems]
+
+
+def list_pages(html_dir: str | Path) -> list[str]:
+    """Every ``*.html`` below ``html_dir`` except in folders named ``_*`` or ``.*``."""
+    root = Path(html_dir)
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*.html")
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts[:-1]))
+
+
+def check_site(html_dir: str | Path, pages: list[str] | None = None, driver=None,
+               skip: tuple[str, ...] = ()) -> list[str]:
+    """Serve ``html_dir``, visit ``pages`` (default: all, minus ``skip``); list problems."""
+    html_dir = Path(html_dir)
+    if not (html_dir / "index.html").is_file() and pages is None:
+        return [f"{html_dir}: no index.html (not an HTML build?)"]
+    pages = [p for p in (pages if pages is not None else list_pages(html_dir))
+             if p not in skip]
+    with contextlib.ExitStack() as stack:
+        if driver is None:
+            driver = stack.enter_context(browser())
+        base = stack.enter_context(serve(html_dir))
+        driver.get("about:blank")
+        _drain_logs(driver)
+        problems = []
+        for page in pages:
+            problems += check_page(driver, base, page)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 2
+    reason = browser_available()
+    if reason:
+        print(f"browser_check: cannot run: {reason}", file=sys.stderr)
+        return 2
+    html_dir, pages = Path(argv[0]), argv[1:] or None
+    t0 = time.monotonic()
+    n = len(pages) if pages else len(list_pages(html_dir))
+    problems = check_site(html_dir, pages)
+    for p in problems:
+        print(p)
+    print(f"browser_check: {n} pages, {len(problems)} problems, "
+          f"{time.monotonic() - t0:.1f} s", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

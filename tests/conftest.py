@@ -1,0 +1,14 @@
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A result store in a fresh temporary folder (also the default for code under test)."""
+    from replication.store import ResultStore
+
+    monkeypatch.setenv("REPLICATION_STORE", str(tmp_path / "store"))
+    return ResultStore(tmp_path / "store")

@@ -1,0 +1,223 @@
+"""The offline browser check: a tiny jupyter-book 1.x build passes; broken pages fail.
+
+The throwaway book uses the same `_config.yml` keys as the real book (see BOOK_CONFIG):
+local MathJax 3 via replication.assets.install_static_assets, no notebook execution.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser_check  # noqa: E402
+
+from replication.assets import install_static_assets  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+_REASON = browser_check.browser_available()
+if _REASON:
+    pytest.skip(f"headless Chromium unavailable: {_REASON}", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+
+# Keep in step with the real book's _config.yml.
+BOOK_CONFIG = """\
+title: Browser check fixture
+author: test
+execute:
+  execute_notebooks: "off"
+only_build_toc_files: true
+sphinx:
+  extra_extensions: [replication.assets]  # installs MathJax; de-duplicates inline scripts
+  config:
+    mathjax_path: mathjax/tex-chtml.js   # served from _static/, see replication.assets
+    html_extra_path: [_offline]           # filled by replication.assets.install_static_assets
+    nb_ipywidgets_js: {}                  # myst-nb would add require.js etc. from CDNs
+    html_context:
+      default_mode: auto                  # else pydata-sphinx-theme console.error on 1st visit
+"""
+
+TOC = """\
+format: jb-book
+root: index
+chapters:
+- file: math
+- file: image
+- file: notebook
+"""
+
+
+def _png(width: int = 16, height: int = 8) -> bytes:
+    """A small valid RGB PNG, no dependencies."""
+    raw = b"".join(b"\x00" + b"".join(bytes([(x * 16) % 256, (y * 32) % 256, 128])
+                                      for x in range(width)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _figure_png() -> bytes:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=50)
+    ax.plot([0, 1, 2], [0, 1, 4])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _notebook() -> dict:
+    png = base64.b64encode(_figure_png()).decode()
+    return {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"},
+                     "language_info": {"name": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "id": "m1", "metadata": {},
+             "source": ["# Notebook\n", "\n", "A figure, and math $e^{i\\pi} = -1$."]},
+            {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1,
+             "source": ["import matplotlib.pyplot as plt\n", "plt.plot([0, 1, 2], [0, 1, 4]);"],
+             "outputs": [{"output_type": "display_data", "metadata": {},
+                          "data": {"image/png": png,
+                                   "text/plain": ["<Figure size 100x75 with 1 Axes>"]}}]},
+        ],
+    }
+
+
+def make_book(src: Path) -> Path:
+    """Write the fixture book's sources into ``src``; return ``src``."""
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "_config.yml").write_text(BOOK_CONFIG)
+    (src / "_toc.yml").write_text(TOC)
+    (src / "index.md").write_text("# Fixture\n\nPages with math, an image and a notebook.\n")
+    (src / "math.md").write_text(
+        "# Math\n\nInline $\\alpha = \\frac{\\eta}{B}$ and display:\n\n"
+        "$$\n\\mathbb{E}[\\|\\nabla L\\|^2] = \\sum_i \\lambda_i"
+        " \\quad \\boldsymbol{\\theta}\n$$\n\n"  # \\boldsymbol: a lazily loaded TeX extension
+        "```{math}\n:label: eq-sde\n"
+        "d\\theta = -\\nabla L\\,dt + \\sqrt{\\eta/B}\\,dW\n```\n\nSee {eq}`eq-sde`.\n")
+    (src / "figure.png").write_bytes(_png())
+    (src / "image.md").write_text("# Image\n\n![a gradient](figure.png)\n")
+    (src / "notebook.ipynb").write_text(json.dumps(_notebook()))
+    install_static_assets(src)
+    return src
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    src = make_book(tmp_path_factory.mktemp("book"))
+    # `replication` is installed editable by scripts/setup.sh; also work from a bare checkout.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    run = subprocess.run([str(JUPYTER_BOOK), "build", "--warningiserror", "--quiet", str(src)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, (run.stdout + run.stderr)[:6000]
+    html = src / "_build" / "html"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    return html
+
+
+@pytest.fixture(scope="module")
+def driver():
+    with browser_check.browser() as d:
+        yield d
+
+
+def _copy(html: Path, dest: Path) -> Path:
+    shutil.copytree(html, dest)
+    return dest
+
+
+def test_fixture_book_passes(built_book, driver):
+    pages = browser_check.list_pages(built_book)
+    assert {"index.html", "math.html", "image.html", "notebook.html",
+            "genindex.html", "search.html"} <= set(pages)
+    assert browser_check.check_site(built_book, driver=driver) == []
+    # The math really was typeset by the local MathJax.
+    with browser_check.serve(built_book) as base:
+        driver.get(base + "math.html")
+        assert browser_check.check_page(driver, base, "math.html") == []
+        n = driver.execute_script("return document.querySelectorAll('mjx-container').length")
+        src = driver.execute_script("return MathJax.startup && document.querySelector("
+                                    "'script[src*=\"tex-chtml\"]').src")
+        loaded = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        fonts = [u for u in loaded if u.endswith(".woff")]
+        imgs = {}
+        for page in ("image.html", "notebook.html"):
+            driver.get(base + page)
+            imgs[page] = driver.execute_script(
+                "return Array.from(document.querySelectorAll('main img'))"
+                ".filter(i => i.naturalWidth > 0).length")
+    assert n >= 3  # inline, $$ display, {math} block
+    assert src.startswith(base) and src.split("?")[0].endswith("_static/mathjax/tex-chtml.js")
+    assert fonts and all(u.startswith(base + "_static/mathjax/output/chtml/fonts/")
+                         for u in fonts), fonts
+    assert base + "_static/mathjax/input/tex/extensions/boldsymbol.js" in loaded, loaded
+    assert imgs == {"image.html": 1, "notebook.html": 1}, imgs
+
+
+def test_broken_image_console_error_external_request(built_book, driver, tmp_path):
+    html = _copy(built_book, tmp_path / "html")
+    (html / "broken.html").write_text(
+        "<!doctype html><title>b</title><img src='_images/nope.png' alt='x'>")
+    (html / "consolelog.html").write_text(
+        "<!doctype html><title>c</title><script>console.error('boom from page')</script>")
+    (html / "external.html").write_text(
+        "<!doctype html><title>e</title><link rel=stylesheet href='https://cdn.example.org/x.css'>")
+    problems = browser_check.check_site(
+        html, ["broken.html", "consolelog.html", "external.html", "index.html"], driver=driver)
+    text = "\n".join(problems)
+    assert any(p.startswith("broken.html: image does not decode: ") and "nope.png" in p
+               for p in problems), text
+    assert any(p.startswith("consolelog.html: console error:") and "boom from page" in p
+               for p in problems), text
+    assert any(p.startswith("external.html: external request: https://cdn.example.org/")
+               for p in problems), text
+    assert not [p for p in problems if p.startswith("index.html")], text
+
+
+def test_math_without_mathjax_fails(built_book, driver, tmp_path):
+    html = _copy(built_book, tmp_path / "html")
+    shutil.rmtree(html / "_static" / "mathjax")
+    problems = browser_check.check_site(html, ["math.html", "image.html"], driver=driver)
+    text = "\n".join(problems)
+    assert any(p.startswith("math.html: has math") and "MathJax did not load" in p
+               for p in problems), text
+    assert any(p.startswith("math.html: console error:") for p in problems), text
+    assert not [p for p in problems if p.startswith("image.html")], text
+
+
+def test_tex_error_and_missing_page(built_book, driver, tmp_path):
+    html = _copy(built_book, tmp_path / "html")
+    page = (html / "math.html").read_text()
+    (html / "math.html").write_text(page.replace("\\alpha", "x^2^3", 1))  # TeX error
+    problems = browser_check.check_site(html, ["math.html", "missing.html"], driver=driver)
+    text = "\n".join(problems)
+    assert any(p.startswith("math.html: MathJax error:") for p in problems), text
+    assert any(p.startswith("missing.html:") for p in problems), text
+    # Unbalanced braces hide the closing delimiter: MathJax leaves the source as text.
+    (html / "math.html").write_text(page.replace("\\alpha", "\\frac{", 1))
+    problems = browser_check.check_site(html, ["math.html"], driver=driver)
+    assert any(p.startswith("math.html: untypeset TeX in text:") for p in problems), problems

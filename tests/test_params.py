@@ -1,0 +1,126 @@
+"""Parameters: profile → explicit overrides → validated values; bad input fails with one line."""
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from replication import chapters, profiles
+from replication.notebook import injected_names
+from replication.params import ChapterSpec, Param, ParameterError, parse_assignments, resolve
+
+SPEC = chapters.get("sde").SPEC
+
+
+def test_every_profile_resolves_every_chapter():
+    for profile in profiles.NAMES:
+        for name in chapters.NAMES:
+            params = resolve(chapters.get(name).SPEC, profile)
+            assert set(params) == set(chapters.get(name).SPEC.names)
+
+
+def test_profiles_override_laptop_and_explicit_overrides_profile():
+    smoke = resolve(SPEC, "smoke")
+    laptop = resolve(SPEC, "laptop")
+    assert smoke.seeds != laptop.seeds and smoke.sources["seeds"] == "smoke"
+    # smoke inherits what it does not set
+    assert smoke.quad_lam_max == laptop.quad_lam_max
+    explicit = resolve(SPEC, "smoke", {"seeds": 7, "quad_ratios": "[0.001, 0.003]"})
+    assert explicit.seeds == 7 and explicit.sources["seeds"] == "explicit"
+    assert explicit.quad_ratios == (0.001, 0.003)  # lists given as text (papermill -p) are parsed
+
+
+@pytest.mark.parametrize("explicit, pattern", [
+    ({"seeds": -1}, r"^seeds=-1: must be an integer, in \[2, 1000\]"),
+    ({"seeds": 2.5}, r"^seeds=2.5: must be an integer"),
+    ({"seeds": True}, r"^seeds=True: must be an integer"),
+    ({"chains": "many"}, r"^chains='many': must be an integer"),
+    ({"quad_ratios": [0.1, -1]}, r"^quad_ratios=\[0.1, -1\]: must be a list of numbers"),
+    ({"quad_batch_sizes": [4]}, r"at least 2 entries"),
+    ({"reg_losses": ["quadratic"]}, r"one of linear, logistic"),
+    ({"nonsense": 1}, r"^nonsense=1: unknown parameter of chapter 'sde'; allowed: profile, seeds"),
+    ({"well_eta": 0.5}, r"^well_eta=0.5: must be < 0.25"),
+    ({"reg_batch_sizes": [4, 5000]}, r"every batch size must be <= reg_examples=1000"),
+])
+def test_bad_values_name_parameter_value_and_what_is_allowed(explicit, pattern):
+    with pytest.raises(ParameterError, match=pattern) as info:
+        resolve(SPEC, "laptop", explicit)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_profile_and_user_profile_file(tmp_path):
+    with pytest.raises(ParameterError, match=r"^profile='huge': must be one of smoke, laptop, gpu, paper"):
+        resolve(SPEC, "huge")
+    mine = tmp_path / "mine.yml"
+    mine.write_text(yaml.safe_dump({"base": "smoke", "chapters": {"sde": {"seeds": 3}}}))
+    params = resolve(SPEC, str(mine))
+    assert params.seeds == 3 and params.chains == resolve(SPEC, "smoke").chains
+    loop = tmp_path / "loop.yml"
+    loop.write_text(yaml.safe_dump({"base": str(loop), "chapters": {}}))
+    with pytest.raises(ParameterError, match="loops"):
+        resolve(SPEC, str(loop))
+
+
+def test_bounds_are_inclusive_and_types_coerce():
+    p = Param("x", "float", "h", low=0, high=1)
+    assert p.coerce(1) == 1.0 and isinstance(p.coerce(1), float)
+    with pytest.raises(ParameterError):
+        p.coerce(1.0000001)
+    assert Param("n", "int", "h").coerce(3.0) == 3
+    with pytest.raises(ParameterError):
+        Param("b", "bool", "h").coerce(1)
+
+
+def test_parse_assignments():
+    assert parse_assignments(["a=1", "b=[1, 2]", "c=text"]) == {"a": 1, "b": [1, 2], "c": "text"}
+    with pytest.raises(ParameterError, match="NAME=VALUE"):
+        parse_assignments(["oops"])
+
+
+def test_injected_cell_detection():
+    source = "# Parameters\nprofile = \"smoke\"\nseeds = 8\n"
+    assert injected_names(source) == {"profile", "seeds"}
+    assert injected_names("profile = 'laptop'\nseeds = 8") is None
+
+
+def test_chapter_params_from_a_notebook_namespace(monkeypatch):
+    from replication import notebook
+
+    laptop = profiles.chapter_values("laptop", "sde")
+    namespace = {"profile": "smoke", **laptop}
+    # nothing injected, nothing edited: the smoke profile's values
+    monkeypatch.setitem(notebook._state, "injected", set())
+    assert notebook.chapter_params("sde", namespace).seeds == resolve(SPEC, "smoke").seeds
+    # a value equal to the laptop default but injected by papermill is explicit
+    monkeypatch.setitem(notebook._state, "injected", {"profile", "seeds"})
+    assert notebook.chapter_params("sde", namespace).seeds == laptop["seeds"]
+    # a value edited in the parameters cell is explicit
+    monkeypatch.setitem(notebook._state, "injected", set())
+    assert notebook.chapter_params("sde", {**namespace, "chains": 33}).chains == 33
+    monkeypatch.setitem(notebook._state, "injected", {"profile", "sedes"})
+    with pytest.raises(ParameterError, match="^sedes=None: unknown parameter"):
+        notebook.chapter_params("sde", namespace)
+
+
+def test_cli_rejects_bad_parameter_before_any_compute(tmp_path):
+    env = {"REPLICATION_STORE": str(tmp_path / "store"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "replication", "run", "sde", "-p", "seeds=0"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: seeds=0: must be an integer, in [2, 1000] (independent repetitions of every setting "
+        "(confidence intervals are over them))"]
+    assert not (tmp_path / "store").exists()
+    out = subprocess.run([sys.executable, "-m", "replication", "run", "nochapter"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 2 and "chapter='nochapter': must be one of intro, sde" in out.stderr
+
+
+def test_cli_params_file(tmp_path):
+    f = tmp_path / "p.yml"
+    f.write_text("sde: {seeds: 9}\n")
+    out = subprocess.run([sys.executable, "-m", "replication", "params", "sde", "--profile", "smoke", "-f", str(f)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "| seeds | 9 | explicit |" in out.stdout and "| chains | 16 | smoke |" in out.stdout
