@@ -125,8 +125,9 @@ class PyHessianProbe:
     (eigen-index, time, Rayleigh quotient) after each HVP; stops nothing."""
 
     def __init__(self):
-        import pyhessian.hessian as ph
+        import pyhessian  # noqa: F401  (the package re-exports the class under the module's name)
 
+        ph = sys.modules["pyhessian.hessian"]
         self.ph = ph
         self._hvp, self._orth = ph.hessian_vector_product, ph.orthnormal
         self.records = []

@@ -60,7 +60,7 @@ def _fetch_tarball(dest: Path) -> None:
                npm_config_audit="false")
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         try:
-            run = subprocess.run([npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--silent"],
+            run = subprocess.run([npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--loglevel=error"],
                                  cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
         except subprocess.TimeoutExpired:
             raise AssetError("`npm pack mathjax` timed out (offline?)") from None

@@ -8,7 +8,7 @@ Steps (``python -m replication book --profile laptop``):
    parameters and code version are unchanged since its last successful execution is reused.
    Each chapter's compute goes through the result store, so re-executing is cheap anyway.
    The introduction runs last: it reports the build (profile, device, code version, timings).
-4. Vendor MathJax into the stage (the HTML must work offline) and run
+4. Run (MathJax is vendored by the ``replication.assets`` Sphinx extension: the HTML works offline)
    ``jupyter-book build --warningiserror`` on it.  The HTML lands in ``<output>/html``.
 """
 from __future__ import annotations
@@ -54,9 +54,19 @@ def toc_chapters(root: Path) -> list[str]:
     return [Path(f).name for f in files]
 
 
+def _package_digest() -> str:
+    """Hash of the package's sources: an edit to the code re-executes the chapters."""
+    digest = hashlib.sha256()
+    for path in sorted(paths.PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(paths.PACKAGE_DIR)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _fingerprint(notebook: Path, parameters: dict) -> str:
+    """Identifies one execution: the source notebook, its parameters, the package's code."""
     text = notebook.read_bytes() + json.dumps(parameters, sort_keys=True).encode()
-    return hashlib.sha256(text + provenance.code_version().encode()).hexdigest()
+    return hashlib.sha256(text + _package_digest().encode()).hexdigest()
 
 
 def execute_chapter(chapter: str, source: Path, target: Path, parameters: dict, *,
@@ -128,9 +138,6 @@ def _stage_sources(root: Path, stage: Path) -> None:
 
 def render(stage: Path, output: Path, *, log=print) -> Path:
     """``jupyter-book build --warningiserror`` of the stage; returns the HTML folder."""
-    from . import assets
-
-    assets.install_static_assets(stage / "book")
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(output / "jb"),
            "--builder", "html", "--warningiserror", "--keep-going"]
     log("[book] jupyter-book " + " ".join(cmd[1:]))

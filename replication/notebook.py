@@ -84,12 +84,16 @@ def chapter_params(chapter: str, namespace: Mapping[str, Any]) -> ChapterParams:
     return resolve(spec, profile, explicit)
 
 
-def glue(name: str, value: Any, fmt: str | None = None) -> Any:
-    """Glue a value for the prose (``{glue:text}`name```) without displaying it here."""
+def glue(name: str, value: Any, fmt: str | None = None) -> None:
+    """Glue a value (or a matplotlib figure) for the prose without displaying it here:
+    ``{glue:text}`name``` in text, ``{glue:figure} name`` for a numbered figure."""
     from myst_nb import glue as _glue
 
     _glue(name, format(value, fmt) if fmt else value, display=False)
-    return value
+    if type(value).__name__ == "Figure" and type(value).__module__.startswith("matplotlib"):
+        import matplotlib.pyplot as plt
+
+        plt.close(value)  # shown once, where the prose places it
 
 
 def markdown(text: str) -> None:

@@ -436,7 +436,7 @@ def simulate_minibatch_sgd(
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(n_epochs):
             if sampling == "epochs":
-                permutation = ordered
+                permutation = rng.permuted(ordered, axis=1)
                 batches = permutation[:, : steps_per_epoch * S].reshape(n_chains, steps_per_epoch, S)
             for b in range(steps_per_epoch):
                 if epoch >= burn_in_epochs and step % record_every == 0:
@@ -633,7 +633,7 @@ def simulate_double_well(
     seed: int,
     init="uniform",
 ) -> DoubleWellResult:
-    """Independent chains of θ <- θ - eta L'(θ) + eta sqrt(sigma2/S) ξ, ξ ~ N(0, 1)  (temperature T = eta sigma2/S).
+    """Independent chains of θ <- θ - eta L'(θ) + eta sqrt(sigma2/S) ξ, ξ ~ N(0, 1); temperature T = eta sigma2/S.
 
     init: "uniform" (uniform between c_A and c_B), "barrier" (all at the barrier) or a float (all there).
     Basin occupancy is recorded for states θ_k, burn_in <= k < n_steps.

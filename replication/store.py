@@ -162,7 +162,7 @@ class ResultStore:
         results: list[Result | None] = [self.get(c) for c in configs]
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             bar = tqdm(missing, desc=f"{desc} ({len(configs) - len(missing)} stored)",
                        disable=not progress, unit="run")

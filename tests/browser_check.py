@@ -38,7 +38,8 @@ from urllib.parse import urlsplit
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-MATH_TIMEOUT_S = 10.0
+MATH_TIMEOUT_S = 10.0  # for MathJax to finish typesetting
+MATHJAX_GRACE_S = 2.0  # for MathJax to appear after the load event (it normally already has)
 
 CHROMIUM_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -108,7 +109,7 @@ def browser():
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.set_page_load_timeout(30)
-        driver.set_script_timeout(MATH_TIMEOUT_S + 10)
+        driver.set_script_timeout(MATH_TIMEOUT_S + MATHJAX_GRACE_S + 10)
         yield driver
     finally:
         driver.quit()
@@ -118,7 +119,7 @@ def browser():
 # Runs in the page after the load event; resolves with a dict of findings.
 _PAGE_JS = r"""
 const done = arguments[arguments.length - 1];
-const mathTimeout = arguments[0];
+const mathTimeout = arguments[0], grace = arguments[1];
 (async () => {
   const out = {readyState: document.readyState, images: [], math: null, resources: []};
   // Images: make lazy ones load, then wait for each to finish (load or error).
@@ -149,7 +150,7 @@ const mathTimeout = arguments[0];
   if (mathEls.length || leftover.length) {
     const t0 = Date.now();
     while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)
-           && Date.now() - t0 < mathTimeout) {
+           && Date.now() - t0 < grace) {
       await new Promise(r => setTimeout(r, 50));
     }
     const loaded = !!(window.MathJax && MathJax.startup && MathJax.startup.promise);
@@ -226,7 +227,8 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
                 break
             time.sleep(0.05)
         try:
-            found = driver.execute_async_script(_PAGE_JS, int(MATH_TIMEOUT_S * 1000))
+            found = driver.execute_async_script(_PAGE_JS, int(MATH_TIMEOUT_S * 1000),
+                                                int(MATHJAX_GRACE_S * 1000))
         except Exception as exc:
             problems.append(f"page script failed: {type(exc).__name__}: {exc}")
             found = {}

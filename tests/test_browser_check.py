@@ -201,8 +201,17 @@ def test_broken_image_console_error_external_request(built_book, driver, tmp_pat
 def test_math_without_mathjax_fails(built_book, driver, tmp_path):
     html = _copy(built_book, tmp_path / "html")
     shutil.rmtree(html / "_static" / "mathjax")
-    problems = browser_check.check_site(html, ["math.html", "image.html"], driver=driver)
+    # The Sphinx default: MathJax from a CDN (unreachable here, and blocked by the checker).
+    page = (html / "math.html").read_text()
+    assert page.count("_static/mathjax/tex-chtml.js") == 1
+    (html / "cdn.html").write_text(page.replace(
+        "_static/mathjax/tex-chtml.js", "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"))
+    problems = browser_check.check_site(html, ["math.html", "image.html", "cdn.html"],
+                                        driver=driver)
     text = "\n".join(problems)
+    assert any(p.startswith("cdn.html: external request: https://cdn.jsdelivr.net/")
+               for p in problems), text
+    assert any(p.startswith("cdn.html: has math") for p in problems), text
     assert any(p.startswith("math.html: has math") and "MathJax did not load" in p
                for p in problems), text
     assert any(p.startswith("math.html: console error:") for p in problems), text

@@ -309,7 +309,7 @@ def _regression_rows(results) -> list[dict]:
         rows.append(dict(loss=loss, eta=eta, S=S, ratio=eta / S, excess=mean, excess_ci=half,
                          trace_H=float(np.trace(minimum.H)), trace_C=float(np.trace(minimum.C)),
                          pred_trace_H=sde.naive_trace_loss(minimum.H, eta, S),
-                         pred_trace_C=sde.commuting_trace_loss(minimum.C, eta, S) * (N - S) / (N - 1),
+                         pred_trace_C=sde.sde_trace_loss(minimum.C, eta, S) * (N - S) / (N - 1),
                          pred_lyapunov=sde.predicted_excess_loss(minimum.H, minimum.C, eta, S, N=N),
                          pred_discrete=sde.predicted_excess_loss(minimum.H, minimum.C, eta, S, N=N, discrete=True),
                          diverged=any(r.payload["diverged"] for r in runs)))

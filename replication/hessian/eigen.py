@@ -76,10 +76,11 @@ def lanczos_process(op: Operator, q0: torch.Tensor, max_steps: int, gen: torch.G
                     stop: Callable | None = None, restart: bool = True):
     """Run Lanczos with full reorthogonalization from unit q0.
 
-    ``stop(alphas, betas, beta_next)`` is called after every step and ends the run when true.
-    At an invariant subspace (β ≈ 0) the run either restarts with a random vector orthogonal to
-    the basis (β recorded as 0, ``restart=True``) or ends.  Returns (basis, alphas, betas,
-    beta_next) with len(betas) == len(alphas) − 1 and beta_next the coupling to the next vector.
+    ``stop(alphas, betas, beta_next, block_start, breakdown)`` is called after every step and ends
+    the run when true.  At an invariant subspace (β ≈ 0, ``breakdown``) the run either restarts
+    with a random vector orthogonal to the basis (β recorded as 0, a new block starts at index
+    ``block_start``; ``restart=True``) or ends.  Returns (basis, alphas, betas, beta_next) with
+    len(betas) == len(alphas) − 1 and beta_next the coupling to the next vector.
     """
     eps = torch.finfo(op.dtype).eps
     basis = _Basis(op.dim, op.dtype, op.device, capacity=min(max_steps, 16))
@@ -87,33 +88,43 @@ def lanczos_process(op: Operator, q0: torch.Tensor, max_steps: int, gen: torch.G
     betas: list[float] = []
     q = q0
     beta_next = 0.0
-    for j in range(max_steps):
+    block_start = 0
+    last = min(max_steps, op.dim)
+    for j in range(last):
         basis.append(q)
         w = op(q)
         alpha = dot(w, q)
         w.sub_(q, alpha=alpha)
-        if j > 0 and betas[-1] != 0.0:
+        if j > block_start:
             w.sub_(basis.rows[j - 1], alpha=betas[-1])
         orthogonalize_(w, basis.rows)
         beta_next = norm(w)
         alphas.append(alpha)
-        if stop is not None and stop(alphas, betas, beta_next):
-            break
-        if j + 1 >= min(max_steps, op.dim):
-            break
         scale = max(abs(a) for a in alphas) + (max(betas) if betas else 0.0)
-        if beta_next <= 10 * eps * max(scale, np.finfo(float).tiny):
+        breakdown = beta_next <= 100 * eps * max(scale, np.finfo(float).tiny)
+        if breakdown:
+            beta_next = 0.0
+        if stop is not None and stop(alphas, betas, beta_next, block_start, breakdown):
+            break
+        if j + 1 == last:
+            break
+        if breakdown:
             if not restart:
-                beta_next = 0.0
                 break
             w = _random_unit(op, gen)
             orthogonalize_(w, basis.rows)
             q = w / norm(w)
             betas.append(0.0)
+            block_start = j + 1
             continue
         betas.append(beta_next)
         q = w / beta_next
     return basis, alphas, betas, beta_next
+
+
+def _key(x, which: str):
+    """Larger is more wanted."""
+    return x if which == "LA" else (-x if which == "SA" else abs(x))
 
 
 def lanczos(
@@ -158,13 +169,27 @@ def lanczos(
         q0 = torch.as_tensor(v0).to(op.device, op.dtype).reshape(-1).clone()
         q0 /= norm(q0)
 
-    def stop(alphas, betas, beta_next):
+    def stop(alphas, betas, beta_next, block_start, breakdown):
         theta, S = _tridiagonal_eig(alphas, betas)
         idx = _select(theta, which, k)
         res = np.abs(beta_next * S[-1, idx])
         if callback is not None:
             callback(len(alphas), op.n_hvp, theta[idx], res)
-        return len(alphas) >= k and bool(np.all(res <= tol * np.abs(theta[idx]) + atol))
+        if len(alphas) < k or not np.all(res <= tol * np.abs(theta[idx]) + atol):
+            return False
+        if block_start == 0 and not breakdown:
+            return True  # the ordinary case
+        # A Krylov space became invariant: eigenvalue multiplicities are invisible to it.  Stop only
+        # once a fresh block (random start orthogonal to all before) has a converged best Ritz value
+        # that would not enter the top k.
+        if block_start == 0:
+            return False
+        bt, bS = _tridiagonal_eig(alphas[block_start:], betas[block_start:])
+        b = _select(bt, which, 1)[0]
+        if abs(beta_next * bS[-1, b]) > tol * abs(bt[b]) + atol:
+            return False
+        kth = theta[idx[-1]]
+        return _key(bt[b], which) <= _key(kth, which) + tol * abs(kth) + atol
 
     basis, alphas, betas, beta_next = lanczos_process(op, q0, max_iter, gen, stop=stop)
     theta, S = _tridiagonal_eig(alphas, betas)

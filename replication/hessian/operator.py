@@ -24,6 +24,7 @@ buffers (batch-norm running statistics) are never updated.  θ is a snapshot tak
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
@@ -260,7 +261,9 @@ class HessianOperator:
     def _hvp_func(self, vs):
         total = None
         params = tuple(self._params)
-        with self._model_mode():
+        with self._model_mode(), warnings.catch_warnings():
+            # torch.func's jvp decompositions call the deprecated torch.jit.script internally
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             for X, y in self._batches:
                 w = self._weight(X)
 
