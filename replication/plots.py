@@ -84,28 +84,33 @@ def edge_of_validity(rows: list[dict], eigenvalues: np.ndarray, ratio: float):
 
 
 def regression(rows: list[dict]):
-    """Measured stationary excess loss vs η/S with the trace predictions, one panel per loss."""
-    losses = sorted({r["loss"] for r in rows})
+    """Measured stationary excess loss vs η/S with the trace predictions, one panel per
+    (loss, sampling scheme)."""
+    panels = sorted({(r["loss"], r["sampling"]) for r in rows})
+    ncols = min(2, len(panels))
+    nrows = -(-len(panels) // ncols)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(losses), figsize=(4.7 * len(losses), 3.7), squeeze=False)
-        for ax, loss in zip(axes[0], losses):
-            sub = [r for r in rows if r["loss"] == loss]
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.7 * ncols, 3.5 * nrows), squeeze=False)
+        for ax, (loss, sampling) in zip(axes.flat, panels):
+            sub = [r for r in rows if (r["loss"], r["sampling"]) == (loss, sampling)]
             ratios = np.array([r["ratio"] for r in sub])
             grid = np.geomspace(ratios.min() / 1.5, ratios.max() * 1.5, 50)
             ax.plot(grid, grid / 4 * sub[0]["trace_H"], "k-", lw=1, label=r"$\frac{\eta}{4S}\mathrm{Tr}\,H$")
             ax.plot(grid, grid / 4 * sub[0]["trace_C"], "C1--", lw=1, label=r"$\frac{\eta}{4S}\mathrm{Tr}\,C$")
             ax.plot(ratios, [r["pred_discrete"] for r in sub], "C1_", ms=12, mew=1.5,
                     label="C-based, discrete, finite N")
-            etas = sorted({r["eta"] for r in sub})
-            for i, eta in enumerate(etas):
+            for i, eta in enumerate(sorted({r["eta"] for r in sub})):
                 pts = [r for r in sub if r["eta"] == eta]
                 _errorbar(ax, [r["ratio"] for r in pts], [r["excess"] for r in pts],
                           np.array([r["excess_ci"] for r in pts]), color=f"C{i * 2}", fmt="o" if i == 0 else "s",
                           label=f"SGD, η={eta:g}")
+            scheme = "reshuffled epochs" if sampling == "epochs" else "independent batches"
             ax.set(xscale="log", yscale="log", xlabel=r"$\eta/S$", ylabel=r"stationary E[L] $-$ L$^*$",
-                   title=f"{loss} regression: Tr C / Tr H = {sub[0]['trace_C'] / sub[0]['trace_H']:.2f}")
-            ax.legend(fontsize=7)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+                   title=f"{loss}, {scheme}: Tr C/Tr H = {sub[0]['trace_C'] / sub[0]['trace_H']:.2f}")
+            ax.legend(fontsize=6.5)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.set_visible(False)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 

@@ -150,6 +150,18 @@ def test_short_last_batch_is_weighted_by_size(method, tanh_case):
         assert torch.allclose(cached.matvec(v), full, rtol=1e-10, atol=1e-13)
 
 
+def test_operator_is_a_snapshot_of_theta(tanh_case):
+    model, loss_fn, X, y, D = tanh_case
+    model = copy.deepcopy(model)
+    v = torch.randn(D.shape[0], generator=torch.Generator().manual_seed(1))
+    for method in ("double_backward", "func"):
+        H = HessianOperator(model, loss_fn, X, y, mode="eval", method=method)
+        before = H.matvec(v)
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        assert torch.equal(H.matvec(v), before)
+
+
 def test_subset_indices(tanh_case):
     model, loss_fn, X, y, _ = tanh_case
     idx = [0, 3, 4, 9, 12]
@@ -254,6 +266,18 @@ def test_hutchinson_and_frobenius_error_bars_cover_at_stated_rate(tanh_case):
     assert all(0.88 <= r <= 0.99 for r in rates.values()), rates
 
 
+def test_rademacher_estimates_are_exact_on_diagonal_matrices():
+    # v_i^2 = 1: v^T D v = tr D and ||D v||^2 = ||D||_F^2 for every Rademacher probe
+    d = torch.linspace(-3.0, 5.0, 50, dtype=F64)
+    t = hutchinson_trace(torch.diag(d), n_probes=5, seed=1)
+    assert math.isclose(t.estimate, float(d.sum()), rel_tol=1e-12, abs_tol=1e-12) and t.stderr < 1e-12
+    f = frobenius_norm(torch.diag(d), n_probes=5, seed=1)
+    assert math.isclose(f.squared, float((d ** 2).sum()), rel_tol=1e-12) and f.squared_stderr < 1e-10
+    assert math.isclose(f.estimate, float(d.norm()), rel_tol=1e-12)
+    g = frobenius_norm(torch.diag(d), n_probes=5, seed=1, distribution="gaussian")
+    assert g.squared_stderr > 1.0  # Gaussian probes are not exact
+
+
 def test_hutchpp_beats_hutchinson_on_decaying_spectrum():
     lam = 100.0 * 0.5 ** np.arange(60)
     A = random_symmetric(lam, seed=4)
@@ -323,6 +347,12 @@ def test_lanczos_invariant_subspaces_and_multiplicity():
     A = random_symmetric(lam, seed=0)
     res = lanczos(A, k=6, tol=1e-10, seed=1)
     assert np.allclose(res.eigenvalues, 5.0, atol=1e-9) and res.all_converged
+    # a start vector inside an invariant subspace (an eigenvector of 2) must not end the search
+    lam2 = np.array([5.0, 2.0] + list(np.linspace(-1, 1, 30)))
+    B = random_symmetric(lam2, seed=2)
+    v2 = torch.linalg.eigh(B).eigenvectors[:, -2]
+    top = lanczos(B, k=1, tol=1e-10, v0=v2)
+    assert math.isclose(top.eigenvalues[0], 5.0, rel_tol=1e-9) and top.n_hvp > 1
     sd = spectral_density(A, n_probes=20, n_iter=30, seed=0)
     for nodes, weights in zip(sd.nodes, sd.weights):
         assert len(nodes) == 4 and np.allclose(sorted(nodes), [-1.0, 1.0, 2.0, 5.0], atol=1e-9)
@@ -361,14 +391,17 @@ def test_dropout_in_train_mode_is_refused_and_mode_is_restored():
     with pytest.raises(ValueError, match="mode"):
         HessianOperator(model, nn.CrossEntropyLoss(), X, y, mode="inference")
     model.train()
-    H = HessianOperator(model, nn.CrossEntropyLoss(), X, y, mode="eval", dtype=F64)
-    v = torch.randn(H.dim, dtype=F64)
-    a, b = H.matvec(v), H.matvec(v)
-    assert torch.equal(a, b)  # dropout off: deterministic
-    assert model.training and all(m.training for m in model.modules())
-    assert next(model.parameters()).dtype == torch.float32  # user's model not cast
+    model[0].eval()  # mixed flags must come back as they were
     nodrop = nn.Sequential(model[0], model[1], model[3])
-    assert torch.allclose(a, dense_hessian(nodrop, nn.CrossEntropyLoss(), X, y) @ v, atol=1e-12)
+    D = dense_hessian(nodrop, nn.CrossEntropyLoss(), X, y)
+    for dtype in (None, F64):  # the user's model itself (float32) or a float64 copy
+        H = HessianOperator(model, nn.CrossEntropyLoss(), X, y, mode="eval", dtype=dtype)
+        v = torch.randn(H.dim, generator=torch.Generator().manual_seed(0)).to(H.dtype)
+        a, b = H.matvec(v), H.matvec(v)
+        assert torch.equal(a, b)  # dropout off: deterministic
+        assert torch.allclose(a.double(), D @ v.double(), rtol=1e-5 if dtype is None else 1e-12, atol=1e-7)
+        assert [m.training for m in model.modules()] == [True, False, True, True, True]
+        assert next(model.parameters()).dtype == torch.float32  # user's model not cast
     # p = 0 dropout is inactive: train mode allowed
     zero = nn.Sequential(nn.Linear(5, 3), nn.Dropout(0.0))
     HessianOperator(zero, nn.CrossEntropyLoss(), X, y, mode="train")
@@ -397,6 +430,12 @@ def test_batchnorm_train_mode_allowed_recorded_and_side_effect_free(method):
     for k, val in model.state_dict().items():  # running statistics untouched
         assert torch.equal(val, buffers[k]), k
     assert lanczos(H, k=1, tol=1e-6).mode == "train"
+    H32 = HessianOperator(model, nn.CrossEntropyLoss(), X, y, mode="train", method=method)  # no copy
+    hv32 = H32.matvec(v.float())
+    assert torch.allclose(hv32.double(), hv_train, rtol=1e-4, atol=1e-6)
+    assert not any(m.training for m in model.modules())
+    for k, val in model.state_dict().items():
+        assert torch.equal(val, buffers[k]), k
 
 
 def test_same_seed_same_results_and_json_records(tanh_case):

@@ -67,6 +67,13 @@ def _select(theta: np.ndarray, which: str, k: int) -> np.ndarray:
     return order[:k]
 
 
+def _wanted_ritz(alphas, betas, beta_next: float, which: str, k: int):
+    """Wanted Ritz values θ_i (ordered), residual norms |β_next · e_m^T s_i|, and S[:, idx]."""
+    theta, S = _tridiagonal_eig(alphas, betas)
+    idx = _select(theta, which, k)
+    return theta[idx], np.abs(beta_next * S[-1, idx]), S[:, idx]
+
+
 def _random_unit(op: Operator, gen: torch.Generator) -> torch.Tensor:
     v = torch.randn(op.dim, generator=gen, dtype=torch.float64).to(op.device, op.dtype)
     return v / norm(v)
@@ -170,12 +177,10 @@ def lanczos(
         q0 /= norm(q0)
 
     def stop(alphas, betas, beta_next, block_start, breakdown):
-        theta, S = _tridiagonal_eig(alphas, betas)
-        idx = _select(theta, which, k)
-        res = np.abs(beta_next * S[-1, idx])
+        values, res, _ = _wanted_ritz(alphas, betas, beta_next, which, k)
         if callback is not None:
-            callback(len(alphas), op.n_hvp, theta[idx], res)
-        if len(alphas) < k or not np.all(res <= tol * np.abs(theta[idx]) + atol):
+            callback(len(alphas), op.n_hvp, values, res)
+        if len(alphas) < k or not np.all(res <= tol * np.abs(values) + atol):
             return False
         if block_start == 0 and not breakdown:
             return True  # the ordinary case
@@ -184,21 +189,17 @@ def lanczos(
         # that would not enter the top k.
         if block_start == 0:
             return False
-        bt, bS = _tridiagonal_eig(alphas[block_start:], betas[block_start:])
-        b = _select(bt, which, 1)[0]
-        if abs(beta_next * bS[-1, b]) > tol * abs(bt[b]) + atol:
+        best, best_res, _ = _wanted_ritz(alphas[block_start:], betas[block_start:], beta_next, which, 1)
+        if best_res[0] > tol * abs(best[0]) + atol:
             return False
-        kth = theta[idx[-1]]
-        return _key(bt[b], which) <= _key(kth, which) + tol * abs(kth) + atol
+        kth = values[-1]
+        return _key(best[0], which) <= _key(kth, which) + tol * abs(kth) + atol
 
     basis, alphas, betas, beta_next = lanczos_process(op, q0, max_iter, gen, stop=stop)
-    theta, S = _tridiagonal_eig(alphas, betas)
-    idx = _select(theta, which, k)
-    values = theta[idx]
-    residuals = np.abs(beta_next * S[-1, idx])
+    values, residuals, S = _wanted_ritz(alphas, betas, beta_next, which, k)
     vectors = None
     if return_eigenvectors or explicit_residuals:
-        coeffs = torch.as_tensor(S[:, idx].T.copy()).to(op.device, op.dtype)
+        coeffs = torch.as_tensor(S.T.copy()).to(op.device, op.dtype)
         vectors = coeffs @ basis.rows
         vectors /= torch.linalg.vector_norm(vectors.double(), dim=1, keepdim=True).to(op.dtype)
     kind = "lanczos"

@@ -218,8 +218,9 @@ class HessianOperator:
 
     def _loss(self, params: Sequence[torch.Tensor], X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         state = dict(zip(self._names, params))
-        # fresh buffer copies: a train-mode batch norm may update them in place
-        state.update({n: b.clone() for n, b in self._buffers.items()})
+        # the operator's own buffer copies: a train-mode batch norm updates them in place, but
+        # train mode never reads them, and the user's model is never touched
+        state.update(self._buffers)
         out = torch.func.functional_call(self.model, state, (X,))
         return self.loss_fn(out, y)
 
