@@ -167,29 +167,39 @@ def run_pyhessian(model, loss_fn, x, y, top_n, tol, max_iter, ref, seed):
     finally:
         probe.restore()
     del comp, work
-    # ideal stopping rule: per deflated power iteration, first HVP after which its Rayleigh
-    # quotient stays within REL of the reference eigenvalue of the same rank.  Time: building
-    # the gradient graph plus the durations of the HVPs counted.
-    n_total, t_total, reached = 0, probe.t_graph, True
+    # ideal stopping rule: per deflated power iteration i, the first HVP after which its Rayleigh
+    # quotient stays within REL of the reference eigenvalue of the same rank.  Time: the
+    # durations of the HVPs counted (the graph build is added by the caller).
     durations = np.diff([probe.t_graph] + [t for _, t, _ in probe.records])
+    blocks = []
     for i in range(top_n):
         block = [j for j, (idx, _, _) in enumerate(probe.records) if idx == i]
         hit = None
         for pos, j in enumerate(block):
-            rq = probe.records[j][2]
-            ok = abs(rq - ref[i]) <= REL * abs(ref[i])
+            ok = abs(probe.records[j][2] - ref[i]) <= REL * abs(ref[i])
             if ok and hit is None:
                 hit = pos
             elif not ok:
                 hit = None
-        if hit is None:
-            reached = False
-            n_total += len(block)
+        spent = float(sum(durations[j] for j in block[: (hit if hit is not None else len(block) - 1) + 1]))
+        blocks.append((None if hit is None else hit + 1, spent, len(block)))
+    return list(values), elapsed, len(probe.records), probe.t_graph, blocks
+
+
+def pyhessian_oracle(runs, k):
+    """Cheapest (HVPs, time) over the PyHessian runs whose first k power iterations all reached
+    REL, or None with the largest number of HVPs spent trying."""
+    best, tried = None, 0
+    for _, _, _, t_graph, blocks in runs:
+        if len(blocks) < k:
             continue
-        n_total += hit + 1
-        t_total += float(sum(durations[j] for j in block[: hit + 1]))
-    oracle = (n_total, t_total) if reached else None
-    return list(values), elapsed, len(probe.records), oracle, n_total
+        if all(b[0] is not None for b in blocks[:k]):
+            cost = (sum(b[0] for b in blocks[:k]), t_graph + sum(b[1] for b in blocks[:k]))
+            if best is None or cost[0] < best[0]:
+                best = cost
+        else:
+            tried = max(tried, sum(b[0] if b[0] is not None else b[2] for b in blocks[:k]))
+    return best, tried
 
 
 def host_tag() -> str:
@@ -211,7 +221,7 @@ def main(argv=None):
     parser.add_argument("--reference-tol", type=float, default=1e-7)
     parser.add_argument("--pyhessian-max-iter", type=int, default=100,
                         help="cap per eigenvalue for the tight-tolerance PyHessian top-5 run")
-    parser.add_argument("--pyhessian-tight-tol", type=float, default=1e-4)
+    parser.add_argument("--pyhessian-tight-tol", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-cache", type=Path, default=None,
                         help="load/save the trained weights here (development only)")
@@ -263,17 +273,16 @@ def main(argv=None):
         print(rows[-1])
 
     runs = [(1, 1e-3, 100), (5, 1e-3, 100), (5, args.pyhessian_tight_tol, args.pyhessian_max_iter)]
+    ph_runs = []
     for top_n, tol, max_iter in runs:
-        values, t, n, oracle, n_spent = run_pyhessian(model, loss_fn, x, y, top_n, tol, max_iter,
-                                                      ref_values, args.seed)
-        err = rel_err(values, ref_values)
-        rows.append(("PyHessian: power", f"top-{top_n}, tol={tol:g}, maxIter={max_iter}", values, err, n, t,
-                     oracle if oracle else f"not reached within {n_spent} HVPs"))
-        key = ("pyhessian", top_n)
-        if oracle is not None and (summary.get(key) is None or oracle[0] < summary[key][0]):
-            summary[key] = oracle
-        summary.setdefault(key, None)
-        print(rows[-1])
+        out = run_pyhessian(model, loss_fn, x, y, top_n, tol, max_iter, ref_values, args.seed)
+        ph_runs.append(out)
+        values, t, n, _, blocks = out
+        rows.append(("PyHessian: power", f"top-{top_n}, tol={tol:g}, maxIter={max_iter}", values,
+                     rel_err(values, ref_values), n, t, None))
+        print(rows[-1], blocks)
+    for k in (1, 5):
+        summary[("pyhessian", k)] = pyhessian_oracle(ph_runs, k)
 
     cpu, host = host_tag()
     lines = [
@@ -293,20 +302,22 @@ def main(argv=None):
         "|---|---|---|---|---|---|---|",
     ]
     for k in (1, 5):
-        o, p = summary[("ours", k)], summary.get(("pyhessian", k))
+        o, (p, tried) = summary[("ours", k)], summary[("pyhessian", k)]
         target = "λ_max" if k == 1 else "top-5"
         if o is None:
             lines.append(f"| {target} | not reached | | | | | |")
-            continue
-        if p is None:
-            n_max = max(r[4] for r in rows if r[0].startswith("PyHessian") and r[1].startswith(f"top-{k}"))
-            lines.append(f"| {target} | {o[0]} | {o[1]:.1f} | not reached within {n_max} HVPs | | > {n_max / o[0]:.1f}× | |")
+        elif p is None:
+            lines.append(f"| {target} | {o[0]} | {o[1]:.1f} | not reached within {tried} HVPs | | "
+                         f"> {tried / o[0]:.1f}× | |")
         else:
-            lines.append(f"| {target} | {o[0]} | {o[1]:.1f} | {p[0]} | {p[1]:.1f} | {p[0] / o[0]:.1f}× | {p[1] / o[1]:.1f}× |")
+            lines.append(f"| {target} | {o[0]} | {o[1]:.1f} | {p[0]} | {p[1]:.1f} | {p[0] / o[0]:.1f}× | "
+                         f"{p[1] / o[1]:.1f}× |")
     lines += [
         "",
-        "PyHessian's cost here assumes an ideal stopping rule (stop each power iteration at the first HVP "
-        "after which it stays within 1e-3 of the reference); as actually run, its stopping rule is below.",
+        "PyHessian's cost here assumes an ideal stopping rule: each deflated power iteration stopped at the "
+        "first HVP after which its Rayleigh quotient stays within 1e-3 of the reference, best over the runs "
+        "below (graph build included for both). Ours is the Lanczos run below, whose own residual rule "
+        "(tol=1e-3) stops it. Times include building the gradient graph.",
         "",
         "## As run (each library's own stopping rule)",
         "",

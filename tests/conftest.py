@@ -1,8 +1,4 @@
-import os
-
 import pytest
-
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture

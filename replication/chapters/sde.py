@@ -64,6 +64,7 @@ SPEC = ChapterSpec("sde", "SGD as a stochastic differential equation", (
     Param("reg_sampling", "str_list", "how batches are drawn: reshuffled epochs, or S distinct examples "
           "drawn afresh each step", choices=("epochs", "independent")),
     Param("reg_examples", "int", "training-set size N of the regression problems", low=10, high=1_000_000),
+    Param("reg_chains", "int", "independent SGD chains per regression run", low=2, high=100_000),
     Param("reg_dim", "int", "number of regression weights", low=1, high=1000),
     Param("reg_noise_std", "float", "label-noise std of the linear regression (C = H needs 1)", low=0, high=100),
     Param("reg_etas", "float_list", "learning rates of the regression runs", low=1e-6, high=10),
@@ -229,7 +230,7 @@ REGRESSION_SPECTRUM = {"linear": (0.2, 2.0), "logistic": (1.0, 10.0)}
 
 def regression_configs(params) -> list[RegressionRun]:
     return [RegressionRun(loss=loss, n_examples=params.reg_examples, dim=params.reg_dim,
-                          noise_std=params.reg_noise_std, eta=eta, batch_size=S, n_chains=params.chains,
+                          noise_std=params.reg_noise_std, eta=eta, batch_size=S, n_chains=params.reg_chains,
                           burn_in_time=params.reg_burn_in_time, measure_time=params.reg_measure_time, seed=seed,
                           sampling=sampling, lam_min=REGRESSION_SPECTRUM[loss][0],
                           lam_max=REGRESSION_SPECTRUM[loss][1])

@@ -6,8 +6,14 @@ Lanczos with full reorthogonalization
     float64 and diagonalized by ``scipy.linalg.eigh_tridiagonal`` after every step.  For a Ritz pair
     (θ_i, y_i = Q_m s_i) the residual is ||A y_i − θ_i y_i|| = |β_m| · |e_m^T s_i| (exact in exact
     arithmetic; with full reorthogonalization it matches the recomputed residual up to rounding,
-    which the tests check).  It stops when all k wanted Ritz pairs have residual ≤ tol·|θ_i| + atol,
-    which bounds the eigenvalue error by the same amount (|λ − θ| ≤ residual).
+    ≈ eps·||A||, which the tests check; the rounding error of a float32 HVP itself, ~1e-7·||H||
+    per entry, is not in it: ``explicit_residuals=True`` recomputes).  It stops when all k wanted
+    Ritz pairs have residual ≤ tol·|θ_i| + atol, which bounds the eigenvalue error by the same
+    amount (|λ − θ| ≤ residual).
+    When a Krylov space becomes invariant (β ≈ 100·eps·||T||: a start vector in an invariant
+    subspace, or repeated eigenvalues), the run continues from a random vector orthogonal to the
+    basis, and stops only once such a fresh block's converged best Ritz value would not enter the
+    top k, so that multiplicities are counted.
 
 Power iteration (as in PyHessian)
     v ← Hv/||Hv|| from a Gaussian start; top-k by deflation (the iterate is orthogonalized against
