@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gzip
-import os
 import platform
 import socket
 import sys

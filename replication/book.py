@@ -4,12 +4,14 @@ Steps (``python -m replication book --profile laptop``):
 
 1. Validate every chapter's parameters (profile + overrides) before anything runs.
 2. Stage a copy of the book sources in ``<output>/stage`` (``_config.yml``, ``_toc.yml``, ``book/``).
-3. Execute each chapter notebook with papermill into the stage.  A chapter whose source notebook,
-   parameters and code version are unchanged since its last successful execution is reused.
-   Each chapter's compute goes through the result store, so re-executing is cheap anyway.
-   The introduction runs last: it reports the build (profile, device, code version, timings).
-4. Run (MathJax is vendored by the ``replication.assets`` Sphinx extension: the HTML works offline)
-   ``jupyter-book build --warningiserror`` on it.  The HTML lands in ``<output>/html``.
+3. For each chapter: run its compute here (progress bars with ETA on the console; results go to
+   the store), then execute its notebook with papermill into the stage (it reads the store back).
+   A chapter whose source notebook, parameters and package sources are unchanged since its last
+   successful execution is reused.  The introduction runs last: it reports the build (profile,
+   device, code version, per-chapter wall times).
+4. ``jupyter-book build --warningiserror`` on the stage (MathJax is vendored by the
+   ``replication.assets`` Sphinx extension, so the HTML works offline).  The HTML lands in
+   ``<output>/html``.
 """
 from __future__ import annotations
 
@@ -91,8 +93,8 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
     for name in overrides:
         if name not in notebooks:
             raise ValueError(f"overrides for chapter {name!r}: no such chapter; chapters: {', '.join(notebooks)}")
-    for name in notebooks:  # 1. validate everything before any compute
-        resolve(chapters.get(name).SPEC, profile, overrides.get(name))
+    resolved = {name: resolve(chapters.get(name).SPEC, profile, overrides.get(name))
+                for name in notebooks}  # 1. validate everything before any compute
 
     stage = output / "stage"
     _stage_sources(root, stage)
@@ -112,10 +114,15 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
             runs.append(ChapterRun(name, stamps[name]["seconds"], True))
             log(f"[book] {name}: unchanged, reused ({stamps[name]['seconds']:.1f} s when executed)")
             continue
-        log(f"[book] executing {name} (profile {profiles.label(profile)})")
         stamps.pop(name, None)
         stamps_path.write_text(json.dumps(stamps, indent=1))
-        seconds = execute_chapter(name, source, target, parameters, progress=progress)
+        start = time.perf_counter()
+        if name != INTRO:  # compute here, with progress bars and ETA on the console; the notebook
+            log(f"[book] computing {name} (profile {profiles.label(profile)})")  # then reads the store
+            chapters.get(name).compute(resolved[name], progress=progress)
+        log(f"[book] executing {name}")
+        execute_chapter(name, source, target, parameters, progress=progress)
+        seconds = time.perf_counter() - start
         stamps[name] = {"stamp": stamp, "seconds": seconds}
         stamps_path.write_text(json.dumps(stamps, indent=1))
         runs.append(ChapterRun(name, seconds, False))

@@ -28,8 +28,13 @@ stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -
 if [ ! -e "$stamp" ]; then
   echo "[setup] creating .venv with the pinned versions (torch is large: a few minutes)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[book,test]"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --upgrade pip && \
+         .venv/bin/python -m pip install -c constraints.txt -e ".[book,test]"; } > "$log" 2>&1; then
+    tail -40 "$log" >&2
+    echo "[setup] pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 else

@@ -83,6 +83,12 @@ SPEC = ChapterSpec("sde", "SGD as a stochastic differential equation", (
 ), check=_check)
 
 
+def _steps(burn_in_time: float, measure_time: float, eta: float) -> tuple[int, int]:
+    """(total steps, burn-in steps) covering the given physical times at step size eta."""
+    burn_in = math.ceil(burn_in_time / eta)
+    return burn_in + max(1, math.ceil(measure_time / eta)), burn_in
+
+
 # -- run configs -----------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class QuadraticRun(RunConfig):
@@ -112,8 +118,7 @@ class QuadraticRun(RunConfig):
 
     @property
     def steps(self) -> tuple[int, int]:
-        burn_in = math.ceil(self.burn_in_time / self.eta)
-        return burn_in + max(1, math.ceil(self.measure_time / self.eta)), burn_in
+        return _steps(self.burn_in_time, self.measure_time, self.eta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,8 +184,7 @@ class DoubleWellRun(RunConfig):
 
     @property
     def steps(self) -> tuple[int, int]:
-        burn_in = math.ceil(self.burn_in_time / self.eta)
-        return burn_in + max(1, math.ceil(self.measure_time / self.eta)), burn_in
+        return _steps(self.burn_in_time, self.measure_time, self.eta)
 
 
 # -- computations (what the store keeps) ----------------------------------------------------------
