@@ -73,3 +73,17 @@ def test_pages_in_a_real_browser(built):
 def test_record_of_chapter_times(built):
     record = json.loads((built["out"] / "stage" / "build_info.json").read_text())
     assert [c["chapter"] for c in record["chapters"]] == [n for n in chapters.NAMES if n != book.INTRO]
+
+
+def test_rerunning_a_chapter_reads_the_store(built, tmp_path, monkeypatch):
+    """Editing a notebook and running it again: every simulation comes back from the store."""
+    import papermill
+
+    monkeypatch.setenv("REPLICATION_STORE", str(built["store"]))
+    root = Path(__file__).resolve().parents[1]
+    papermill.execute_notebook(str(root / "book" / "sde.ipynb"), str(tmp_path / "again.ipynb"),
+                               parameters={"profile": "smoke"}, progress_bar=False, cwd=str(root / "book"))
+    nb = nbformat.read(tmp_path / "again.ipynb", as_version=4)
+    text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    assert re.search(r"\(\d+ read from the result store, 0 computed now", text)

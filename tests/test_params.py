@@ -41,7 +41,7 @@ def test_profiles_override_laptop_and_explicit_overrides_profile():
     ({"reg_losses": ["quadratic"]}, r"one of linear, logistic"),
     ({"nonsense": 1}, r"^nonsense=1: unknown parameter of chapter 'sde'; allowed: profile, seeds"),
     ({"well_eta": 0.5}, r"^well_eta=0.5: must be < 0.25"),
-    ({"reg_batch_sizes": [4, 5000]}, r"every batch size must be <= reg_examples=1000"),
+    ({"reg_batch_sizes": [4, 5000]}, r"every batch size must be <= reg_examples=500"),
 ])
 def test_bad_values_name_parameter_value_and_what_is_allowed(explicit, pattern):
     with pytest.raises(ParameterError, match=pattern) as info:

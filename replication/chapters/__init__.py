@@ -9,7 +9,7 @@ from types import ModuleType
 
 from ..params import ParameterError
 
-NAMES = ("intro", "sde")
+NAMES = ("intro", "sde", "appendix")
 
 
 def get(name: str) -> ModuleType:
