@@ -22,10 +22,10 @@ def mlp(in_features: int, hidden: tuple[int, ...], n_classes: int, *, seed: int)
     widths = [int(in_features), *map(int, hidden), int(n_classes)]
     layers: list[nn.Module] = [nn.Flatten()]
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(fan_in, fan_out))
+        layers.append(nn.Linear(fan_in, fan_out, device="meta"))  # no storage, no draw from the global RNG
         if i < len(widths) - 2:
             layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    model = nn.Sequential(*layers).to_empty(device="cpu")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     with torch.no_grad():
         for layer in model:

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from ..params import ParameterError
 
-NAMES = ("intro", "sde", "appendix")
+NAMES = ("intro", "sde", "width", "appendix")
 
 
 def get(name: str) -> ModuleType:
