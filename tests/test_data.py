@@ -32,6 +32,7 @@ def isolated(tmp_path, monkeypatch):
     """Own data root, no mirror, offline, empty memo: nothing touches the repo's cache."""
     monkeypatch.setenv("REPLICATION_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
+    monkeypatch.delenv("REPLICATION_ACCEPT_UNVERIFIED", raising=False)
     monkeypatch.setenv("REPLICATION_OFFLINE", "1")
     data.clear_memo()
     yield
@@ -354,3 +355,17 @@ def test_gz_accepted_by_its_official_md5(tmp_path, monkeypatch):
 def test_dtype_must_be_floating():
     with pytest.raises(ValueError, match="floating"):
         data.load_dataset("fashion-mnist", dtype=torch.int64)
+
+
+def test_accept_unverified_env_var_is_the_default_of_allow_unverified(tmp_path, monkeypatch):
+    fake_mnist(tmp_path / "mirror")
+    monkeypatch.setenv("REPLICATION_DATA_DIR", str(tmp_path / "mirror"))
+    with pytest.raises(data.DataVerificationError) as e:
+        data.load_dataset("mnist")
+    assert "REPLICATION_ACCEPT_UNVERIFIED=1" in str(e.value) and "allow_unverified=True" in str(e.value)
+    monkeypatch.setenv("REPLICATION_ACCEPT_UNVERIFIED", "1")
+    with pytest.warns(UserWarning, match="REPLICATION_ACCEPT_UNVERIFIED"):
+        ds = data.load_dataset("mnist")
+    assert not ds.canonical and ds.source.startswith("UNVERIFIED")
+    with pytest.raises(data.DataVerificationError):                  # an explicit False wins
+        data.load_dataset("mnist", allow_unverified=False)
