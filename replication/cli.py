@@ -8,6 +8,7 @@ Examples::
     python -m replication book --profile laptop               # execute every chapter, build the HTML
     python -m replication data fashion-mnist                  # obtain + verify a dataset
     python -m replication store                               # where results live, how many
+    python -m replication train grid.yml --device cuda        # a grid of training runs, into the store
 """
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="obtain and verify a dataset into the data cache")
     data.add_argument("name", nargs="+", help="fashion-mnist, mnist")
 
+    train = sub.add_parser("train", help="train a grid of runs (YAML: base, axes) into the result store")
+    train.add_argument("grid", type=Path, help="YAML file: base: {field: value}, axes: {field: [values]}")
+    train.add_argument("--device", choices=("cpu", "cuda"), default=None, help="override the grid's device")
+    train.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("store", help="show the result store's location and contents")
     sub.add_parser("chapters", help="list the chapters and their parameters")
     return parser
@@ -86,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     from . import chapters
 
     try:
+        if args.command == "train":
+            from .runs import cli_train
+
+            return cli_train(args.grid, args.device, progress=not args.no_progress)
         if args.command == "chapters":
             for name in chapters.NAMES:
                 spec = chapters.get(name).SPEC
