@@ -9,7 +9,7 @@ from types import ModuleType
 
 from ..params import ParameterError
 
-NAMES = ("intro", "sde", "width", "appendix")
+NAMES = ("intro", "sde", "width", "sharpness", "appendix")
 
 
 def get(name: str) -> ModuleType:
