@@ -8,3 +8,18 @@ def store(tmp_path, monkeypatch):
 
     monkeypatch.setenv("REPLICATION_STORE", str(tmp_path / "store"))
     return ResultStore(tmp_path / "store")
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """Own data root, no mirror, offline, no blanket acceptance, empty memo: nothing touches the
+    repository's data cache or the network."""
+    from replication import data
+
+    monkeypatch.setenv("REPLICATION_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
+    monkeypatch.delenv("REPLICATION_ACCEPT_UNVERIFIED", raising=False)
+    monkeypatch.setenv("REPLICATION_OFFLINE", "1")
+    data.clear_memo()
+    yield
+    data.clear_memo()

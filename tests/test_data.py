@@ -28,15 +28,9 @@ def md5(b: bytes) -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Own data root, no mirror, offline, empty memo: nothing touches the repo's cache."""
-    monkeypatch.setenv("REPLICATION_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
-    monkeypatch.delenv("REPLICATION_ACCEPT_UNVERIFIED", raising=False)
-    monkeypatch.setenv("REPLICATION_OFFLINE", "1")
-    data.clear_memo()
+def isolated(isolated_data):
+    """Own data root, no mirror, offline, no blanket acceptance, empty memo (see conftest)."""
     yield
-    data.clear_memo()
 
 
 @pytest.fixture(scope="session")
