@@ -146,7 +146,7 @@ def _stage_sources(root: Path, stage: Path) -> None:
 def render(stage: Path, output: Path, *, log=print) -> Path:
     """``jupyter-book build --warningiserror`` of the stage; returns the HTML folder."""
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(output / "jb"),
-           "--builder", "html", "--warningiserror", "--keep-going"]
+           "--builder", "html", "--warningiserror", "--keep-going", "--all"]
     log("[book] jupyter-book " + " ".join(cmd[1:]))
     completed = subprocess.run(cmd, capture_output=True, text=True)
     if completed.returncode != 0:

@@ -54,8 +54,17 @@ import torch
 from torch import nn
 
 
-def mlp(in_features: int, hidden: tuple[int, ...], n_classes: int, *, seed: int) -> nn.Sequential:
-    """Flatten → [Linear → ReLU] per hidden width → Linear to ``n_classes`` logits (float32, CPU)."""
+MLP_INITS = ("torch", "he", "xavier")
+
+
+def mlp(in_features: int, hidden: tuple[int, ...], n_classes: int, *, seed: int, init: str = "torch") -> nn.Sequential:
+    """Flatten → [Linear → ReLU] per hidden width → Linear to ``n_classes`` logits (float32, CPU).
+
+    ``init``: ``"torch"`` (PyTorch's default, weights and biases U(±1/sqrt(fan_in))), ``"he"``
+    (weights N(0, 2/fan_in), biases 0: keeps the signal's scale through deep ReLU stacks) or
+    ``"xavier"`` (weights U(±sqrt(6/(fan_in+fan_out))), biases 0)."""
+    if init not in MLP_INITS:
+        raise ValueError(f"mlp: option init={init!r} must be one of {', '.join(MLP_INITS)}")
     if in_features < 1 or n_classes < 1 or any(h < 1 for h in hidden):
         raise ValueError(f"layer widths must be positive: {in_features}, {tuple(hidden)}, {n_classes}")
     widths = [int(in_features), *map(int, hidden), int(n_classes)]
@@ -69,9 +78,17 @@ def mlp(in_features: int, hidden: tuple[int, ...], n_classes: int, *, seed: int)
     with torch.no_grad():
         for layer in model:
             if isinstance(layer, nn.Linear):
-                bound = 1.0 / math.sqrt(layer.in_features)
-                nn.init.uniform_(layer.weight, -bound, bound, generator=gen)
-                nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
+                if init == "he":
+                    layer.weight.normal_(0.0, math.sqrt(2.0 / layer.in_features), generator=gen)
+                    layer.bias.zero_()
+                elif init == "xavier":
+                    bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+                    nn.init.uniform_(layer.weight, -bound, bound, generator=gen)
+                    layer.bias.zero_()
+                else:
+                    bound = 1.0 / math.sqrt(layer.in_features)
+                    nn.init.uniform_(layer.weight, -bound, bound, generator=gen)
+                    nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
     return model
 
 
@@ -236,7 +253,7 @@ _RESNET_DEPTH = {"resnet20": 3, "resnet32": 5, "resnet56": 9}  # n blocks per st
 
 #: name → (default options, default in_shape).  Options not listed here are rejected.
 _REGISTRY: dict[str, tuple[dict, tuple[int, int, int]]] = {
-    "mlp": ({"hidden": (50,) * 20}, (1, 28, 28)),
+    "mlp": ({"hidden": (50,) * 20, "init": "torch"}, (1, 28, 28)),
     "vgg11": ({"width": 1.0, "batch_norm": True}, (3, 32, 32)),
     **{name: ({"width": 1.0, "batch_norm": True, "shortcut": "A"}, (3, 32, 32)) for name in _RESNET_DEPTH},
     "small_cnn": ({"channels": (32, 64), "batch_norm": False}, (1, 28, 28)),
@@ -265,6 +282,8 @@ def _resolve(name, n_classes, in_shape, options) -> tuple[dict, tuple[int, int, 
         opts["width"] = _multiplier(name, opts["width"])
     if "batch_norm" in opts:
         opts["batch_norm"] = _flag(name, "batch_norm", opts["batch_norm"])
+    if "init" in opts and opts["init"] not in MLP_INITS:
+        raise ValueError(f"{name}: option init={opts['init']!r} must be one of {', '.join(MLP_INITS)}")
     if "shortcut" in opts and opts["shortcut"] not in ("A", "B"):
         raise ValueError(f"{name}: option shortcut={opts['shortcut']!r} must be 'A' or 'B'")
     if name == "vgg11" and (shape[1] < 32 or shape[2] < 32):
@@ -325,7 +344,7 @@ def build(name: str, *, n_classes: int = 10, in_shape: tuple[int, int, int] | No
     for ``vgg11``/``resnet*``.  Unknown names, options or bad values raise a one-line ValueError."""
     opts, shape, n_classes = _resolve(name, n_classes, in_shape, options)
     if name == "mlp":
-        return mlp(shape[0] * shape[1] * shape[2], opts["hidden"], n_classes, seed=seed)
+        return mlp(shape[0] * shape[1] * shape[2], opts["hidden"], n_classes, seed=seed, init=opts["init"])
     return _initialize(_construct(name, opts, shape, n_classes), seed)
 
 
@@ -353,7 +372,8 @@ def describe_model(name: str, *, n_classes: int = 10, in_shape: tuple[int, int, 
             run = j - i + 1
             parts.append(f"{widths[i]}×{run}" if run >= 3 else "-".join([str(widths[i])] * run))
             i = j + 1
-        return f"ReLU MLP {'-'.join(parts)} ({len(opts['hidden'])} hidden layers; {_count(count)} params)"
+        init = {"torch": "", "he": "He init; ", "xavier": "Xavier init; "}[opts["init"]]
+        return f"ReLU MLP {'-'.join(parts)} ({len(opts['hidden'])} hidden layers; {init}{_count(count)} params)"
     count = n_parameters(_construct(name, opts, shape, n_classes))
     bits = ["BN" if opts["batch_norm"] else "no BN"]
     if opts.get("width", 1.0) != 1.0:
