@@ -285,7 +285,7 @@ def main(argv=None):
 
     cpu, host = host_tag()
     lines = [
-        f"# Hessian top eigenvalues: ours (Lanczos) vs PyHessian (power iteration)",
+        "# Hessian top eigenvalues: ours (Lanczos) vs PyHessian (power iteration)",
         "",
         f"CPU: {cpu}, torch {torch.__version__}, {torch.get_num_threads()} threads (shared machine: "
         f"timings are noisy); host {host}.",

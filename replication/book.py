@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import chapters, paths, profiles, provenance
+from . import chapters, paths, profiles
 from .params import resolve
 
 INTRO = "intro"

@@ -36,7 +36,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 from scipy.integrate import simpson
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 # Steps of noise drawn at once: bounds memory (block x chains x d floats) and Python overhead.
 _NOISE_BLOCK_ELEMENTS = 2_000_000

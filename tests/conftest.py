@@ -23,3 +23,14 @@ def isolated_data(tmp_path, monkeypatch):
     data.clear_memo()
     yield
     data.clear_memo()
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny problems: one thread is as fast, and immune to OpenMP stalls on a busy shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -19,12 +19,8 @@ TINY = TrainConfig(n_train=600, n_val=200, model="mlp", model_options={"hidden":
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny problems: one thread is as fast, and immune to OpenMP stalls on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Tiny problems: one thread (see conftest)."""
 
 
 @pytest.mark.parametrize("change, message", [

@@ -2,7 +2,6 @@
 import dataclasses
 
 import pytest
-import torch
 
 from replication.ensemble import can_ensemble, group_key, train_ensemble
 from replication.schedules import step
@@ -14,12 +13,8 @@ BASE = TrainConfig(n_train=1500, n_val=500, n_test=1000, model="mlp", model_opti
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny problems: one thread is as fast, and immune to OpenMP stalls on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Tiny problems: one thread (see conftest)."""
 
 
 def _close(a, b, rel):

@@ -1,6 +1,5 @@
 """Chapter notebooks: committed without outputs, parameters cell = laptop profile, papermill-runnable."""
 import ast
-import json
 from pathlib import Path
 
 import nbformat

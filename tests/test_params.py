@@ -1,5 +1,4 @@
 """Parameters: profile → explicit overrides → validated values; bad input fails with one line."""
-import json
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import yaml
 
 from replication import chapters, profiles
 from replication.notebook import injected_names
-from replication.params import ChapterSpec, Param, ParameterError, parse_assignments, resolve
+from replication.params import Param, ParameterError, parse_assignments, resolve
 
 SPEC = chapters.get("sde").SPEC
 

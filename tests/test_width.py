@@ -2,7 +2,6 @@
 measurements into the chapter's statements, the benchmark reader, and the chapter's compute."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

@@ -38,7 +38,7 @@ from torch import nn
 from .. import models
 from ..config import RunConfig, require
 from ..hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutchpp_trace, lanczos,
-                       power_iteration)
+                       power_iteration, width_measures)
 from ..params import ChapterSpec, Param, ParameterError
 from ..store import ResultStore
 from ..train import TrainRun, load_model, train_stored, training_data
@@ -346,15 +346,10 @@ def run_samples(cfg: SampleRun, store: ResultStore) -> dict:
         _sync(device)
         laps.append(time.perf_counter() - start)
     seconds["hvp"] = float(np.median(laps))
-    start = time.perf_counter()
-    top = lanczos(H, k=1, tol=cfg.lanczos_tol, seed=LANCZOS_SEED, return_eigenvectors=False)
-    seconds["lam_max"] = time.perf_counter() - start
-    start = time.perf_counter()
-    tr = hutchpp_trace(H, n_hvp=cfg.trace_hvp, seed=TRACE_SEED)
-    seconds["trace"] = time.perf_counter() - start
-    start = time.perf_counter()
-    fro = frobenius_norm(H, n_probes=cfg.frobenius_probes, seed=FROBENIUS_SEED)
-    seconds["frobenius"] = time.perf_counter() - start
+    top, tr, fro, measured = width_measures(H, lanczos_tol=cfg.lanczos_tol, trace_hvp=cfg.trace_hvp,
+                                            frobenius_probes=cfg.frobenius_probes, lanczos_seed=LANCZOS_SEED,
+                                            trace_seed=TRACE_SEED, frobenius_seed=FROBENIUS_SEED)
+    seconds.update(measured)
     return {"info": H.info(), "loss": H.loss(), "lam_max": top.eigenvalues[0], "lanczos": top.to_dict(),
             "trace": tr.estimate, "trace_stderr": tr.stderr, "trace_record": tr.to_dict(),
             "frobenius": fro.estimate, "frobenius_stderr": fro.stderr, "frobenius_record": fro.to_dict(),

@@ -9,6 +9,7 @@ One module per job:
 - ``estimators``  :func:`hutchinson_trace`, :func:`hutchpp_trace`, :func:`frobenius_norm`
 - ``density``     :func:`spectral_density` (stochastic Lanczos quadrature)
 - ``results``     frozen result records with ``to_dict()``
+- ``measures``    :func:`width_measures`: λ_max, Tr H and ‖H‖_F together, each timed
 
 Every estimator accepts a :class:`HessianOperator`, any object with ``matvec``/``dim``, a plain
 callable with ``dim=``, or a dense symmetric matrix, and is deterministic given ``seed``.
@@ -22,6 +23,7 @@ Example::
 """
 from .density import spectral_density
 from .eigen import lanczos, power_iteration
+from .measures import WidthMeasures, width_measures
 from .estimators import frobenius_norm, hutchinson_trace, hutchpp_trace
 from .operator import HessianOperator, active_dropout, batchnorm_modules, hvp
 from .results import EigenResult, Estimate, FrobeniusEstimate, SpectralDensity
@@ -30,6 +32,6 @@ __all__ = [
     "HessianOperator", "hvp", "active_dropout", "batchnorm_modules",
     "lanczos", "power_iteration",
     "hutchinson_trace", "hutchpp_trace", "frobenius_norm",
-    "spectral_density",
+    "spectral_density", "width_measures", "WidthMeasures",
     "EigenResult", "Estimate", "FrobeniusEstimate", "SpectralDensity",
 ]
