@@ -16,7 +16,6 @@ config says ``mathjax_path: mathjax/tex-chtml.js`` (relative to ``_static``).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -24,6 +23,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from .store import sha256_file
 
 MATHJAX_VERSION = "3.2.2"
 # sha256 of the registry tarball mathjax-3.2.2.tgz and of its es5/tex-chtml.js.
@@ -39,14 +40,6 @@ _RUNTIME = (MATHJAX_MAIN, "input", "output/chtml", "ui", "a11y", "sre")
 
 class AssetError(RuntimeError):
     """An asset could not be fetched or failed verification."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fetch_tarball(dest: Path) -> None:
@@ -87,14 +80,14 @@ def ensure_mathjax(cache_dir: str | os.PathLike | None = None) -> Path:
     root = cache_dir / f"mathjax-{MATHJAX_VERSION}"
     es5 = root / "package" / "es5"
     if (es5 / MATHJAX_MAIN).is_file() and (root / ".verified").is_file():
-        if _sha256(es5 / MATHJAX_MAIN) == MATHJAX_MAIN_SHA256:
+        if sha256_file(es5 / MATHJAX_MAIN) == MATHJAX_MAIN_SHA256:
             return es5
         shutil.rmtree(root)  # corrupted: unpack again
 
     tarball = cache_dir / f"mathjax-{MATHJAX_VERSION}.tgz"
     if not tarball.is_file():
         _fetch_tarball(tarball)
-    digest = _sha256(tarball)
+    digest = sha256_file(tarball)
     if digest != MATHJAX_TARBALL_SHA256:
         tarball.unlink()
         raise AssetError(f"{tarball}: sha256 {digest} != expected {MATHJAX_TARBALL_SHA256}"
@@ -108,7 +101,7 @@ def ensure_mathjax(cache_dir: str | os.PathLike | None = None) -> Path:
                 tar.extractall(tmp, members=members, filter="data")
             else:  # pragma: no cover - Python without extraction filters
                 tar.extractall(tmp, members=members)
-        if _sha256(tmp / "package" / "es5" / MATHJAX_MAIN) != MATHJAX_MAIN_SHA256:
+        if sha256_file(tmp / "package" / "es5" / MATHJAX_MAIN) != MATHJAX_MAIN_SHA256:
             raise AssetError(f"{tarball}: {MATHJAX_MAIN} does not match its recorded sha256")
         (tmp / ".verified").write_text(MATHJAX_TARBALL_SHA256 + "\n")
         if root.exists():

@@ -66,6 +66,16 @@ class RunConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def is_int(value: Any) -> bool:
+    """An int, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def require(condition: bool, name: str, value: Any, allowed: str) -> None:
     """Raise a one-line :class:`ConfigError` unless ``condition``."""
     if not condition:

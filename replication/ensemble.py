@@ -36,9 +36,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from . import models
+from . import models, provenance
 from .config import canonical_json
-from .train import (Recorder, TrainConfig, _device_name, _sync, build_model, epoch_metrics,
+from .train import (Recorder, TrainConfig, synchronize, build_model, epoch_metrics,
                     eval_batch, evaluate_sets, hessian_indices, hessian_probe, prepare_split)
 
 #: the fields in which members of one ensemble may differ
@@ -156,7 +156,7 @@ def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], N
                         g = bufs[n]
                     p.sub_(lr.view(-1, *([1] * (p.dim() - 1))) * g)
         batch_loss = (loss_sum / steps).tolist()
-        _sync(device)
+        synchronize(device)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
         with torch.no_grad():
@@ -187,6 +187,6 @@ def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], N
                 break
     for row, i in enumerate(members):
         finals[i] = member_state(row)
-    name = _device_name(device)
+    name = provenance.device_name(str(device))
     return [recs[i].payload(finals[i], n_parameters, trained_as=f"vmapped ensemble of {K}", device_name=name,
                             timing_shared_by=K) for i in range(K)]

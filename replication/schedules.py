@@ -29,17 +29,11 @@ import math
 from typing import Any, ClassVar
 
 from .config import ConfigError, require
+from .config import is_int as _is_int
+from .config import is_number as _is_num
 
 __all__ = ["Schedule", "Constant", "Step", "Triangular", "Table", "constant", "step", "triangular", "table",
            "from_dict", "parse", "clr_cbs_pair", "KINDS"]
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _check_epoch(epoch) -> int:

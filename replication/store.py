@@ -56,7 +56,8 @@ class Result:
     from_store: bool  # True when this call read it rather than computed it
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -86,7 +87,7 @@ class ResultStore:
             return None
         try:
             record = json.loads((entry / RECORD).read_text())
-            if _sha256(entry / PAYLOAD) != record["payload_sha256"]:
+            if sha256_file(entry / PAYLOAD) != record["payload_sha256"]:
                 raise ValueError("payload checksum mismatch")
             with open(entry / PAYLOAD, "rb") as f:
                 payload = pickle.load(f)
@@ -120,7 +121,7 @@ class ResultStore:
                 os.fsync(f.fileno())
             record = {"key": config.key, "kind": config.kind, "config": config.to_dict(),
                       "algorithm_version": config.algorithm_version, "provenance": prov,
-                      "wall_time": wall_time, "payload_sha256": _sha256(tmp / PAYLOAD)}
+                      "wall_time": wall_time, "payload_sha256": sha256_file(tmp / PAYLOAD)}
             (tmp / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
             try:
                 os.replace(tmp, entry)

@@ -85,8 +85,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from . import models
+from . import models, provenance
 from .config import ConfigError, RunConfig, _canonical, require
+from .config import is_int as _is_int
+from .config import is_number as _is_num
 from .schedules import Constant, Schedule
 from .schedules import parse as parse_schedule
 
@@ -235,14 +237,6 @@ DATASET_INFO = {"fashion-mnist": ((1, 28, 28), 60_000, 10), "mnist": ((1, 28, 28
                 "cifar10": ((3, 32, 32), 50_000, 10)}
 CONV_EVAL_BATCH = 1_000   # examples per evaluation forward pass for convolutional models
 HESSIAN_BATCH = 2_500     # Hessian probes on more samples than this are computed in batches of it
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _freeze(value):
@@ -488,7 +482,9 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return build(cfg.model, n_classes=cfg.n_classes, in_shape=cfg.in_shape, seed=cfg.seed, **cfg.options)
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued CUDA work on ``device`` (so wall times measure it); a no-op on the CPU."""
+    device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -562,7 +558,7 @@ def hessian_probe(model: nn.Module, split, idx: torch.Tensor, cfg: TrainConfig, 
                         indices=idx, batch_size=None if n <= HESSIAN_BATCH else HESSIAN_BATCH)
     top = lanczos(H, k=1, tol=cfg.hessian_tol, max_iter=min(H.dim, cfg.hessian_max_iter), seed=cfg.seed,
                   return_eigenvectors=False)
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - start
     info = H.info()
     H.release()
@@ -674,7 +670,7 @@ def _train_config(cfg: TrainConfig, progress=None) -> dict:
             opt.step()
             loss_sum += loss.detach()
         batch_loss = float(loss_sum) / steps
-        _sync(device)
+        synchronize(device)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
         model.eval()
@@ -688,12 +684,4 @@ def _train_config(cfg: TrainConfig, progress=None) -> dict:
         if not ok:
             break
     return rec.payload(cpu_state(model), models.n_parameters(model), trained_as="single run",
-                       device_name=_device_name(device))
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    return platform.processor() or platform.machine() or "cpu"
+                       device_name=provenance.device_name(str(device)))

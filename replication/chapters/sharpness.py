@@ -658,6 +658,16 @@ def _rho_text(t: dict) -> str:
     return f"ρ = {t['rho']:+.2f} [{t['lo']:+.2f}, {t['hi']:+.2f}] over {t['n_pairs']} pairs"
 
 
+def _controlled_row(claim: str, c: dict, sign: int, digits: int) -> dict:
+    """Verdict on the slope b of log η/S at fixed training loss: its 95% CI on the side of ``sign``."""
+    holds, opposite = (c["hi"] < 0, c["lo"] > 0) if sign < 0 else (c["lo"] > 0, c["hi"] < 0)
+    return dict(claim=claim,
+                rule=f"slope b on log η/S at fixed training loss: 95% CI {'below' if sign < 0 else 'above'} 0",
+                evidence=f"b = {c['b']:+.{digits}f} [{c['lo']:+.{digits}f}, {c['hi']:+.{digits}f}], "
+                         f"d = {c['d']:+.{digits}f}, {c['n']} runs",
+                verdict="holds" if holds else ("fails: the opposite trend" if opposite else "not shown"))
+
+
 def verdicts(facts: dict) -> list[dict]:
     """Claim, rule, evidence and verdict for each claim the chapter tests."""
     rows = []
@@ -673,22 +683,11 @@ def verdicts(facts: dict) -> list[dict]:
                              evidence=_rho_text(t[q]), verdict=_trend_verdict(t[q], -1)))
         rows.append(dict(claim=f"5. Validation accuracy rises with η/S: {names[g]}", rule=rule_up,
                          evidence=_rho_text(t["val_acc"]), verdict=_trend_verdict(t["val_acc"], +1)))
-        c = facts[g]["controlled"]["frobenius"]
-        if np.isfinite(c["b"]):
-            rows.append(dict(claim=f"4'. ‖H‖_F falls with η/S at equal training loss: {names[g]}",
-                             rule="slope b on log η/S at fixed training loss: 95% CI below 0",
-                             evidence=f"b = {c['b']:+.2f} [{c['lo']:+.2f}, {c['hi']:+.2f}], d = {c['d']:+.2f}, "
-                                      f"{c['n']} runs",
-                             verdict="holds" if c["hi"] < 0 else ("fails: the opposite trend" if c["lo"] > 0
-                                                                  else "not shown")))
-        c = facts[g]["controlled"]["val_acc"]
-        if np.isfinite(c["b"]):
-            rows.append(dict(claim=f"5'. Validation accuracy rises with η/S at equal training loss: {names[g]}",
-                             rule="slope b on log η/S at fixed training loss: 95% CI above 0",
-                             evidence=f"b = {c['b']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}], d = {c['d']:+.3f}, "
-                                      f"{c['n']} runs",
-                             verdict="holds" if c["lo"] > 0 else ("fails: the opposite trend" if c["hi"] < 0
-                                                                  else "not shown")))
+        for claim, key, sign, digits in (("4'. ‖H‖_F falls", "frobenius", -1, 2),
+                                         ("5'. Validation accuracy rises", "val_acc", +1, 3)):
+            c = facts[g]["controlled"][key]
+            if np.isfinite(c["b"]):
+                rows.append(_controlled_row(f"{claim} with η/S at equal training loss: {names[g]}", c, sign, digits))
     for g in ("main", "v3"):
         if g not in facts:
             continue

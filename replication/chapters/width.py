@@ -41,7 +41,7 @@ from ..hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutchp
                        power_iteration, width_measures)
 from ..params import ChapterSpec, Param, ParameterError
 from ..store import ResultStore
-from ..train import TrainRun, load_model, train_stored, training_data
+from ..train import TrainRun, load_model, synchronize, train_stored, training_data
 
 MODE = "eval"
 VALIDATION_MODELS = ("mlp-tanh", "mlp-relu", "cnn")
@@ -251,11 +251,6 @@ def _operator(train_items, store, n_samples: int, draw: int, dtype=None) -> Hess
                            indices=None if idx is None else idx.to(X.device))
 
 
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
 @dataclasses.dataclass(frozen=True)
 class ConvergenceRun(RunConfig):
     """Error of λ_max and of the top-k eigenvalues against HVPs: Lanczos vs power iteration."""
@@ -299,7 +294,7 @@ def run_convergence(cfg: ConvergenceRun, store: ResultStore) -> dict:
         start = time.perf_counter()
         r = power_iteration(H, k=cfg.top_k, tol=tol, max_iter=cfg.power_max_iter, seed=LANCZOS_SEED,
                             return_eigenvectors=False)
-        _sync(device)
+        synchronize(device)
         deflation.append({"tol": tol, "eigenvalues": list(r.eigenvalues), "n_hvp": r.n_hvp,
                           "seconds": time.perf_counter() - start})
     return {"info": H.info(), "reference": ref.to_dict(), "reference_seconds": reference_seconds,
@@ -334,16 +329,16 @@ def run_samples(cfg: SampleRun, store: ResultStore) -> dict:
     H = _operator(cfg.train, store, cfg.n_samples, cfg.draw)
     v = torch.randn(H.dim, generator=torch.Generator().manual_seed(7)).to(H.device)
     seconds = {}
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     H.matvec(v)
-    _sync(device)
+    synchronize(device)
     seconds["first_hvp"] = time.perf_counter() - start
     laps = []
     for _ in range(cfg.hvp_repeats):
         start = time.perf_counter()
         H.matvec(v)
-        _sync(device)
+        synchronize(device)
         laps.append(time.perf_counter() - start)
     seconds["hvp"] = float(np.median(laps))
     top, tr, fro, measured = width_measures(H, lanczos_tol=cfg.lanczos_tol, trace_hvp=cfg.trace_hvp,
