@@ -25,12 +25,13 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from . import chapters, paths, profiles
 from .params import resolve
 
 INTRO = "intro"
+CLAIMS = "claims"
+LAST = (CLAIMS, INTRO)
 
 
 @dataclasses.dataclass
@@ -45,15 +46,6 @@ def repo_root() -> Path:
     if root is None:
         raise RuntimeError("the book is built from a clone of the repository (no _toc.yml found)")
     return root
-
-
-def toc_chapters(root: Path) -> list[str]:
-    """Chapter names in reading order, from ``_toc.yml`` (``book/<name>`` entries)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", [toc]):
-        files += [entry["file"] for entry in part.get("chapters", [])]
-    return [Path(f).name for f in files]
 
 
 def _package_digest() -> str:
@@ -88,8 +80,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
     root = repo_root()
     output = Path(output) if output is not None else root / "_build"
     overrides = {k: dict(v) for k, v in (overrides or {}).items()}
-    names = toc_chapters(root)
-    notebooks = [n for n in names if (root / "book" / f"{n}.ipynb").is_file()]
+    notebooks = [n for n in chapters.names() if (root / "book" / f"{n}.ipynb").is_file()]
     for name in overrides:
         if name not in notebooks:
             raise ValueError(f"overrides for chapter {name!r}: no such chapter; chapters: {', '.join(notebooks)}")
@@ -101,7 +92,8 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
     stamps_path = stage / ".executed.json"
     stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
     runs: list[ChapterRun] = []
-    order = [n for n in notebooks if n != INTRO] + ([INTRO] if INTRO in notebooks else [])
+    last = [n for n in LAST if n in notebooks]        # they read what the other chapters stored
+    order = [n for n in notebooks if n not in LAST] + last
     for name in order:
         parameters = {"profile": profile, **overrides.get(name, {})}
         if name == INTRO:
@@ -119,7 +111,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
         start = time.perf_counter()
         if name != INTRO:  # compute here, with progress bars and ETA on the console; the notebook
             log(f"[book] computing {name} (profile {profiles.label(profile)})")  # then reads the store
-            chapters.get(name).compute(resolved[name], progress=progress)
+            chapters.evaluate(name, resolved[name], progress=progress)
         log(f"[book] executing {name}")
         execute_chapter(name, source, target, parameters, progress=progress)
         seconds = time.perf_counter() - start

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return cli_train(args.grid, args.device, progress=not args.no_progress)
         if args.command == "chapters":
-            for name in chapters.NAMES:
+            for name in chapters.names():
                 spec = chapters.get(name).SPEC
                 print(f"{name}: {spec.title}")
                 for p in spec.params:
@@ -119,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "book":
             from . import book
 
-            names = [n for n in chapters.NAMES]
+            names = [n for n in chapters.names()]
             overrides = _overrides(args, names)
             runs = book.build(args.profile, overrides=overrides, output=args.output, force=args.force,
                               html=not args.no_html)
             output = args.output or book.repo_root() / "_build"
             print(book.report(runs, None if args.no_html else output / "html"))
             return 0
-        names = list(chapters.NAMES) if getattr(args, "chapter", None) == "all" else [args.chapter]
+        names = list(chapters.names()) if getattr(args, "chapter", None) == "all" else [args.chapter]
         for name in names:
             chapters.get(name)  # unknown chapter → error
         overrides = _overrides(args, names)
@@ -136,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         for name, params in resolved.items():
             start = time.perf_counter()
-            chapters.get(name).compute(params, progress=not args.no_progress)
-            print(f"[run] {name}: done in {time.perf_counter() - start:.1f} s (profile {params.profile})")
+            _, verdicts = chapters.evaluate(name, params, progress=not args.no_progress)
+            tally = ", ".join(f"{v.id}: {v.outcome}" for v in verdicts)
+            print(f"[run] {name}: done in {time.perf_counter() - start:.1f} s (profile {params.profile})"
+                  + (f"; verdicts: {tally}" if tally else ""))
         return 0
     except (ParameterError, profiles.ProfileError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else str(error)

@@ -100,3 +100,27 @@ def markdown(text: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(text))
+
+
+def evaluate(params: ChapterParams):
+    """``(results, verdicts)`` of the chapter ``params`` belongs to (read back from the store when
+    the book command computed it first), verdicts glued by id: ``{glue:text}`verdict-<id>``` is the
+    outcome, ``verdict-<id>-summary`` its one-sentence summary."""
+    from . import chapters
+
+    results, verdicts = chapters.evaluate(params.chapter, params, progress=False)
+    glue_verdicts(verdicts)
+    return results, verdicts
+
+
+def glue_verdicts(verdicts) -> None:
+    for v in verdicts:
+        glue(f"verdict-{v.id}", v.outcome)
+        glue(f"verdict-{v.id}-summary", v.summary or v.outcome)
+
+
+def verdict_table(verdicts, *, caption: str = "") -> None:
+    """The chapter's verdicts as a table: claim, rule, evidence, outcome."""
+    from .figures import verdict_markdown
+
+    markdown(verdict_markdown(verdicts, caption=caption))

@@ -68,3 +68,137 @@ def bootstrap_ci(
     alpha = 0.5 * (1.0 - level)
     low, high = np.quantile(replicates, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+# -- rule helpers: every rule has three outcomes (holds / fails / inconclusive) -------------------------
+# Intervals over seeds use the Student-t law of a mean (m + s/sqrt(n) * T_{n-1}), which stays honest
+# at n = 3 where a percentile bootstrap of three values is far too narrow (it cannot exceed their range).
+
+
+def spearman_rows(x, Y) -> np.ndarray:
+    """Spearman ρ between ``x`` and each row of ``Y`` (Pearson correlation of average ranks, ties as in
+    ``scipy.stats.spearmanr``); nan where a row or ``x`` is constant."""
+    from scipy.stats import rankdata
+
+    rx = rankdata(np.asarray(x, float))
+    ry = rankdata(np.atleast_2d(np.asarray(Y, float)), axis=1)
+    rx, ry = rx - rx.mean(), ry - ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx ** 2).sum() * (ry ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ry @ rx) / np.where(den > 0, den, 1.0), np.nan)
+
+
+def spearman(x, y) -> float:
+    """Spearman ρ of two sequences (nan below three points)."""
+    if len(x) < 3:
+        return float("nan")
+    return float(spearman_rows(x, y)[0])
+
+
+def mean_draws(values, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_draws`` plausible values of the mean of ``values``: m + s/sqrt(n) · T_{n-1} (the posterior of
+    a normal mean under the reference prior).  One value gives that value (no spread can be known)."""
+    v = _as_samples(values)
+    if v.size < 2:
+        return np.full(n_draws, v.mean())
+    return v.mean() + v.std(ddof=1) / np.sqrt(v.size) * rng.standard_t(v.size - 1, n_draws)
+
+
+def trend(groups, *, level: float = 0.95, n_draws: int = 4000, seed: int = 0) -> dict:
+    """Monotone trend of a quantity over a setting ``x``: ``groups`` maps x -> the values of its seeds.
+
+    ρ = Spearman(x, per-group mean); its interval: the ``level`` quantiles of ρ recomputed on draws
+    of every group's mean from :func:`mean_draws` (t-law over the seeds, honest at small n).
+    Returns ``rho, lo, hi, n_groups, n_runs``."""
+    keys = sorted(k for k, v in groups.items() if len(np.ravel(v)))
+    values = [np.asarray(groups[k], float).ravel() for k in keys]
+    out = dict(rho=float("nan"), lo=float("nan"), hi=float("nan"), n_groups=len(keys),
+               n_runs=int(sum(len(v) for v in values)))
+    if len(keys) < 3:
+        return out
+    rng = np.random.default_rng(seed)
+    out["rho"] = spearman(keys, [v.mean() for v in values])
+    draws = np.column_stack([mean_draws(v, n_draws, rng) for v in values])
+    reps = spearman_rows(keys, draws)
+    reps = reps[np.isfinite(reps)]
+    if len(reps):
+        alpha = 0.5 * (1 - level)
+        out["lo"], out["hi"] = (float(q) for q in np.quantile(reps, [alpha, 1 - alpha]))
+    return out
+
+
+def trend_outcome(t: dict, sign: int, *, rho_min: float = 0.5) -> str:
+    """Verdict on a claimed trend (``sign`` +1 rising, -1 falling) from :func:`trend`:
+    holds when the interval lies on the claimed side of 0 and |ρ| >= ``rho_min``; fails when the
+    interval lies on the other side of 0, or entirely within (-rho_min, +rho_min) (no trend of
+    the claimed size); inconclusive otherwise (including too few groups)."""
+    if not np.isfinite(t.get("lo", np.nan)):
+        return "inconclusive"
+    lo, hi = (t["lo"], t["hi"]) if sign > 0 else (-t["hi"], -t["lo"])
+    rho = sign * t["rho"]
+    if lo > 0 and rho >= rho_min:
+        return "holds"
+    if hi < 0 or (lo > -rho_min and hi < rho_min):
+        return "fails"
+    return "inconclusive"
+
+
+def ols(y, *columns, level: float = 0.95) -> dict:
+    """Least squares y = a + Σ b_j x_j with classical t intervals on every coefficient.
+
+    Returns ``coef`` (a, b_1, ...), ``lo``/``hi`` (per coefficient), ``r2``, ``n``; nan intervals when
+    there are no residual degrees of freedom."""
+    y = np.asarray(y, float)
+    X = np.column_stack([np.ones_like(y)] + [np.asarray(c, float) for c in columns])
+    n, p = X.shape
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    total = float(np.sum((y - y.mean()) ** 2))
+    out = dict(coef=coef, n=n, r2=1 - float(resid @ resid) / total if total > 0 else float("nan"),
+               lo=np.full(p, np.nan), hi=np.full(p, np.nan))
+    if n > p:
+        sigma2 = float(resid @ resid) / (n - p)
+        cov = sigma2 * np.linalg.pinv(X.T @ X)
+        half = _scipy_stats.t.ppf(0.5 * (1 + level), n - p) * np.sqrt(np.clip(np.diag(cov), 0, None))
+        out["lo"], out["hi"] = coef - half, coef + half
+    return out
+
+
+def sign_outcome(lo: float, hi: float, sign: int) -> str:
+    """holds when the interval [lo, hi] lies on the side of 0 given by ``sign``; fails when it lies on
+    the other side; inconclusive when it contains 0 (or is nan)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "inconclusive"
+    if (lo > 0 and sign > 0) or (hi < 0 and sign < 0):
+        return "holds"
+    if (hi < 0 and sign > 0) or (lo > 0 and sign < 0):
+        return "fails"
+    return "inconclusive"
+
+
+def equivalence(a, b, margin: float, *, alpha: float = 0.05) -> dict:
+    """Two one-sided tests (Welch) that the means of ``a`` and ``b`` differ by less than ``margin``.
+
+    ``diff`` = mean(a) - mean(b) with its (1 - 2 alpha) Welch interval [lo, hi].  Outcome: holds when
+    the interval lies within (-margin, +margin) (both one-sided tests reject at ``alpha``); fails
+    when it lies entirely outside (the difference exceeds the margin with confidence); inconclusive
+    otherwise.  Needs two or more values on each side."""
+    a, b = _as_samples(a), _as_samples(b)
+    diff = float(a.mean() - b.mean())
+    out = dict(diff=diff, lo=float("nan"), hi=float("nan"), margin=margin, n_a=a.size, n_b=b.size,
+               outcome="inconclusive")
+    if a.size < 2 or b.size < 2:
+        return out
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = float(np.sqrt(va + vb))
+    if se == 0:
+        out["lo"] = out["hi"] = diff
+    else:
+        df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+        half = float(_scipy_stats.t.ppf(1 - alpha, df) * se)
+        out["lo"], out["hi"] = diff - half, diff + half
+    if -margin < out["lo"] and out["hi"] < margin:
+        out["outcome"] = "holds"
+    elif out["lo"] >= margin or out["hi"] <= -margin:
+        out["outcome"] = "fails"
+    return out

@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def test_every_chapter_has_a_notebook_and_vice_versa():
-    assert {p.stem for p in NOTEBOOKS} == set(chapters.NAMES)
+    assert {p.stem for p in NOTEBOOKS} == set(chapters.names())
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -14,7 +14,7 @@ SPEC = chapters.get("sde").SPEC
 
 def test_every_profile_resolves_every_chapter():
     for profile in profiles.NAMES:
-        for name in chapters.NAMES:
+        for name in chapters.names():
             params = resolve(chapters.get(name).SPEC, profile)
             assert set(params) == set(chapters.get(name).SPEC.names)
 

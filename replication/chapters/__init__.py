@@ -1,18 +1,77 @@
-"""One module per book chapter.  Each declares ``SPEC`` (its parameters) and
-``compute(params, *, store=None, progress=True)`` (its results, through the result store), so a
-chapter's computation runs the same from its notebook, from ``python -m replication run``, or
-from a cluster job."""
+"""The book's chapters: one folder each, listed once (in ``_toc.yml``).
+
+A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
+
+    __init__.py     SPEC (its parameters, a ChapterSpec), compute(params, *, store=None, progress=True)
+                    -> results (through the result store), and verdicts(results, params) -> [Verdict]
+                    (chapters that test no claim leave it out)
+    experiment.py   run configs and grids built from the parameters
+    claims.py       the summary numbers and the verdicts (rules written before the numbers)
+    figures.py      the chapter's figures, on the shared style of replication.figures
+
+plus ``book/<name>.ipynb`` (its page), ``tests/test_<name>.py``, one line ``- file: book/<name>`` in
+``_toc.yml`` and one section ``<name>:`` in every profile file.
+
+**Which chapters exist, and their order, come from ``_toc.yml`` alone**: every ``book/<name>``
+entry with a folder here is a chapter (other entries, such as the bibliography, are plain pages).
+Without a checkout (an installed copy) the folders are listed alphabetically.
+
+:func:`evaluate` is the one way a chapter's results are produced: compute (through the store), the
+verdicts from the results, and the verdicts saved beside the results (``replication.claims``) so
+the claims page can gather them without re-running anything.
+"""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 from ..params import ParameterError
 
-NAMES = ("intro", "sde", "width", "sharpness", "appendix")
+FOLDER = Path(__file__).resolve().parent
+
+
+def _folders() -> set[str]:
+    return {p.name for p in FOLDER.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+
+
+def toc_entries(root: Path) -> list[str]:
+    """The ``book/<name>`` entries of ``<root>/_toc.yml`` in reading order (root first)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", [toc]):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return [Path(f).name for f in files]
+
+
+def names() -> tuple[str, ...]:
+    """Chapter names in reading order."""
+    from ..paths import checkout_root
+
+    folders = _folders()
+    root = checkout_root()
+    if root is None:
+        return tuple(sorted(folders))
+    return tuple(n for n in toc_entries(root) if n in folders)
 
 
 def get(name: str) -> ModuleType:
-    if name not in NAMES:
-        raise ParameterError(f"chapter={name!r}: must be one of {', '.join(NAMES)} (or 'all' for run)")
+    known = names()
+    if name not in known:
+        raise ParameterError(f"chapter={name!r}: must be one of {', '.join(known)} (or 'all' for run)")
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def evaluate(name: str, params, *, store=None, progress: bool = True):
+    """``(results, verdicts)`` of chapter ``name``: computed through the store, verdicts saved."""
+    from .. import claims
+
+    chapter = get(name)
+    results = chapter.compute(params, store=store, progress=progress)
+    verdicts = list(chapter.verdicts(results, params)) if hasattr(chapter, "verdicts") else []
+    if verdicts or hasattr(chapter, "verdicts"):
+        claims.save(name, params.profile, verdicts, params=params.as_dict(),
+                    store_root=getattr(store, "root", None))
+    return results, verdicts

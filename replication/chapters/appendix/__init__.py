@@ -1,8 +1,8 @@
 """Appendix: reproducing at scale, performance by device, provenance."""
 from __future__ import annotations
 
-from .. import benchmarks, profiles
-from ..params import ChapterSpec
+from ... import benchmarks, profiles
+from ...params import ChapterSpec
 
 SPEC = ChapterSpec("appendix", "Appendix: scale, performance, provenance", ())
 

@@ -21,10 +21,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import sde, stats
-from ..config import RunConfig, require
-from ..params import ChapterSpec, Param, ParameterError
-from ..store import ResultStore
+from ... import sde, stats
+from ...config import RunConfig, require
+from ...params import ChapterSpec, Param, ParameterError
+from ...store import ResultStore
 
 # The double well of Section 4: A higher (L_A > L_B) but flatter (k_A < k_B).  Fixed, recorded in
 # every config; eq. (4) puts the Laplace crossover at T* = 2 (L_A - L_B) / log sqrt(k_B / k_A).

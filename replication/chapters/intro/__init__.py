@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import profiles, provenance
-from ..params import ChapterSpec, Param
+from ... import profiles, provenance
+from ...params import ChapterSpec, Param
 
 SPEC = ChapterSpec("intro", "Introduction", (
     Param("build_info", "str", "path of the book command's build record ('' when run on its own)"),

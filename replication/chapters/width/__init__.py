@@ -35,13 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import models
-from ..config import RunConfig, require
-from ..hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutchpp_trace, lanczos,
+from ... import models
+from ...config import RunConfig, require
+from ...hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutchpp_trace, lanczos,
                        power_iteration, width_measures)
-from ..params import ChapterSpec, Param, ParameterError
-from ..store import ResultStore
-from ..train import TrainRun, load_model, synchronize, train_stored, training_data
+from ...params import ChapterSpec, Param, ParameterError
+from ...store import ResultStore
+from ...train import TrainRun, load_model, synchronize, train_stored, training_data
 
 MODE = "eval"
 VALIDATION_MODELS = ("mlp-tanh", "mlp-relu", "cnn")
@@ -409,7 +409,7 @@ class WidthResults:
 
 
 def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> WidthResults:
-    from ..data import dataset_provenance, load_dataset
+    from ...data import dataset_provenance, load_dataset
 
     store = store or ResultStore()
     device = params.device
@@ -476,7 +476,7 @@ def load_benchmark(folder: Path | None = None) -> dict:
 
     Files are found by :func:`replication.benchmarks.records` (``benchmarks/results/hessian_<host>.md``);
     ``date`` is the file's modification date (UTC), as the appendix shows it."""
-    from .. import benchmarks
+    from ... import benchmarks
 
     this_host = socket.gethostname()
     found = benchmarks.records("hessian", folder)
@@ -486,7 +486,7 @@ def load_benchmark(folder: Path | None = None) -> dict:
     record = (mine or sorted(found, key=lambda r: r.path.stat().st_mtime))[-1]
     parsed = parse_benchmark(record.path.read_text())
     host = parsed["host"] or record.machine
-    from ..paths import checkout_root
+    from ...paths import checkout_root
 
     root = checkout_root()
     try:

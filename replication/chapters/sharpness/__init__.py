@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import stats
-from ..config import RunConfig, require
-from ..hessian import HessianOperator, width_measures
-from ..params import ChapterSpec, Param, ParameterError
-from ..store import ResultStore
+from ... import stats
+from ...config import RunConfig, require
+from ...hessian import HessianOperator, width_measures
+from ...params import ChapterSpec, Param, ParameterError
+from ...store import ResultStore
 
 MODE = "eval"
 #: the sixteen (η, S) pairs of the ICLR 2018 reproducibility challenge (shenyangHuang/FashionableML)
@@ -118,7 +118,7 @@ def model_options(params, depth: int) -> dict:
 
 
 def base_config(params, depth: int):
-    from ..train import TrainConfig
+    from ...train import TrainConfig
 
     return TrainConfig(dataset=params.dataset, n_train=params.n_train, n_val=params.n_val, model="mlp",
                        model_options=model_options(params, depth), epochs=params.epochs, device=params.device,
@@ -257,7 +257,7 @@ def gradient_covariance_trace(model: nn.Module, X: torch.Tensor, y: torch.Tensor
 
 def run_analysis(cfg: AnalysisRun, train_cfg, payload: dict) -> dict:
     """The measures of :class:`AnalysisRun` for the trained network of ``payload``."""
-    from ..train import load_model, prepare_split
+    from ...train import load_model, prepare_split
 
     device = torch.device(train_cfg.device)
     model = load_model(train_cfg, payload, device, which=cfg.which)
@@ -351,7 +351,7 @@ def _run_analyses(store, items, params, *, progress, desc, n_samples=None):
     """AnalysisRun results (None for unusable runs), computed through the store."""
     from tqdm import tqdm
 
-    from ..train import data_provenance
+    from ...train import data_provenance
 
     todo = []
     results: list = [None] * len(items)
@@ -383,7 +383,7 @@ def check_runs(rows: list[dict]) -> list[int]:
 
 
 def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> SharpnessResults:
-    from ..runs import train_all
+    from ...runs import train_all
 
     store = store or ResultStore()
     if params.device == "cuda" and not torch.cuda.is_available():

@@ -1,0 +1,161 @@
+"""Claims as data: the :class:`Verdict` record, and where chapters leave their verdicts.
+
+A chapter tests claims of the paper (``../shared/docs/paper.md`` §3 numbers them 1-13) and some of
+its own.  Each test is one :class:`Verdict`: a stable id, the claim in words, where the paper makes
+it, the rule *as written before the numbers*, the evidence (numbers), and one outcome of
+:data:`OUTCOMES`.  Chapters return verdicts; notebooks glue them by id; :func:`save` stores them
+beside the chapter's results (JSON, never pickle) so the claims page gathers every chapter's
+verdicts with :func:`collect` without re-running anything.
+
+On disk: ``<store>/verdicts/<profile>/<chapter>.json`` =
+``{"chapter", "profile", "code_version", "written", "params", "verdicts": [Verdict.to_dict(), ...]}``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run"
+#: every verdict is one of these; "not run" = the chapter did not test it at this profile
+OUTCOMES = (HOLDS, FAILS, INCONCLUSIVE, NOT_RUN)
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+#: the paper's claims (paper.md §3), paraphrased: number -> short statement
+PAPER_CLAIMS = {
+    1: "Runs with equal η/S (small η) follow the same curves against epochs.",
+    2: "At stationarity in a quadratic basin with C = H, the loss is η/(4S) · Tr H.",
+    3: "Which of two minima SGD prefers follows Theorem 2: a higher but flatter one can win.",
+    4: "The Hessian's norm at the end of training falls as η/S grows.",
+    5: "Validation accuracy rises with η/S.",
+    6: "Lowering η/S (larger S or smaller η) ends in a sharper minimum along the interpolation line.",
+    7: "Equal η/S at different scales ends in minima of similar width and depth.",
+    8: "A cyclic batch-size schedule matches the cyclic learning-rate schedule with the same η/S.",
+    9: "Rescaling η and S together (linear) keeps the dynamics better than square-root rescaling.",
+    10: "The η/S invariance breaks beyond a scale β that grows with the training-set size.",
+    11: "At equal memorization of random labels, higher η/S generalizes better; low η/S memorizes more slowly.",
+    12: "Long cyclic stages beat short ones slightly; sharpness oscillates with the noise of the stage.",
+    13: "The linear-scaling heuristic of large-batch training is explained by the η/S invariance.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One tested claim.
+
+    ``id``: stable, lowercase words joined by dashes (``claim-4-deep-frobenius``); ``claim``: the
+    paper's claim number (1-13) or ``None`` for one of ours; ``source``: where the paper makes it
+    (``"ICLR 2018, Fig. 1(a)"``); ``rule``: the rule, fixed before the numbers, with its three
+    outcomes; ``evidence``: the key numbers (name -> number or short text); ``figure``: the label of
+    the figure showing it (``fig-sh-main``), or ``""``."""
+
+    id: str
+    claim: int | None
+    statement: str
+    source: str
+    rule: str
+    outcome: str
+    evidence: Mapping[str, Any]
+    chapter: str
+    profile: str
+    figure: str = ""
+    summary: str = ""      # one sentence: what the numbers say (computed text)
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"verdict id={self.id!r}: lowercase letters and digits joined by dashes")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"verdict {self.id}: outcome={self.outcome!r}: one of {', '.join(OUTCOMES)}")
+        if self.claim is not None and self.claim not in PAPER_CLAIMS:
+            raise ValueError(f"verdict {self.id}: claim={self.claim!r}: 1-13 (paper.md §3) or None")
+        object.__setattr__(self, "evidence", {str(k): _plain(v) for k, v in dict(self.evidence).items()})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"evidence": dict(self.evidence)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Verdict":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe evidence: numbers (nan/inf as None), strings, lists of those."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(number):
+        return None
+    return int(value) if isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(value.dtype)) else number
+
+
+def by_id(verdicts: Iterable[Verdict]) -> dict[str, Verdict]:
+    out: dict[str, Verdict] = {}
+    for v in verdicts:
+        if v.id in out:
+            raise ValueError(f"two verdicts share the id {v.id!r}")
+        out[v.id] = v
+    return out
+
+
+def _slug(profile: str) -> str:
+    """A folder name for a profile (a user profile's path becomes its file name and a hash)."""
+    if re.match(r"^[a-z0-9_-]+$", profile):
+        return profile
+    import hashlib
+
+    stem = re.sub(r"[^a-z0-9_-]+", "-", Path(profile).stem.lower()).strip("-") or "profile"
+    return f"{stem}-{hashlib.sha256(profile.encode()).hexdigest()[:8]}"
+
+
+def verdict_file(chapter: str, profile: str, store_root: Path | None = None) -> Path:
+    from . import paths
+
+    root = Path(store_root) if store_root is not None else paths.store_root()
+    return root / "verdicts" / _slug(profile) / f"{chapter}.json"
+
+
+def save(chapter: str, profile: str, verdicts: Iterable[Verdict], *, params: Mapping | None = None,
+         store_root: Path | None = None) -> Path:
+    """Write a chapter's verdicts atomically (replacing that chapter's earlier ones at ``profile``)."""
+    from . import provenance
+
+    verdicts = list(verdicts)
+    by_id(verdicts)                                     # ids unique
+    path = verdict_file(chapter, profile, store_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"chapter": chapter, "profile": profile, "code_version": provenance.code_version(),
+              "written": provenance.utc_now(), "params": dict(params or {}),
+              "verdicts": [v.to_dict() for v in verdicts]}
+    fd, tmp = tempfile.mkstemp(prefix=f".{chapter}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, path)
+    return path
+
+
+def load(chapter: str, profile: str, *, store_root: Path | None = None) -> dict | None:
+    """A chapter's stored verdict record at ``profile`` (verdicts as :class:`Verdict`), or ``None``."""
+    path = verdict_file(chapter, profile, store_root)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        record["verdicts"] = [Verdict.from_dict(v) for v in record["verdicts"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return record
+
+
+def collect(chapters: Iterable[str], profile: str, *, store_root: Path | None = None) -> dict[str, dict | None]:
+    """``{chapter: stored record or None}`` for the given chapters at ``profile``."""
+    return {c: load(c, profile, store_root=store_root) for c in chapters}

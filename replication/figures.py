@@ -1,0 +1,171 @@
+"""The book's shared figure and table conventions: one style, one colour code, captions that say
+where the numbers come from, numbers downloadable beside every figure.
+
+- **Size**: figures are drawn for the 660 px content column (:data:`COLUMN_INCHES` at :data:`DPI`),
+  so the fonts of :data:`STYLE` are read at their size; at most two panels per row for anything
+  dense.  :func:`column_figure` makes one.
+- **Colour**: η/S is always :data:`RATIO_CMAP` on a log scale (:func:`ratio_norm`), the batch size S
+  always :data:`BATCH_CMAP`; categorical lines use :data:`CATEGORY` in order.
+- **Uncertainty**: :func:`mean_band` draws the mean over seeds and its Student-t 95% interval when
+  there are three or more seeds, and the single runs (thin lines) otherwise, so two seeds never
+  produce an interval that runs off the axes.
+- **Provenance** goes in the caption text (:func:`provenance_text`), not in a footer too small to read.
+- **Numbers behind a figure**: :func:`export` writes them (CSV) with the run configs and provenance
+  (JSON) to ``data/<chapter>/<name>.*`` beside the executed notebook; the page links them with
+  ``{download}`` so a reader can take them away.
+- **Verdicts** render with :func:`verdict_markdown` (one vocabulary: holds / fails / inconclusive /
+  not run).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+COLUMN_INCHES = 6.6
+DPI = 100                     # 6.6 in x 100 dpi = the 660 px column: fonts appear at their point size
+STYLE = {"figure.dpi": DPI, "savefig.dpi": 2 * DPI, "axes.grid": True, "grid.alpha": 0.3,
+         "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+         "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8.5,
+         "xtick.labelsize": 8.5, "ytick.labelsize": 8.5}
+RATIO_CMAP = "viridis"        # η/S, log scale, everywhere in the book
+BATCH_CMAP = "cividis"        # the batch size S, log scale
+CATEGORY = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
+
+
+def column_figure(nrows: int = 1, ncols: int = 1, *, row_height: float = 2.8, **kwargs):
+    """``(fig, axes)`` sized for the content column (``axes`` always a 2-D array)."""
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_INCHES, row_height * nrows), squeeze=False,
+                                 **kwargs)
+    return fig, axes
+
+
+def style():
+    """Context manager applying :data:`STYLE` (``with figures.style(): ...``)."""
+    import matplotlib.pyplot as plt
+
+    return plt.rc_context(STYLE)
+
+
+def ratio_norm(ratios: Iterable[float]):
+    """The log colour scale of η/S over the given ratios."""
+    from matplotlib.colors import LogNorm
+
+    values = [r for r in ratios if r > 0 and math.isfinite(r)]
+    lo, hi = min(values), max(values)
+    if lo == hi:
+        lo, hi = lo / 1.5, hi * 1.5
+    return LogNorm(lo, hi)
+
+
+def ratio_color(ratio: float, norm) -> tuple:
+    import matplotlib
+
+    return matplotlib.colormaps[RATIO_CMAP](norm(ratio))
+
+
+def batch_color(S: float, norm) -> tuple:
+    import matplotlib
+
+    return matplotlib.colormaps[BATCH_CMAP](0.9 * norm(S))
+
+
+def ratio_colorbar(fig, axes, norm, label: str = r"$\eta/S$"):
+    import matplotlib.cm as cm
+
+    sm = cm.ScalarMappable(norm=norm, cmap=RATIO_CMAP)
+    return fig.colorbar(sm, ax=axes, label=label, fraction=0.05, pad=0.02)
+
+
+def mean_band(ax, x, runs: Sequence[Sequence[float]], *, color, label: str | None = None, level: float = 0.95,
+              **kwargs) -> None:
+    """Mean over runs (rows of ``runs``, aligned with ``x``) with a Student-t ``level`` band when
+    there are >= 3 runs; with fewer, every run as a thin line instead of an interval."""
+    from scipy import stats as st
+
+    Y = np.asarray(runs, float)
+    if Y.ndim == 1:
+        Y = Y[None, :]
+    n = np.sum(np.isfinite(Y), axis=0)
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(Y, axis=0)
+    ax.plot(x, mean, color=color, label=label, **kwargs)
+    if Y.shape[0] >= 3:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.nanstd(Y, axis=0, ddof=1)
+            half = st.t.ppf(0.5 * (1 + level), np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+        ok = n >= 3
+        ax.fill_between(np.asarray(x)[ok], (mean - half)[ok], (mean + half)[ok], color=color, alpha=0.2, lw=0)
+    elif Y.shape[0] == 2:
+        for row in Y:
+            ax.plot(x, row, color=color, lw=0.6, alpha=0.5)
+
+
+def provenance_text(provenance: Mapping[str, Any], *, profile: str, seeds: int | None = None,
+                    data: str | None = None) -> str:
+    """One sentence for a caption: profile, seeds, data (and whether canonical), device, code version."""
+    parts = [f"profile {profile}"]
+    if seeds is not None:
+        parts.append(f"{seeds} seed{'s' if seeds != 1 else ''} per setting")
+    d = provenance.get("data", {}) or {}
+    src = data or d.get("source", "")
+    if d.get("canonical") is False:
+        src += " (not canonical data)"
+    if src:
+        parts.append(src)
+    parts.append(str(provenance.get("device_name") or provenance.get("device", "device unknown")))
+    parts.append(f"code {provenance.get('code_version', 'unknown')}")
+    return "Computed with " + "; ".join(parts) + "."
+
+
+def export(chapter: str, name: str, rows: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None,
+           folder: Path | str = "data") -> str:
+    """Write ``rows`` (dicts with the same keys) as ``<folder>/<chapter>/<name>.csv`` and ``meta``
+    (run configs, provenance, parameters) as ``<name>.json`` beside it; returns the CSV's relative path
+    for a ``{download}`` link.  Paths are relative to the executing notebook."""
+    target = Path(folder) / chapter
+    target.mkdir(parents=True, exist_ok=True)
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    with open(target / f"{name}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(row.get(k)) for k in keys})
+    (target / f"{name}.json").write_text(json.dumps(dict(meta or {}), indent=1, sort_keys=True, default=str))
+    return f"{folder}/{chapter}/{name}.csv"
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return value
+
+
+def verdict_markdown(verdicts: Iterable, *, caption: str = "") -> str:
+    """Verdicts as a markdown table: claim, rule, evidence, outcome (bold: the one thing that matters)."""
+    lines = [f"**{caption}**", ""] if caption else []
+    lines += ["| claim | rule (fixed before the numbers) | evidence | verdict |", "| --- | --- | --- | --- |"]
+    for v in verdicts:
+        evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
+        tag = f"claim {v.claim}: " if v.claim else ""
+        lines.append(f"| {tag}{v.statement} | {v.rule} | {evidence} | **{v.outcome}** |")
+    return "\n".join(lines)
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    if x is None:
+        return "n/a"
+    return str(x)

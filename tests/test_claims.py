@@ -1,0 +1,86 @@
+"""The Verdict record and the verdict store, and the rule helpers of replication.stats."""
+import json
+
+import numpy as np
+import pytest
+
+from replication import claims, stats
+from replication.claims import Verdict
+
+
+def _verdict(**kw):
+    base = dict(id="claim-4-deep-frobenius", claim=4, statement="‖H‖_F falls with η/S", source="ICLR 2018, Fig. 1(a)",
+                rule="ρ ≤ −0.5, interval below 0", outcome="holds", evidence={"rho": np.float64(-0.8), "n": np.int64(16)},
+                chapter="sharpness", profile="smoke")
+    return Verdict(**{**base, **kw})
+
+
+def test_verdict_validates_id_outcome_and_claim():
+    with pytest.raises(ValueError, match="id="):
+        _verdict(id="Claim 4")
+    with pytest.raises(ValueError, match="outcome="):
+        _verdict(outcome="replicated")
+    with pytest.raises(ValueError, match="claim="):
+        _verdict(claim=14)
+
+
+def test_verdicts_round_trip_through_json_files(tmp_path):
+    v = _verdict(evidence={"rho": np.float64(-0.8), "n": np.int64(16), "lost": float("nan")})
+    assert v.evidence == {"rho": -0.8, "n": 16, "lost": None}
+    path = claims.save("sharpness", "smoke", [v], params={"seeds": 3}, store_root=tmp_path)
+    assert json.loads(path.read_text())["verdicts"][0]["id"] == v.id
+    record = claims.load("sharpness", "smoke", store_root=tmp_path)
+    assert record["verdicts"] == [v] and record["params"] == {"seeds": 3}
+    assert claims.collect(["sharpness", "sde"], "smoke", store_root=tmp_path)["sde"] is None
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="share the id"):
+        claims.save("sharpness", "smoke", [_verdict(), _verdict()], store_root=tmp_path)
+
+
+def test_user_profile_paths_become_folder_names(tmp_path):
+    path = claims.verdict_file("sde", "/home/me/my profile.yml", tmp_path)
+    assert path.parent.parent == tmp_path / "verdicts" and "/" not in path.parent.name and " " not in path.parent.name
+
+
+def test_trend_is_honest_for_three_seeds():
+    rng = np.random.default_rng(0)
+    x = [1, 2, 3, 4, 5, 6]
+    clear = {k: -k + rng.normal(0, 0.05, 3) for k in x}
+    t = stats.trend(clear)
+    assert t["rho"] == pytest.approx(-1.0) and t["hi"] < 0
+    assert stats.trend_outcome(t, -1) == "holds" and stats.trend_outcome(t, +1) == "fails"
+    # means that are monotone but whose seeds scatter far more than the trend: not "holds"
+    noisy = {k: -0.1 * k + rng.normal(0, 3.0, 3) for k in x}
+    assert stats.trend_outcome(stats.trend(noisy), -1) in ("inconclusive", "fails")
+    assert stats.trend_outcome(stats.trend({1: [1.0], 2: [2.0]}), +1) == "inconclusive"
+
+
+def test_t_draws_are_wider_than_a_bootstrap_of_three_values():
+    rng = np.random.default_rng(1)
+    values = np.array([0.0, 1.0, 2.0])
+    draws = stats.mean_draws(values, 20_000, rng)
+    # a bootstrap of the mean of 3 values can never leave [0, 2]; the t-law of the mean does
+    assert np.mean((draws < 0) | (draws > 2)) > 0.05
+    assert np.median(np.abs(draws - 1.0)) == pytest.approx(0.8165 / np.sqrt(3), rel=0.1)   # median |T_2| = 0.8165
+
+
+def test_ols_recovers_coefficients_and_covers_them():
+    rng = np.random.default_rng(2)
+    x, z = rng.normal(size=200), rng.normal(size=200)
+    y = 1.0 + 2.0 * x - 0.5 * z + rng.normal(0, 0.1, 200)
+    fit = stats.ols(y, x, z)
+    assert fit["coef"] == pytest.approx([1.0, 2.0, -0.5], abs=0.05)
+    assert all(lo < c < hi for lo, c, hi in zip(fit["lo"], (1.0, 2.0, -0.5), fit["hi"]))
+    assert stats.sign_outcome(fit["lo"][1], fit["hi"][1], +1) == "holds"
+    assert stats.sign_outcome(fit["lo"][2], fit["hi"][2], +1) == "fails"
+    assert stats.sign_outcome(-1.0, 1.0, +1) == "inconclusive"
+
+
+def test_equivalence_has_three_outcomes():
+    rng = np.random.default_rng(3)
+    a = 0.90 + rng.normal(0, 0.002, 8)
+    assert stats.equivalence(a, 0.90 + rng.normal(0, 0.002, 8), 0.01)["outcome"] == "holds"
+    assert stats.equivalence(a, 0.80 + rng.normal(0, 0.002, 8), 0.01)["outcome"] == "fails"
+    assert stats.equivalence(a[:2], np.array([0.85, 0.95]), 0.01)["outcome"] == "inconclusive"
