@@ -11,6 +11,7 @@ from torch import nn
 
 from replication import models
 from replication.chapters import sharpness
+from replication.hessian import covariance
 from replication.params import ParameterError, resolve
 from replication.store import ResultStore
 
@@ -78,16 +79,16 @@ def test_trace_C_by_outer_products_and_by_vmap_equal_a_per_example_loop():
     gen = torch.Generator().manual_seed(0)
     X, y = torch.randn(40, 1, 28, 28, generator=gen), torch.randint(0, 10, (40,), generator=gen)
     trace_C, trace_F = _loop_trace_C(model, X, y)
-    fast = sharpness.gradient_covariance_trace(model, X, y, method="linear", chunk=16)
-    generic = sharpness.gradient_covariance_trace(model, X, y, method="vmap", chunk=7)
-    assert fast["method"] == "linear" and sharpness.gradient_covariance_trace(model, X, y)["method"] == "linear"
+    fast = covariance.gradient_covariance_trace(model, X, y, method="linear", chunk=16)
+    generic = covariance.gradient_covariance_trace(model, X, y, method="vmap", chunk=7)
+    assert fast["method"] == "linear" and covariance.gradient_covariance_trace(model, X, y)["method"] == "linear"
     for est in (fast, generic):
         assert est["trace_C"] == pytest.approx(trace_C, rel=1e-5)
         assert est["trace_F"] == pytest.approx(trace_F, rel=1e-5)
         assert est["trace_F"] - est["grad_norm2"] == pytest.approx(est["trace_C"], rel=1e-12)
     cnn = models.build("small_cnn", channels=(2,), seed=0)
-    assert not sharpness._linear_only(cnn)
-    assert sharpness.gradient_covariance_trace(cnn, X[:6], y[:6])["method"] == "vmap"
+    assert not covariance._linear_only(cnn)
+    assert covariance.gradient_covariance_trace(cnn, X[:6], y[:6])["method"] == "vmap"
 
 
 def test_sample_indices_are_seeded_sorted_and_all_means_none():

@@ -31,6 +31,7 @@ from torch import nn
 from ... import stats
 from ...config import RunConfig, require
 from ...hessian import HessianOperator, width_measures
+from ...hessian.covariance import gradient_covariance_trace
 from ...params import ChapterSpec, Param, ParameterError
 from ...store import ResultStore
 
@@ -41,7 +42,6 @@ CHALLENGE_PAIRS = ((0.05, 50), (0.05, 1000), (0.025, 500), (0.04, 1000), (0.02, 
                    (0.011, 100), (0.0075, 100))
 DATASET_SIZE = 60_000           # Fashion-MNIST / MNIST training split
 HESSIAN_BATCH = 2_500           # Hessians over more samples than this are computed in batches
-GRAD_CHUNK = 128                # examples per vmapped per-example-gradient call
 LANCZOS_SEED, TRACE_SEED, FROBENIUS_SEED = 0, 1, 2   # probe seeds shared by every run
 
 
@@ -171,88 +171,6 @@ def sample_indices(n_total: int, n: int, seed: int) -> torch.Tensor | None:
         return None
     gen = torch.Generator().manual_seed(10_007 + int(seed))
     return torch.randperm(n_total, generator=gen)[:n].sort().values
-
-
-def _linear_only(model: nn.Module) -> bool:
-    """Whether every module holding parameters is an ``nn.Linear`` (then per-example gradients
-    factor as outer products, and their norms need no per-example backward pass)."""
-    holders = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
-    return bool(holders) and all(isinstance(m, nn.Linear) for m in holders)
-
-
-def _per_example_sq_norms_linear(model: nn.Module, X: torch.Tensor, y: torch.Tensor):
-    """(Σ_i ‖g_i‖², Σ_i g_i) for a network of ``nn.Linear`` layers on 2-D inputs, from one forward and
-    one backward pass: a layer with input a_i and output gradient δ_i has per-example weight gradient
-    δ_i a_iᵀ and bias gradient δ_i, so ‖g_i‖² = Σ_layers ‖δ_i‖² (‖a_i‖² + 1[bias])."""
-    inputs: dict = {}
-    outputs: dict = {}
-    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
-
-    def keep(module, args, out):
-        if args[0].dim() != 2:
-            raise ValueError("per-example gradient norms by outer products need 2-D layer inputs")
-        inputs[module] = args[0].detach()
-        outputs[module] = out
-
-    handles = [m.register_forward_hook(keep) for m in layers]
-    try:
-        params = [p for p in model.parameters() if p.requires_grad]
-        loss = nn.functional.cross_entropy(model(X), y, reduction="sum")   # d loss / d z_i = δ_i of example i
-        grads = torch.autograd.grad(loss, params + [outputs[m] for m in layers])
-    finally:
-        for h in handles:
-            h.remove()
-    deltas = dict(zip(layers, grads[len(params):]))
-    sq = torch.zeros((), dtype=torch.float64, device=X.device)
-    for m in layers:
-        a2 = inputs[m].double().pow(2).sum(1) + (1.0 if m.bias is not None else 0.0)
-        sq += (deltas[m].double().pow(2).sum(1) * a2).sum()
-    total = torch.cat([g.reshape(-1) for g in grads[:len(params)]]).double()
-    return sq, total
-
-
-def _per_example_sq_norms_vmap(model: nn.Module, X: torch.Tensor, y: torch.Tensor):
-    """(Σ_i ‖g_i‖², Σ_i g_i) from per-example gradients ``vmap(grad(ℓ))`` (any model)."""
-    from torch.func import functional_call, grad, vmap
-
-    params = {k: v.detach() for k, v in model.named_parameters()}
-
-    def loss_one(p, x, t):
-        out = functional_call(model, p, (x.unsqueeze(0),))
-        return nn.functional.cross_entropy(out, t.unsqueeze(0))
-
-    g = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, X, y)
-    flat = torch.cat([v.reshape(v.shape[0], -1) for v in g.values()], 1).double()
-    return (flat * flat).sum(), flat.sum(0)
-
-
-def gradient_covariance_trace(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, chunk: int | None = None,
-                              method: str = "auto") -> dict:
-    """Tr C with C = (1/n) Σ (g_n − ḡ)(g_n − ḡ)ᵀ over the n examples of (X, y), in eval mode:
-    Tr C = mean ‖g_n‖² − ‖ḡ‖².  Also returns mean ‖g_n‖² (the trace of the empirical Fisher) and
-    ‖ḡ‖².  ``method``: ``"vmap"`` (per-example gradients by ``torch.func``, any model),
-    ``"linear"`` (outer-product norms, networks of linear layers only), ``"auto"`` (linear when
-    possible)."""
-    if method == "auto":
-        method = "linear" if _linear_only(model) else "vmap"
-    if method not in ("linear", "vmap"):
-        raise ValueError(f"method={method!r}: 'auto', 'linear' or 'vmap'")
-    fn = _per_example_sq_norms_linear if method == "linear" else _per_example_sq_norms_vmap
-    chunk = chunk or (HESSIAN_BATCH if method == "linear" else GRAD_CHUNK)
-    was_training = model.training
-    model.eval()
-    n = X.shape[0]
-    sq, total = 0.0, None
-    try:
-        for s in range(0, n, chunk):
-            part_sq, part_sum = fn(model, X[s:s + chunk], y[s:s + chunk])
-            sq += float(part_sq)
-            total = part_sum if total is None else total + part_sum
-    finally:
-        model.train(was_training)
-    mean_sq = sq / n
-    mean_g2 = float((total / n).pow(2).sum())
-    return {"trace_C": mean_sq - mean_g2, "trace_F": mean_sq, "grad_norm2": mean_g2, "n": int(n), "method": method}
 
 
 def run_analysis(cfg: AnalysisRun, train_cfg, payload: dict) -> dict:

@@ -21,13 +21,11 @@ Every Hessian is taken in eval mode, recorded in every payload.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import re
 import socket
 import time
-import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -37,6 +35,7 @@ from torch import nn
 
 from ... import models
 from ...config import RunConfig, require
+from ...hessian.dense import dense_hessian
 from ...hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutchpp_trace, lanczos,
                        power_iteration, width_measures)
 from ...params import ChapterSpec, Param, ParameterError
@@ -119,24 +118,6 @@ def validation_problem(name: str, n_samples: int, seed: int):
         else:
             raise ValueError(f"unknown validation model {name!r}; choose one of {VALIDATION_MODELS}")
     return model, X, y
-
-
-def dense_hessian(model: nn.Module, loss_fn, X, y) -> torch.Tensor:
-    """The exact Hessian of the mean loss in float64 by ``torch.func.hessian`` of the flat θ (eval mode)."""
-    m = copy.deepcopy(model).to(torch.float64).eval()
-    named = list(m.named_parameters())
-    sizes = [p.numel() for _, p in named]
-    theta = torch.cat([p.detach().reshape(-1) for _, p in named])
-    Xd = X.to(torch.float64)
-
-    def loss(flat):
-        params = {n: c.view(p.shape) for (n, p), c in zip(named, torch.split(flat, sizes))}
-        return loss_fn(torch.func.functional_call(m, params, (Xd,)), y)
-
-    with warnings.catch_warnings():  # torch.func's decompositions call the deprecated torch.jit.script
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
-        H = torch.func.hessian(loss)(theta)
-    return 0.5 * (H + H.T)
 
 
 @dataclasses.dataclass(frozen=True)
