@@ -70,7 +70,7 @@ def execute_chapter(chapter: str, source: Path, target: Path, parameters: dict, 
 
     start = time.perf_counter()
     papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
-                               progress_bar=progress, execution_timeout=timeout, cwd=str(source.parent))
+                               progress_bar=progress, execution_timeout=timeout, cwd=str(target.parent))
     return time.perf_counter() - start
 
 
@@ -99,7 +99,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
         if name == INTRO:
             info = {"profile": profiles.label(profile), "chapters": [dataclasses.asdict(r) for r in runs]}
             (stage / "build_info.json").write_text(json.dumps(info, indent=1))
-            parameters["build_info"] = str((stage / "build_info.json").resolve())
+            parameters["build_info"] = "../build_info.json"    # relative: no machine path on the page
         source, target = root / "book" / f"{name}.ipynb", stage / "book" / f"{name}.ipynb"
         stamp = _fingerprint(source, {k: v for k, v in parameters.items() if k != "build_info"})
         if name != INTRO and not force and stamps.get(name, {}).get("stamp") == stamp and target.is_file():

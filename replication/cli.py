@@ -9,6 +9,7 @@ Examples::
     python -m replication data fashion-mnist                  # obtain + verify a dataset
     python -m replication store                               # where results live, how many
     python -m replication train grid.yml --device cuda        # a grid of training runs, into the store
+    python -m replication notebook-params [CHAPTER ...]       # regenerate the notebooks' parameters cells
 """
 from __future__ import annotations
 
@@ -59,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("store", help="show the result store's location and contents")
     sub.add_parser("chapters", help="list the chapters and their parameters")
+    cells = sub.add_parser("notebook-params", help="rewrite notebooks' parameters cells from the chapter's "
+                                                   "parameters and the laptop profile")
+    cells.add_argument("chapter", nargs="*", help="chapters (default: all)")
+    cells.add_argument("--check", action="store_true", help="only report the notebooks that are out of date")
     return parser
 
 
@@ -103,6 +108,21 @@ def main(argv: list[str] | None = None) -> int:
                 for p in spec.params:
                     print(f"    {p.name:<22} {p.allowed()}  — {p.help}")
             return 0
+        if args.command == "notebook-params":
+            from . import notebook
+            from .paths import checkout_root
+
+            root = checkout_root()
+            if root is None:
+                raise ParameterError("notebook-params: run from a clone of the repository (no _toc.yml found)")
+            stale = []
+            for name in args.chapter or chapters.names():
+                chapters.get(name)
+                if notebook.write_parameters_cell(root / "book" / f"{name}.ipynb", check=args.check):
+                    stale.append(name)
+            verb = "out of date" if args.check else "rewritten"
+            print(f"{verb}: {', '.join(stale)}" if stale else "every parameters cell is up to date")
+            return 1 if args.check and stale else 0
         if args.command == "store":
             from .store import ResultStore
 

@@ -124,3 +124,42 @@ def verdict_table(verdicts, *, caption: str = "") -> None:
     from .figures import verdict_markdown
 
     markdown(verdict_markdown(verdicts, caption=caption))
+
+
+# -- the parameters cell, generated ------------------------------------------------------------------
+PROFILE_LINE = 'profile = "laptop"  # smoke | laptop | gpu | paper | path/to/profile.yaml'
+
+
+def parameters_source(chapter: str) -> str:
+    """The source of ``chapter``'s parameters cell: ``profile`` and every parameter of its SPEC with
+    the laptop profile's value (so a notebook opened in Jupyter runs as the book does)."""
+    from . import chapters
+
+    spec = chapters.get(chapter).SPEC
+    values = profiles.chapter_values(profiles.DEFAULT, chapter)
+    lines = [PROFILE_LINE.replace('"laptop"', f'"{profiles.DEFAULT}"')]
+    for p in spec.params:
+        value = values[p.name]
+        lines.append(f"{p.name} = {list(value) if isinstance(value, tuple) else value!r}")
+    return "\n".join(lines)
+
+
+def write_parameters_cell(path, *, check: bool = False) -> bool:
+    """Rewrite the cell tagged ``parameters`` of the notebook at ``path`` from
+    :func:`parameters_source`; returns whether it changed (with ``check``: only report)."""
+    import nbformat
+
+    from pathlib import Path
+
+    path = Path(path)
+    book = nbformat.read(path, as_version=4)
+    cells = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path.name}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    source = parameters_source(path.stem)
+    if cells[0].source == source:
+        return False
+    if not check:
+        cells[0].source = source
+        nbformat.write(book, path)
+    return True

@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from replication import chapters, profiles
+from replication import chapters, notebook, profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -39,6 +39,8 @@ def test_parameters_cell_defaults_equal_the_laptop_profile(path):
     assert set(values) == {"profile"} | set(spec.names)
     assert values.pop("profile") == profiles.DEFAULT
     assert values == profiles.chapter_values(profiles.DEFAULT, path.stem)
+    assert nb.cells[index].source == notebook.parameters_source(path.stem), (
+        f"{path.name}: parameters cell out of date; run: python -m replication notebook-params {path.stem}")
     after = "\n".join(c.source for c in nb.cells[index + 1:] if c.cell_type == "code")
     assert f'chapter_params("{path.stem}", globals())' in after
 

@@ -23,7 +23,32 @@ def compute(params, *, store=None, progress=True) -> dict:
         path = Path(params.build_info)
         if path.is_file():
             record["chapters"] = json.loads(path.read_text()).get("chapters", [])
+    record["contents"] = contents()
+    from .. import claims as claims_page
+
+    record["synthesis"] = claims_page.synthesis(claims_page.compute(params, store=store))
     return record
+
+
+def contents() -> list[dict]:
+    """Every chapter after this one, in reading order: name, title, and the first paragraph of its
+    module's docstring (what it does), so the list on the page is never out of step with the book."""
+    import inspect
+
+    from .. import get, names
+
+    out = []
+    for name in names():
+        if name == "intro":
+            continue
+        doc = inspect.getdoc(get(name)) or ""
+        first = " ".join(doc.split("\n\n")[0].split())
+        out.append({"name": name, "title": get(name).SPEC.title, "about": first})
+    return out
+
+
+def contents_markdown(record: dict) -> str:
+    return "\n".join(f"- {{doc}}`{c['title']} <{c['name']}>`: {c['about']}" for c in record["contents"])
 
 
 def render(record: dict) -> str:

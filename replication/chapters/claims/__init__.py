@@ -1,0 +1,145 @@
+"""What replicates: every claim of the paper and of this book, its rule, its evidence and its
+verdict, gathered from the verdicts the other chapters stored, without re-running any of them.
+
+The page lists the paper's thirteen claims (``replication.claims.PAPER_CLAIMS``) in order, each with
+every verdict a chapter gave it at the profile the book was built with ("not run" where no chapter
+tested it), then the book's own additions.  The introduction opens with :func:`synthesis`, computed
+from the same records.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from ... import claims as _claims
+from ...params import ChapterSpec
+
+SPEC = ChapterSpec("claims", "What replicates", ())
+#: chapters whose pages hold no verdicts of their own
+NOT_TESTED_HERE = ("intro", "claims", "appendix")
+
+
+@dataclasses.dataclass
+class ClaimsRecord:
+    profile: str
+    chapters: list[str]                 # the chapters that test claims, in reading order
+    stored: dict                        # chapter -> stored record (or None: not run at this profile)
+
+    @property
+    def verdicts(self) -> list:
+        return [v for c in self.chapters if self.stored.get(c) for v in self.stored[c]["verdicts"]]
+
+    def for_claim(self, number: int | None) -> list:
+        return [v for v in self.verdicts if v.claim == number]
+
+    @property
+    def missing(self) -> list[str]:
+        return [c for c in self.chapters if not self.stored.get(c)]
+
+
+def compute(params, *, store=None, progress=True) -> ClaimsRecord:
+    """The stored verdict records of every claim-testing chapter at ``params.profile``."""
+    from .. import names
+
+    chapters = [n for n in names() if n not in NOT_TESTED_HERE]
+    stored = _claims.collect(chapters, params.profile, store_root=getattr(store, "root", None))
+    return ClaimsRecord(params.profile, chapters, stored)
+
+
+def outcome_of_claim(verdicts: list) -> str:
+    """One outcome for a claim from all its verdicts: "not run" without any; the common outcome when
+    they agree; "mixed" when some hold and some fail; otherwise "inconclusive"."""
+    tested = [v.outcome for v in verdicts if v.outcome != _claims.NOT_RUN]
+    if not tested:
+        return _claims.NOT_RUN
+    kinds = set(tested)
+    if len(kinds) == 1:
+        return tested[0]
+    if {_claims.HOLDS, _claims.FAILS} <= kinds:
+        return "mixed"
+    return _claims.INCONCLUSIVE
+
+
+def counts(record: ClaimsRecord) -> Counter:
+    """How many of the paper's claims hold / fail / are mixed / inconclusive / not run."""
+    return Counter(outcome_of_claim(record.for_claim(n)) for n in _claims.PAPER_CLAIMS)
+
+
+def synthesis(record: ClaimsRecord) -> str:
+    """A short paragraph for the introduction, every word of it computed from the verdicts."""
+    per_claim = {n: outcome_of_claim(record.for_claim(n)) for n in _claims.PAPER_CLAIMS}
+    c = Counter(per_claim.values())
+    if not record.verdicts:
+        return ("No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
+                "build the chapters first (the book command does).")
+
+    def listing(outcome: str) -> str:
+        nums = [str(n) for n, o in per_claim.items() if o == outcome]
+        return ", ".join(nums)
+
+    parts = [f"Of the paper's {len(per_claim)} claims, at the **{record.profile}** profile of this build:"]
+    labels = [(_claims.HOLDS, "hold by their rules"), ("mixed", "hold in some tests and fail in others"),
+              (_claims.FAILS, "fail"), (_claims.INCONCLUSIVE, "are inconclusive (the runs cannot tell)"),
+              (_claims.NOT_RUN, "were not tested")]
+    items = [f"{c[o]} {text} (claim{'s' if c[o] != 1 else ''} {listing(o)})" for o, text in labels if c[o]]
+    parts.append("; ".join(items) + ".")
+    ours = record.for_claim(None)
+    if ours:
+        oc = Counter(v.outcome for v in ours)
+        parts.append(f"The book adds {len(ours)} tests of its own: "
+                     + ", ".join(f"{oc[o]} {o}" for o in _claims.OUTCOMES if oc[o]) + ".")
+    if record.missing:
+        parts.append("Chapters without stored verdicts at this profile: "
+                     + ", ".join(record.missing) + ".")
+    return " ".join(parts)
+
+
+def _evidence(v) -> str:
+    if v.summary:
+        return v.summary
+    return "; ".join(f"{k} = {x:.3g}" if isinstance(x, float) else f"{k} = {x}" for k, x in v.evidence.items())
+
+
+def _where(v, titles: dict, labels: dict) -> str:
+    link = f"{{doc}}`{titles.get(v.chapter, v.chapter)} <{v.chapter}>`"
+    if v.figure and v.figure in labels.get(v.chapter, ()):
+        link += f", {{numref}}`{v.figure}`"
+    return link
+
+
+def claim_tables(record: ClaimsRecord, *, titles: dict, labels: dict) -> str:
+    """Markdown: one section per paper claim, then the book's additions; each verdict one row."""
+    out = []
+    for n, statement in _claims.PAPER_CLAIMS.items():
+        vs = record.for_claim(n)
+        out.append(f"### Claim {n}: {outcome_of_claim(vs)}\n\n{statement}\n")
+        if not vs:
+            out.append("*Not run: no chapter of this build tests it.*\n")
+            continue
+        out.append(_table(vs, titles, labels))
+    ours = record.for_claim(None)
+    if ours:
+        out.append("### The book's own tests\n")
+        out.append(_table(ours, titles, labels, with_statement=True))
+    return "\n".join(out)
+
+
+def _table(vs, titles, labels, *, with_statement: bool = False) -> str:
+    head = "| test | rule (fixed before the numbers) | evidence | where | verdict |"
+    rows = [head, "| --- | --- | --- | --- | --- |"]
+    for v in vs:
+        what = v.statement if with_statement or v.statement else v.id
+        rows.append(f"| {what} | {v.rule} | {_evidence(v)} | {_where(v, titles, labels)} | **{v.outcome}** |")
+    return "\n".join(rows) + "\n"
+
+
+def figure_labels(root) -> dict[str, set[str]]:
+    """``{chapter: figure labels defined in its notebook}`` (``:name: <label>`` lines), so the page
+    links only figures that exist in this build."""
+    import re
+    from pathlib import Path
+
+    found: dict[str, set[str]] = {}
+    for path in (Path(root) / "book").glob("*.ipynb"):
+        found[path.stem] = set(re.findall(r":name:\s*([A-Za-z0-9_-]+)", path.read_text()))
+    return found
