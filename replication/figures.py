@@ -114,15 +114,40 @@ def provenance_text(provenance: Mapping[str, Any], *, profile: str, seeds: int |
     parts = [f"profile {profile}"]
     if seeds is not None:
         parts.append(f"{seeds} seed{'s' if seeds != 1 else ''} per setting")
-    d = provenance.get("data", {}) or {}
-    src = data or d.get("source", "")
-    if d.get("canonical") is False:
-        src += " (not canonical data)"
+    src = data or data_label(provenance.get("data", {}) or {})
+    if (provenance.get("data") or {}).get("canonical") is False and "not canonical" not in src.lower():
+        src += " (NOT canonical data)"
     if src:
         parts.append(src)
     parts.append(str(provenance.get("device_name") or provenance.get("device", "device unknown")))
     parts.append(f"code {provenance.get('code_version', 'unknown')}")
     return "Computed with " + "; ".join(parts) + "."
+
+
+DATASET_NAMES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10", "cifar-10": "CIFAR-10"}
+
+
+def without_paths(text: str) -> str:
+    """``text`` with file-system paths (and the parentheses left empty by them) removed: a page
+    never shows a folder of the machine that built it."""
+    import re
+
+    text = re.sub(r"(?:[A-Za-z]:\\|~?/)[^\s(),;]*", "", text)
+    text = re.sub(r"\(\s*\)", "", text)
+    return " ".join(text.split()).strip(" ,;:")
+
+
+def data_label(data: Mapping[str, Any]) -> str:
+    """How a figure names its data: the dataset, whether it is canonical (verified by checksum), and
+    its fingerprint; the source for non-canonical data (e.g. the CIFAR-10 stand-in), without paths."""
+    name = DATASET_NAMES.get(str(data.get("name", "")), str(data.get("name", "") or "data"))
+    if data.get("canonical") is False:
+        source = without_paths(str(data.get("source", "")))
+        return source if source.lower().startswith("not canonical") else f"{name}, NOT canonical: {source}"
+    fp = data.get("fingerprint")
+    if not data.get("name"):
+        return without_paths(str(data.get("source", "")))
+    return f"{name} (verified by checksum{', fingerprint ' + str(fp) if fp else ''})"
 
 
 def export(chapter: str, name: str, rows: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None,

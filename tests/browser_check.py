@@ -12,6 +12,10 @@ pages) served from 127.0.0.1, it reports a problem when:
   code) and MathJax is absent, did not typeset every ``.math`` element into an
   ``mjx-container``, or produced an ``mjx-merror``;
 - the browser console has a SEVERE entry (JS errors, failed resource loads, ...);
+- a table is wider than the content column (it would be cut off or need sideways scrolling);
+- a figure in the content is shown below MIN_IMAGE_SCALE of its own width (its fonts shrink
+  with it; figures are drawn for the column instead);
+- the page's text shows a machine path (a home, work or temporary folder of some computer);
 - any request went to a host other than 127.0.0.1/localhost.  Chromium runs with a host
   resolver that resolves nothing else, so such a request also fails fast and
   deterministically, with or without a network.
@@ -40,6 +44,8 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 MATH_TIMEOUT_S = 10.0  # for MathJax to finish typesetting
 MATHJAX_GRACE_S = 2.0  # for MathJax to appear after the load event (it normally already has)
+MIN_IMAGE_SCALE = 0.85  # a content image shown narrower than this fraction of its width is a problem
+MACHINE_PATH = r"""(?:^|[\s("'=:])(/(?:home|root|tmp|work|Users|private/var|var/folders|mnt/c)/[^\s"'<>)]*|[A-Z]:\\Users\\[^\s]*)"""
 
 CHROMIUM_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -179,6 +185,24 @@ const mathTimeout = arguments[0], grace = arguments[1];
       leftover: left,
     };
   }
+  // Layout: tables that do not fit the column, figures shrunk below their size, machine paths.
+  const article = document.querySelector('article, .bd-article, main') || document.body;
+  const column = article.getBoundingClientRect().width;
+  out.tables = Array.from(article.querySelectorAll('table')).map(t => ({
+      width: Math.round(t.getBoundingClientRect().width), scroll: t.scrollWidth,
+      column: Math.round(column), caption: (t.caption ? t.caption.textContent : t.rows[0] && t.rows[0].textContent || '').trim().slice(0, 50)}))
+    .filter(t => t.scroll > t.column + 2 || t.width > t.column + 2);
+  out.shrunk = Array.from(article.querySelectorAll('img')).filter(i => i.naturalWidth > 0
+      && !/\.svg(\?|#|$)/i.test(i.currentSrc || '') && i.clientWidth > 0
+      && i.clientWidth < arguments[2] * i.naturalWidth)
+    .map(i => ({src: (i.currentSrc || '').split('/').pop(), shown: i.clientWidth, natural: i.naturalWidth}));
+  const pathRe = new RegExp(arguments[3]);
+  out.paths = [];
+  const w3 = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let n = w3.nextNode(); n; n = w3.nextNode()) {
+    const m = n.nodeValue.match(pathRe);
+    if (m) out.paths.push(m[1].slice(0, 80));
+  }
   out.resources = performance.getEntriesByType('resource').map(e => e.name);
   out.readyState = document.readyState;
   return out;
@@ -228,7 +252,7 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
             time.sleep(0.05)
         try:
             found = driver.execute_async_script(_PAGE_JS, int(MATH_TIMEOUT_S * 1000),
-                                                int(MATHJAX_GRACE_S * 1000))
+                                                int(MATHJAX_GRACE_S * 1000), MIN_IMAGE_SCALE, MACHINE_PATH)
         except Exception as exc:
             problems.append(f"page script failed: {type(exc).__name__}: {exc}")
             found = {}
@@ -254,6 +278,14 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
             problems.append(f"MathJax error: {err}")
         for text in math["leftover"][:5]:
             problems.append(f"untypeset TeX in text: {text!r}")
+    for t in found.get("tables", []):
+        problems.append(f"table wider than the column ({max(t['width'], t['scroll'])} px > {t['column']} px): "
+                        f"{t['caption']!r}")
+    for img in found.get("shrunk", []):
+        problems.append(f"figure shown at {img['shown']} of its {img['natural']} px "
+                        f"(< {MIN_IMAGE_SCALE:.0%}): {img['src']}")
+    for path in sorted(set(found.get("paths", [])))[:5]:
+        problems.append(f"machine path on the page: {path!r}")
     severe, urls = _drain_logs(driver)
     problems += [f"console error: {m}" for m in severe]
     external = sorted({u for u in urls + found.get("resources", []) if _is_external(u)})

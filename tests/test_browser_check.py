@@ -230,3 +230,27 @@ def test_tex_error_and_missing_page(built_book, driver, tmp_path):
     (html / "math.html").write_text(page.replace("\\alpha", "\\frac{", 1))
     problems = browser_check.check_site(html, ["math.html"], driver=driver)
     assert any(p.startswith("math.html: untypeset TeX in text:") for p in problems), problems
+
+
+def test_wide_table_shrunk_figure_and_machine_path_fail(built_book, driver, tmp_path):
+    html = _copy(built_book, tmp_path / "html")
+    png = base64.b64encode(_png(1600, 40)).decode()
+    (html / "wide.html").write_text(
+        "<!doctype html><title>w</title><main><table><tr>" + "<td>column_of_numbers</td>" * 80
+        + "</tr></table></main>")
+    (html / "shrunk.html").write_text(
+        f"<!doctype html><title>s</title><main style='width:600px'>"
+        f"<img style='max-width:100%' src='data:image/png;base64,{png}'></main>")
+    (html / "path.html").write_text(
+        "<!doctype html><title>p</title><main><p>data from verified cache /home/alice/.cache/data</p>"
+        "<p>a store on /shared/lab/store is an example, not a machine path</p></main>")
+    (html / "fits.html").write_text(
+        f"<!doctype html><title>f</title><main style='width:900px'><table><tr><td>1</td></tr></table>"
+        f"<img src='data:image/png;base64,{base64.b64encode(_png(300, 40)).decode()}'></main>")
+    problems = browser_check.check_site(html, ["wide.html", "shrunk.html", "path.html", "fits.html"],
+                                        driver=driver)
+    text = "\n".join(problems)
+    assert any(p.startswith("wide.html: table wider than the column") for p in problems), text
+    assert any(p.startswith("shrunk.html: figure shown at") for p in problems), text
+    assert any(p.startswith("path.html: machine path on the page: '/home/alice/.cache/data'") for p in problems), text
+    assert not [p for p in problems if "/shared/lab" in p or p.startswith("fits.html")], text

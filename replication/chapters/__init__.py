@@ -64,14 +64,23 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
+def _has_verdicts(chapter: ModuleType) -> bool:
+    """Whether the chapter follows the verdict protocol ``verdicts(results, params)``."""
+    import inspect
+
+    fn = getattr(chapter, "verdicts", None)
+    return fn is not None and len(inspect.signature(fn).parameters) == 2
+
+
 def evaluate(name: str, params, *, store=None, progress: bool = True):
     """``(results, verdicts)`` of chapter ``name``: computed through the store, verdicts saved."""
     from .. import claims
 
     chapter = get(name)
     results = chapter.compute(params, store=store, progress=progress)
-    verdicts = list(chapter.verdicts(results, params)) if hasattr(chapter, "verdicts") else []
-    if verdicts or hasattr(chapter, "verdicts"):
+    tests_claims = _has_verdicts(chapter)
+    verdicts = list(chapter.verdicts(results, params)) if tests_claims else []
+    if tests_claims:
         claims.save(name, params.profile, verdicts, params=params.as_dict(),
                     store_root=getattr(store, "root", None))
     return results, verdicts
