@@ -170,6 +170,9 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     """Install MathJax into the book before each build; fix duplicated inline scripts."""
+    from .bibstyle import register
+
+    register()                              # the author-year bibliography labels (bibtex_default_style)
     app.connect("config-inited", _install)  # before Sphinx checks html_extra_path
     app.connect("html-page-context", _dedupe_scripts)
     return {"version": MATHJAX_VERSION, "parallel_read_safe": True,

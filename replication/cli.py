@@ -4,6 +4,9 @@ Examples::
 
     python -m replication run sde --profile smoke            # one chapter's compute, into the store
     python -m replication run all --profile gpu -f grid.yml   # every chapter (e.g. on a GPU machine)
+    python -m replication plan --profile paper                # runs and device-hours before anything runs
+    python -m replication run all --profile paper --executor ray [--address auto]
+    python -m replication run all --profile paper --executor slurm --partition gpu --time-min 240
     python -m replication params sde --profile laptop -p seeds=16
     python -m replication book --profile laptop               # execute every chapter, build the HTML
     python -m replication data fashion-mnist                  # obtain + verify a dataset
@@ -39,6 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("chapter", help="chapter name or 'all'")
     add_params(run)
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--executor", default="local", help="where training runs execute: local (default), "
+                     "ray or slurm (see replication.executors)")
+    run.add_argument("--address", default=None, help="ray: address of an existing cluster (default: start a local one)")
+    run.add_argument("--cpus", type=int, default=None, help="ray: CPUs of the local cluster")
+    run.add_argument("--partition", default=None, help="slurm: partition")
+    run.add_argument("--time-min", type=int, default=None, help="slurm: time limit per job, minutes")
+    run.add_argument("--gpus-per-job", type=int, default=None, help="slurm: GPUs per job")
+    run.add_argument("--cluster", default=None, help="slurm: 'slurm' (default) or 'local' (submitit's local "
+                     "executor, no scheduler)")
+    run.add_argument("--jobs-folder", default=None, help="slurm: where submitit keeps scripts and logs")
+
+    plan = sub.add_parser("plan", help="the bill before the work: runs stored / to compute and estimated "
+                                       "device-hours per chapter")
+    plan.add_argument("chapter", nargs="?", default="all", help="chapter name or 'all' (default)")
+    add_params(plan)
 
     show = sub.add_parser("params", help="show a chapter's resolved parameters and where each comes from")
     show.add_argument("chapter")
@@ -90,6 +108,31 @@ def _overrides(args, chapter_names: list[str]) -> dict[str, dict]:
             raise ParameterError(f"-p {args.param[0]!r}: -p applies to one chapter; use -f for several")
         overrides.setdefault(chapter_names[0], {}).update(explicit)
     return overrides
+
+
+def _executor_options(args) -> dict:
+    if args.executor == "ray":
+        return {"address": args.address, "num_cpus": args.cpus}
+    if args.executor == "slurm":
+        return {"partition": args.partition, "time_min": args.time_min, "gpus_per_job": args.gpus_per_job,
+                "cluster": args.cluster, "folder": args.jobs_folder}
+    for flag in ("address", "cpus", "partition", "time_min", "gpus_per_job", "cluster", "jobs_folder"):
+        if getattr(args, flag) is not None:
+            raise ParameterError(f"--{flag.replace('_', '-')}={getattr(args, flag)!r}: only with --executor ray or slurm")
+    return {}
+
+
+def _train_planned(resolved: dict, executor, *, progress: bool) -> None:
+    """Every chapter's declared training runs, on ``executor``, with one progress bar over all of them."""
+    from . import chapters
+    from .runs import train_all
+
+    configs = []
+    for name, params in resolved.items():
+        configs += chapters.planned_runs(name, params) or []
+    if configs:
+        print(f"[run] {len(configs)} training runs of {len(resolved)} chapter(s) on {executor.describe()}")
+        train_all(configs, progress=progress, executor=executor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,14 +197,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             print(resolved[names[0]].table())
             return 0
+        if args.command == "plan":
+            from . import planning
+            from .store import ResultStore
+
+            store = ResultStore()
+            bills = [planning.bill(n, chapters.planned_runs(n, p), store) for n, p in resolved.items()]
+            devices = sorted({getattr(p, "device", "cpu") for p in resolved.values() if "device" in p})
+            print(f"profile {profiles.label(args.profile)}; store {store.root}")
+            print(planning.table(bills, device=", ".join(devices) or "cpu"))
+            return 0
+        from . import executors
+
+        executor = executors.make(args.executor, **_executor_options(args))
+        if executor.distributed:
+            _train_planned(resolved, executor, progress=not args.no_progress)
         for name, params in resolved.items():
             start = time.perf_counter()
-            _, verdicts = chapters.evaluate(name, params, progress=not args.no_progress)
+            with executors.use(executor):
+                _, verdicts = chapters.evaluate(name, params, progress=not args.no_progress)
             tally = ", ".join(f"{v.id}: {v.outcome}" for v in verdicts)
             print(f"[run] {name}: done in {time.perf_counter() - start:.1f} s (profile {params.profile})"
                   + (f"; verdicts: {tally}" if tally else ""))
         return 0
-    except (ParameterError, profiles.ProfileError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) else str(error)
+    except (ParameterError, profiles.ProfileError, KeyError, ValueError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else " ".join(str(error).split())
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -87,10 +87,13 @@ def _plan(configs: list[TrainConfig], missing: list[int], ensemble, max_ensemble
 
 
 def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True, ensemble="auto",
-              max_ensemble: int = 64) -> list:
+              max_ensemble: int = 64, executor=None) -> list:
     """Every config's :class:`replication.store.Result`, in order (see the module docstring).
 
-    ``ensemble``: "auto"/True (vmap the groups that can be), False (one run at a time)."""
+    ``ensemble``: "auto"/True (vmap the groups that can be), False (one run at a time).
+    ``executor``: where the missing units run (:mod:`replication.executors`; default: the one set
+    by ``executors.use``, else this process)."""
+    from . import executors
     from tqdm import tqdm
 
     from .store import ResultStore
@@ -113,7 +116,18 @@ def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True,
     bar = tqdm(total=len(missing), desc=f"train ({n_stored} of {len(configs)} stored)", unit="run",
                disable=not progress or not missing, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}]")
+    executor = executor if executor is not None else executors.current()
     try:
+        if getattr(executor, "distributed", False) and units:
+            executor.map_units([[configs[i] for i in u] for u in units], str(store.root),
+                               on_done=lambda k: bar.update(len(units[k])))
+            for unit in units:
+                for i in unit:
+                    results[i] = store.get(configs[i])
+                    if results[i] is None:
+                        raise RuntimeError(f"{executor.describe()}: run {configs[i].key} finished but is not in "
+                                           f"the store {store.root} (is REPLICATION_STORE shared with the workers?)")
+            units = []
         for unit in units:
             cfgs = [configs[i] for i in unit]
             per_epoch = 1.0 / cfgs[0].epochs

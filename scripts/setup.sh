@@ -30,7 +30,7 @@ if [ ! -e "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install --upgrade pip && \
-         .venv/bin/python -m pip install -c constraints.txt -e ".[book,test]"; } > "$log" 2>&1; then
+         .venv/bin/python -m pip install -c constraints.txt -e ".[book,test,scale]"; } > "$log" 2>&1; then
     tail -40 "$log" >&2
     echo "[setup] pip install failed (full log: $log)" >&2
     exit 1

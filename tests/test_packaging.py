@@ -27,7 +27,7 @@ def test_environment_yml_pins_exactly_the_constraints():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     constraints = _pins((ROOT / "constraints.txt").read_text().splitlines())
     assert _pins(pip) == constraints
-    assert "-e .[book,test]" in pip, "the conda environment installs this package"
+    assert "-e .[book,test,scale]" in pip, "the conda environment installs this package"
 
 
 def test_every_declared_dependency_is_pinned():

@@ -72,6 +72,13 @@ def _has_verdicts(chapter: ModuleType) -> bool:
     return fn is not None and len(inspect.signature(fn).parameters) == 2
 
 
+def planned_runs(name: str, params) -> list | None:
+    """The training runs chapter ``name`` will need at ``params`` (its ``plan(params)``), or ``None``
+    when the chapter declares none (its computations then run where it is computed)."""
+    fn = getattr(get(name), "plan", None)
+    return list(fn(params)) if fn is not None else None
+
+
 def evaluate(name: str, params, *, store=None, progress: bool = True):
     """``(results, verdicts)`` of chapter ``name``: computed through the store, verdicts saved."""
     from .. import claims

@@ -709,3 +709,9 @@ def check_table(check: list[dict], n_samples: int) -> str:
             lines.append(f"| {lead} | {LABELS[k]} | {c['subset'][k]:.4g} | {c['full'][k]:.4g} | "
                          f"{100 * (c['subset'][k] / c['full'][k] - 1):+.1f}% |")
     return "\n".join(lines)
+
+
+def plan(params) -> list:
+    """The training runs of this chapter at ``params`` (for ``python -m replication plan`` and the
+    distributed executors)."""
+    return [cfg for runs in grids(params).values() for _, cfg in runs]

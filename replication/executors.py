@@ -1,0 +1,218 @@
+"""Where training runs execute: in this process, on a Ray cluster, or as Slurm jobs (submitit).
+
+Every executor runs *units* (one training run, or one vmapped ensemble of runs that share an
+architecture and batch size) and every worker writes its results into the same result store, so
+the store stays the one place where results live, a rerun resumes from it after any interruption,
+and the chapters read their runs back exactly as after a local run.
+
+==========  ==========================================================================================
+``local``   in this process, one unit after another (the default)
+``ray``     each unit a Ray task with the CPUs/GPUs it needs (a fraction of a GPU for small models),
+            retried on worker loss; ``address`` joins an existing cluster, otherwise a local one starts
+``slurm``   each unit a Slurm job through submitit, as one job array; pre-empted jobs are requeued;
+            partition / time / GPUs per job from the options.  ``cluster="local"`` runs the same jobs
+            as local processes (submitit's local executor: the tests, a workstation)
+==========  ==========================================================================================
+
+A worker runs :func:`run_unit`: ``train_all`` of the unit's configs into the store at
+``store_root``, which the store's per-entry claim files make safe when two workers (or a worker and
+a retry) meet the same run: it is computed at most once.  ``REPLICATION_STORE`` must name storage
+every worker sees (a shared filesystem) for ``ray`` across machines and for ``slurm``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+NAMES = ("local", "ray", "slurm")
+#: models whose units take a fraction of a GPU on Ray (several run side by side on one device)
+SMALL_MODELS = ("mlp", "small_cnn")
+
+
+class ExecutorError(ValueError):
+    """A bad executor option (one line: the option, its value, what is allowed)."""
+
+
+def run_unit(configs: Sequence, store_root: str) -> list[str]:
+    """Worker entry point: train ``configs`` (one unit) into the store at ``store_root``; returns
+    their keys.  Runs already stored (or computed meanwhile by another worker) are not recomputed."""
+    from .runs import train_all
+    from .store import ResultStore
+
+    _fault_injection(configs, store_root)
+    os.environ["REPLICATION_STORE"] = str(store_root)
+    train_all(list(configs), store=ResultStore(store_root), progress=False, executor=LocalExecutor())
+    return [c.key for c in configs]
+
+
+def _fault_injection(configs: Sequence, store_root: str) -> None:
+    """For the tests: when ``<store_root>/.kill-once`` exists, the first worker to run a unit with a
+    seed-1 config renames it to ``.killed`` and dies abruptly (as a lost node would); retries live."""
+    if any(getattr(c, "seed", None) == 1 for c in configs):
+        request = Path(store_root) / ".kill-once"
+        try:
+            os.rename(request, Path(store_root) / ".killed")
+        except FileNotFoundError:
+            return
+        os._exit(17)
+
+
+def resources(configs: Sequence) -> dict:
+    """CPUs and GPUs one unit asks for: a GPU unit of a small model takes a quarter of a GPU."""
+    first = configs[0]
+    if not str(first.device).startswith("cuda"):
+        return {"num_cpus": 1, "num_gpus": 0}
+    return {"num_cpus": 1, "num_gpus": 0.25 if first.model in SMALL_MODELS else 1}
+
+
+class LocalExecutor:
+    """Units one after another in this process (``train_all``'s own loop)."""
+
+    name = "local"
+    distributed = False
+
+    def describe(self) -> str:
+        return "local (this process)"
+
+
+@dataclasses.dataclass
+class RayExecutor:
+    """Units as Ray tasks.  ``address``: an existing cluster ("auto", "ray://host:10001", ...), or
+    ``None`` for a local one with ``num_cpus`` CPUs (no dashboard).  ``max_retries``: re-runs of a
+    task whose worker died (the store keeps what any attempt finished)."""
+
+    address: str | None = None
+    num_cpus: int | None = None
+    max_retries: int = 3
+    name: str = "ray"
+    distributed: bool = True
+
+    def describe(self) -> str:
+        return f"ray ({self.address or 'a local cluster'})"
+
+    def _init(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "ignore_reinit_error": True}
+            if self.address:
+                kwargs["address"] = self.address
+            elif self.num_cpus:
+                kwargs["num_cpus"] = self.num_cpus
+            ray.init(**kwargs)
+
+    def map_units(self, units: Sequence[Sequence], store_root: str, on_done: Callable[[int], None]) -> None:
+        import ray
+
+        self._init()
+        remote = ray.remote(run_unit)
+        pending = {remote.options(max_retries=self.max_retries, retry_exceptions=False, **resources(u))
+                   .remote(list(u), str(store_root)): i for i, u in enumerate(units)}
+        errors = []
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                i = pending.pop(ref)
+                try:
+                    ray.get(ref)
+                except Exception as error:  # noqa: BLE001 - reported after the others finish
+                    errors.append(f"unit {i}: {type(error).__name__}: {str(error).splitlines()[0]}")
+                on_done(i)
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(units)} Ray tasks failed: {errors[0]}")
+
+
+@dataclasses.dataclass
+class SlurmExecutor:
+    """Units as Slurm jobs through submitit, submitted as one job array.  ``folder``: where submitit
+    keeps job scripts and logs; ``cluster``: "slurm", or "local" (submitit's local executor, same
+    code path without a scheduler); ``partition``, ``time_min``, ``gpus_per_job``, ``cpus_per_job``,
+    ``max_parallel`` (array throttle); pre-empted or timed-out jobs are requeued by submitit."""
+
+    folder: str = ".cache/submitit"
+    cluster: str = "slurm"
+    partition: str | None = None
+    time_min: int = 240
+    gpus_per_job: int = 1
+    cpus_per_job: int = 4
+    max_parallel: int = 32
+    name: str = "slurm"
+    distributed: bool = True
+
+    def describe(self) -> str:
+        return f"slurm via submitit ({self.cluster}, partition {self.partition or 'default'})"
+
+    def map_units(self, units: Sequence[Sequence], store_root: str, on_done: Callable[[int], None]) -> None:
+        import submitit
+
+        executor = submitit.AutoExecutor(folder=self.folder, cluster=None if self.cluster == "slurm" else self.cluster)
+        params: dict[str, Any] = {"timeout_min": self.time_min, "cpus_per_task": self.cpus_per_job}
+        if self.cluster == "slurm":
+            params.update(slurm_array_parallelism=self.max_parallel, gpus_per_node=self.gpus_per_job)
+            if self.partition:
+                params["slurm_partition"] = self.partition
+        executor.update_parameters(**params)
+        jobs = executor.map_array(run_unit, [list(u) for u in units], [str(store_root)] * len(units))
+        errors = []
+        for i, job in enumerate(jobs):
+            try:
+                job.result()
+            except Exception as error:  # noqa: BLE001
+                errors.append(f"unit {i} (job {job.job_id}): {type(error).__name__}: {str(error).splitlines()[-1]}")
+            on_done(i)
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(units)} Slurm jobs failed: {errors[0]}")
+
+
+def make(name: str = "local", **options) -> LocalExecutor | RayExecutor | SlurmExecutor:
+    """The executor ``name`` with ``options`` (validated: one-line :class:`ExecutorError`)."""
+    if name not in NAMES:
+        raise ExecutorError(f"executor={name!r}: must be one of {', '.join(NAMES)}")
+    options = {k: v for k, v in options.items() if v is not None}
+    if name == "local":
+        if options:
+            raise ExecutorError(f"{next(iter(options))}={next(iter(options.values()))!r}: not an option of "
+                                "the local executor")
+        return LocalExecutor()
+    cls = RayExecutor if name == "ray" else SlurmExecutor
+    allowed = {f.name for f in dataclasses.fields(cls)} - {"name", "distributed"}
+    for key, value in options.items():
+        if key not in allowed:
+            raise ExecutorError(f"{key}={value!r}: not an option of the {name} executor; "
+                                f"options: {', '.join(sorted(allowed))}")
+    module = "ray" if name == "ray" else "submitit"
+    try:
+        __import__(module)
+    except ImportError:
+        raise ExecutorError(f"executor={name!r}: needs the Python package {module!r} "
+                            f"(pip install {module}, or pip install -e .[scale])") from None
+    if name == "slurm" and options.get("cluster", "slurm") not in ("slurm", "local", "debug"):
+        raise ExecutorError(f"cluster={options['cluster']!r}: must be slurm, local or debug")
+    return cls(**options)
+
+
+# -- the executor train_all uses when none is passed ------------------------------------------------------
+_current: list = [LocalExecutor()]
+
+
+def current():
+    return _current[-1]
+
+
+class use:
+    """``with executors.use(make("ray")): chapters.evaluate(...)`` — every ``train_all`` inside runs
+    its missing units on that executor."""
+
+    def __init__(self, executor) -> None:
+        self.executor = executor
+
+    def __enter__(self):
+        _current.append(self.executor)
+        return self.executor
+
+    def __exit__(self, *exc) -> None:
+        _current.pop()
