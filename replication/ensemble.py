@@ -58,8 +58,8 @@ def group_key(cfg: TrainConfig) -> str:
 def can_ensemble(cfg: TrainConfig) -> bool:
     """Whether ``cfg`` can be a member of a vmapped ensemble: no augmentation, and a model without
     batch norm and without buffers (pure function of its parameters)."""
-    if cfg.augment:
-        return False
+    if cfg.augment or cfg.precision != "float32" or cfg.channels_last:
+        return False                    # the throughput options run as single runs
     key = (cfg.model, cfg.model_options, cfg.dataset)
     if key not in _ELIGIBLE:
         model = build_model(cfg)

@@ -33,6 +33,10 @@ What one run does, exactly:
   batch (weight decay on every parameter; momentum as PyTorch: v ← μ v + g, θ ← θ − η v), with
   η_e = ``lr * lr_schedule.at(e)`` and S_e = ``round(batch_size * bs_schedule.at(e))``
   (:mod:`replication.schedules`).
+- Throughput options (part of the config, so of its key; left out of ``to_dict`` at their defaults):
+  ``precision="bf16"`` runs the forward and backward pass of each training step under bfloat16
+  autocast (parameters, optimizer and evaluation stay float32); ``channels_last=True`` stores
+  convolutional nets and their batches in NHWC layout.  Both run as single runs, never vmapped.
 - After every epoch, in eval mode, over whole sets: training loss/accuracy (against the labels
   trained on), validation loss/accuracy (clean labels), test loss/accuracy; under label noise also
   the accuracy on the corrupted training examples against their noisy labels (``memorized_acc``:
@@ -76,6 +80,7 @@ same thread count, the same config gives bit-identical results.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -92,7 +97,9 @@ from .config import is_number as _is_num
 from .schedules import Constant, Schedule
 from .schedules import parse as parse_schedule
 
-EVAL_BATCH = 10_000  # examples per forward pass when evaluating
+EVAL_BATCH = 10_000
+PRECISIONS = ("float32", "bf16")
+THROUGHPUT_DEFAULTS = {"precision": "float32", "channels_last": False}  # examples per forward pass when evaluating
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,6 +294,8 @@ class TrainConfig(RunConfig):
     hessian_tol: float = 1e-3
     hessian_max_iter: int = 100
     accept_unverified_data: bool = False
+    precision: str = "float32"       # "bf16": the training step under bfloat16 autocast (evaluation stays float32)
+    channels_last: bool = False      # convolutional nets: NHWC memory layout (faster convolutions on GPUs)
 
     def __post_init__(self) -> None:
         opts = self.model_options
@@ -363,12 +372,20 @@ class TrainConfig(RunConfig):
                 self.hessian_max_iter, "an integer >= 2 (HVPs)")
         require(isinstance(self.accept_unverified_data, bool), "accept_unverified_data",
                 self.accept_unverified_data, "true or false")
+        require(self.precision in PRECISIONS, "precision", self.precision,
+                f"one of {', '.join(PRECISIONS)} (bf16: training step under bfloat16 autocast)")
+        require(isinstance(self.channels_last, bool) and (not self.channels_last or self.model != "mlp"),
+                "channels_last", self.channels_last, "true or false; true only for convolutional models")
 
     # -- JSON form -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """Every field, except the throughput options at their defaults (so float32, NCHW runs keep
+        their keys; a bf16 or channels-last run is another run, with another key)."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in THROUGHPUT_DEFAULTS and value == THROUGHPUT_DEFAULTS[f.name]:
+                continue
             if isinstance(value, Schedule):
                 value = value.to_dict()
             elif f.name == "model_options":
@@ -636,6 +653,11 @@ def _train_config(cfg: TrainConfig, progress=None) -> dict:
     X, y = split.x_train, split.y_train
     N = split.n_train
     model = build_model(cfg).to(device)
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if cfg.precision == "bf16"
+                else contextlib.nullcontext())
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     gen = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
     aug_gen = None
@@ -664,7 +686,10 @@ def _train_config(cfg: TrainConfig, progress=None) -> dict:
             xb = X[idx]
             if aug_gen is not None:
                 xb = random_crop_flip(xb, padding=4, generator=aug_gen)
-            loss = nn.functional.cross_entropy(model(xb), y[idx])
+            if xb.dim() == 4:
+                xb = xb.contiguous(memory_format=layout)
+            with autocast:
+                loss = nn.functional.cross_entropy(model(xb).float(), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
