@@ -14,8 +14,8 @@ from one of two sources, always named in the output:
 - **unmeasured estimate**: the model's floating-point operations per example (counted once with
   ``torch.utils.flop_counter`` on a two-example batch: forward + backward for training, forward
   for evaluation) divided by an assumed sustained rate (:data:`ASSUMED_FLOPS` for the device
-  class), plus :data:`STEP_OVERHEAD_S` of launch overhead per optimizer step.  Vmapped ensembles
-  are counted as separate runs (an upper bound for the small models).
+  class), plus :data:`STEP_OVERHEAD_S` of launch overhead per optimizer step, shared by the members
+  of a vmapped ensemble (runs that differ only in η and seed train as one).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from typing import Iterable
 #: assumed sustained training throughput (FLOP/s) when nothing is measured: a fraction of peak
 ASSUMED_FLOPS = {"cuda": 60e12, "cpu": 50e9}
 STEP_OVERHEAD_S = {"cuda": 2e-3, "cpu": 2e-4}
+MAX_ENSEMBLE = 64     # members of one vmapped ensemble (replication.runs.train_all's default)
 HVP_FACTOR = 2.0      # one Hessian-vector product ~ two forward+backward passes per example
 
 
@@ -42,6 +43,7 @@ class ChapterBill:
     seconds_all: float     # ... of every run (as if the store were empty)
     basis: str             # "measured", "unmeasured estimate", "mixed" or "not planned"
     models: tuple[str, ...] = ()
+    epochs_all: int = 0    # epochs of every run
 
 
 def _dataset_shape(dataset: str) -> tuple[int, ...]:
@@ -98,8 +100,9 @@ def epoch_seconds_at(measured: tuple[int, float, int, float], batch_size: int) -
     return max(a + b / batch_size, 0.0)
 
 
-def run_seconds(cfg, measured: dict | None = None) -> tuple[float, str]:
-    """(estimated device seconds, basis) of one training config."""
+def run_seconds(cfg, measured: dict | None = None, *, share: int = 1) -> tuple[float, str]:
+    """(estimated device seconds, basis) of one training config; ``share``: the members of the vmapped
+    ensemble it trains in (they share each step's launch overhead)."""
     import json
 
     device = "cuda" if str(cfg.device).startswith("cuda") else "cpu"
@@ -114,7 +117,7 @@ def run_seconds(cfg, measured: dict | None = None) -> tuple[float, str]:
                                                 cfg.dataset)
     rate = ASSUMED_FLOPS[device]
     steps = n // max(1, int(cfg.batch_size))
-    per_epoch = (n * train_flops + n_eval * eval_flops) / rate + steps * STEP_OVERHEAD_S[device]
+    per_epoch = (n * train_flops + n_eval * eval_flops) / rate + steps * STEP_OVERHEAD_S[device] / share
     probes = len(getattr(cfg, "hessian_epochs", ()) or ())
     hvp = probes * cfg.hessian_max_iter * min(cfg.hessian_samples, n) * HVP_FACTOR * train_flops / rate
     return epochs * per_epoch + hvp, "unmeasured estimate"
@@ -123,13 +126,20 @@ def run_seconds(cfg, measured: dict | None = None) -> tuple[float, str]:
 def bill(chapter: str, configs: Iterable | None, store) -> ChapterBill:
     if configs is None:
         return ChapterBill(chapter, 0, 0, 0, 0.0, 0.0, "not planned")
+    from .ensemble import can_ensemble, group_key
+
     configs = list({c.key: c for c in configs}.values())
     measured = measured_epoch_seconds()
+    groups: dict = {}
+    for cfg in configs:
+        if can_ensemble(cfg):
+            groups.setdefault(group_key(cfg), []).append(cfg.key)
+    share = {k: min(len(keys), MAX_ENSEMBLE) for keys in groups.values() for k in keys}
     seconds = seconds_all = 0.0
     epochs = stored = 0
     bases = set()
     for cfg in configs:
-        s, basis = run_seconds(cfg, measured)
+        s, basis = run_seconds(cfg, measured, share=share.get(cfg.key, 1))
         bases.add(basis)
         seconds_all += s
         if cfg in store:
@@ -139,7 +149,7 @@ def bill(chapter: str, configs: Iterable | None, store) -> ChapterBill:
             epochs += cfg.epochs
     basis = bases.pop() if len(bases) == 1 else ("mixed" if bases else "nothing to run")
     return ChapterBill(chapter, len(configs), stored, epochs, seconds, seconds_all, basis,
-                       tuple(sorted({c.model for c in configs})))
+                       tuple(sorted({c.model for c in configs})), sum(c.epochs for c in configs))
 
 
 def table(bills: list[ChapterBill], *, device: str) -> str:
