@@ -20,6 +20,7 @@ def isolated_data(tmp_path, monkeypatch):
     monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
     monkeypatch.delenv("REPLICATION_ACCEPT_UNVERIFIED", raising=False)
     monkeypatch.setenv("REPLICATION_OFFLINE", "1")
+    monkeypatch.setenv("REPLICATION_NPM", str(tmp_path / "no-npm"))   # never the real `npm pack`
     data.clear_memo()
     yield
     data.clear_memo()

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import time
 import urllib.error
 
 import numpy as np
@@ -182,12 +181,9 @@ def test_second_load_is_memoized_and_does_not_rehash(fashion, tmp_path, monkeypa
     hashed = []
     real_md5 = data._md5
     monkeypatch.setattr(data, "_md5", lambda b: hashed.append(len(b)) or real_md5(b))
-    t = time.perf_counter()
     ds = data.load_dataset("fashion-mnist")
-    elapsed = time.perf_counter() - t
     assert hashed == [] and ds.canonical and ds.fingerprint == fashion[1].fingerprint
     assert torch.equal(ds.x_train[:100], fashion[1].x_train[:100])
-    assert elapsed < 5.0, f"loading from the verified cache took {elapsed:.2f} s"
     assert data.load_dataset("fashion-mnist") is ds                  # in-process memo
     # a file whose mtime changed is hashed again (and only that one), then trusted again
     labels = tmp_path / "data" / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte"

@@ -184,11 +184,9 @@ def test_gpu_check_quick_cpu_mode_runs_every_model(store, tmp_path, monkeypatch)
         return {k: v for k, v in os.environ.items() if k.startswith("REPLICATION_")}
 
     before = replication_env()
-    start = time.perf_counter()
     out = tmp_path / "gpu-check.md"
     with pytest.warns(UserWarning):                      # the synthetic CIFAR-10 is loaded as unverified
         assert _gpu_check().main(["--device", "cpu", "--quick", "--output", str(out)]) == 0
-    assert time.perf_counter() - start < 20
     text = out.read_text()
     assert text.startswith("# GPU check: CPU") and replication_env() == before
     for name in models.MODEL_NAMES:
