@@ -175,7 +175,6 @@ def test_gpu_check_without_cuda_says_so_and_exits_0(capsys):
 
 def test_gpu_check_quick_cpu_mode_runs_every_model(store, tmp_path, monkeypatch):
     import os
-    import time
 
     from replication import models
 
