@@ -222,7 +222,7 @@ def verdicts(results, params) -> list[Verdict]:
                    n_equivalent=sum(c["outcome"] == HOLDS for c in c1))
         sent1 = (f"{ev1['n_equivalent']} of {len(c1)} (N, β) settings equivalent to β = 1 within ±{100 * margin:g} "
                  f"points (widest 90% interval [{100 * worst['lo']:+.1f}, {100 * worst['hi']:+.1f}] points at "
-                 f"N = {worst['N']}, β = {worst['beta']:g}); largest gap between mean curves "
+                 f"N = {worst['N']:,}, β = {worst['beta']:g}); largest gap between mean curves "
                  f"{100 * gap:.1f} points against a seed sd of up to {100 * spread:.1f} points.")
     out.append(Verdict(
         id="claim-1-same-curves-small-beta", claim=1,

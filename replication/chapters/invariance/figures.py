@@ -46,10 +46,16 @@ def curves_figure(results, facts):
                 Y = curves(results.runs, N, t["beta"], LINEAR)
                 L = curves(results.runs, N, t["beta"], LINEAR, "loss_curve")
                 x = np.arange(1, Y.shape[1] + 1)
-                F.mean_band(ax_a, x, Y, color=col, lw=2.0 if t["beta"] == 1 else 1.2)
-                F.mean_band(ax_l, x, L, color=col, lw=2.0 if t["beta"] == 1 else 1.2)
+                if t["beta"] == 1:      # the seed spread, once: a t-band around β = 1
+                    F.mean_band(ax_a, x, Y, color=col, lw=2.2, zorder=3)
+                    F.mean_band(ax_l, x, L, color=col, lw=2.2, zorder=3)
+                else:                   # the other βs: means over seeds only, so the panel stays legible
+                    ax_a.plot(x, np.nanmean(Y, axis=0), color=col, lw=1.1)
+                    ax_l.plot(x, np.nanmean(L, axis=0), color=col, lw=1.1)
             ax_a.set_ylabel("validation acc.")
             ax_l.set_ylabel("training loss")
+            ax_l.set_yscale("log")
+            _plain(ax_l, x=False, y=True, decades=True)
             ax_a.set_title(f"({chr(97 + 2 * i)}) N = {N:,}: validation accuracy", loc="left")
             ax_l.set_title(f"({chr(98 + 2 * i)}) N = {N:,}: training loss", loc="left")
         for ax in axes[-1]:
