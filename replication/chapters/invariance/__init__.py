@@ -1,0 +1,93 @@
+"""Chapter "Same η/S, same dynamics, and where it breaks" (the paper's Fig. 6 and 7; claims 1, 9, 10, 13).
+
+From a base (η₀, S₀), runs at (β η₀, β S₀) (linear rescaling) and at (√β η₀, β S₀) (square-root
+rescaling) for several training-set sizes, all for the same number of epochs, several seeds each;
+the gradient noise scale along β = 1 training predicts where the invariance should break.
+:mod:`.experiment` builds the runs, :mod:`.claims` the numbers and verdicts, :mod:`.figures` the figures.
+"""
+from __future__ import annotations
+
+from ...config import ConfigError
+from ...params import ChapterSpec, Param, ParameterError
+from . import claims, experiment
+from .experiment import InvarianceResults, NoiseScaleRun, compute  # noqa: F401
+
+DATASET_SIZE = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000}
+
+
+def _check(values: dict) -> None:
+    total = DATASET_SIZE[values["dataset"]]
+    sizes = list(values["train_sizes"])
+    if len(set(sizes)) != len(sizes):
+        raise ParameterError(f"train_sizes={sizes!r}: the training-set sizes must differ")
+    if max(sizes) + values["n_val"] > total:
+        raise ParameterError(f"train_sizes={sizes!r}: every size + n_val must be <= {total} "
+                             f"({values['dataset']}, n_val={values['n_val']})")
+    betas = list(values["betas"])
+    if 1 not in betas:
+        raise ParameterError(f"betas={betas!r}: must contain 1 (the base run every β is compared with)")
+    if betas != sorted(set(betas)):
+        raise ParameterError(f"betas={betas!r}: must be increasing, without repeats")
+    if len([b for b in betas if b > 1]) < 2:
+        raise ParameterError(f"betas={betas!r}: need at least two values above 1 to find a break")
+    S0 = values["base_batch_size"]
+    if S0 > min(sizes):
+        raise ParameterError(f"base_batch_size={S0!r}: must be <= the smallest training-set size {min(sizes)}")
+    if len({int(round(b * S0)) for b in betas}) != len(betas):
+        raise ParameterError(f"betas={betas!r}: two betas give the same batch size round(beta * {S0})")
+    if not set(values["sqrt_betas"]) <= set(betas):
+        raise ParameterError(f"sqrt_betas={list(values['sqrt_betas'])!r}: must be a subset of betas={betas!r}")
+    if not 1 < values["small_beta"] <= max(betas):
+        raise ParameterError(f"small_beta={values['small_beta']!r}: must be in (1, {max(betas):g}] (the largest beta)")
+    if max(values["noise_epochs"]) > values["epochs"]:
+        raise ParameterError(f"noise_epochs={list(values['noise_epochs'])!r}: must be <= epochs={values['epochs']}")
+    if values["dataset"] == "cifar10" and values["model"] == "mlp":
+        raise ParameterError("model='mlp': CIFAR-10 takes a convolutional model (vgg11, resnet20, resnet32, resnet56)")
+    if values["dataset"] != "cifar10" and values["model"] != "mlp":
+        raise ParameterError(f"model={values['model']!r}: the convolutional models need dataset=cifar10")
+    if values["augment"] and values["dataset"] != "cifar10":
+        raise ParameterError("augment=True: crop and flip is a CIFAR-10 augmentation (dataset=cifar10)")
+
+    class _P(dict):
+        __getattr__ = dict.__getitem__
+
+    try:        # every config of the grid is valid (batch sizes, model options) before any compute
+        experiment.grid(_P(values))
+    except ConfigError as error:
+        raise ParameterError(str(error)) from None
+
+
+SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks", (
+    Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
+    Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist", "cifar10")),
+    Param("model", "str", "network (mlp on the 28×28 sets; vgg11 or a ResNet on CIFAR-10)",
+          choices=("mlp", "vgg11", "resnet20", "resnet32", "resnet56")),
+    Param("hidden", "int_list", "hidden-layer widths of the MLP (ignored by the other models)", low=1, high=4096),
+    Param("train_sizes", "int_list", "training-set sizes N (seeded random subsets of the training split)",
+          low=100, high=59_900, min_len=2),
+    Param("n_val", "int", "validation examples, held out of the training split", low=100, high=30_000),
+    Param("n_test", "int", "test examples evaluated each epoch (the first ones of the test split)", low=1,
+          high=10_000),
+    Param("base_lr", "float", "η₀ of the base run (β = 1)", low=1e-5, high=10),
+    Param("base_batch_size", "int", "S₀ of the base run (β = 1)", low=1, high=50_000),
+    Param("betas", "float_list", "the factors β of the linear rescaling (η, S) = (β η₀, β S₀); must contain 1; "
+          "a β with β S₀ > N is skipped for that N", low=0.01, high=10_000, min_len=3),
+    Param("sqrt_betas", "float_list", "the factors β also run with square-root rescaling (√β η₀, β S₀)",
+          low=0.01, high=10_000),
+    Param("seeds", "int", "seeds (initialization and batch order) per setting", low=2, high=1000),
+    Param("epochs", "int", "training epochs of every run (plain SGD, constant η)", low=1, high=10_000),
+    Param("momentum", "float", "SGD momentum (0: plain SGD, as the theory)", low=0.0, high=0.99),
+    Param("augment", "bool", "random crop and flip (CIFAR-10 only)"),
+    Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 JPEG stand-in; results say "
+          "NOT canonical)"),
+    Param("noise_epochs", "int_list", "epochs along β = 1 training at which B_noise is measured (0 = "
+          "initialization; the last epoch is always measured)", low=0, high=10_000),
+    Param("noise_samples", "int", "training examples Tr C and |ḡ|² average over (all when >= N)", low=2,
+          high=60_000),
+    Param("margin", "float", "accuracy margin of the rules (a fraction: 0.02 = 2 points)", low=0.001, high=0.5),
+    Param("small_beta", "float", "claim 1 is tested at the betas in (1, small_beta]", low=1.0, high=10_000),
+), check=_check)
+
+
+def verdicts(results, params):
+    return claims.verdicts(results, params)

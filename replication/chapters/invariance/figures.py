@@ -1,0 +1,201 @@
+"""Figures of the invariance chapter, on the shared conventions of :mod:`replication.figures`
+(660 px column, at most two panels per row, S coloured by cividis, t-bands over seeds)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import figures as F
+from .claims import CHANCE
+from .experiment import LINEAR, SQRT, curves
+
+
+def _plain(ax, x=True, y=False, decades=False):
+    """Plain numbers (not powers) on log axes; ``decades``: ticks at 1, 2, 5 × 10^k."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    for on, axis in ((x, ax.xaxis), (y, ax.yaxis)):
+        if on:
+            if decades:
+                axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+            axis.set_major_formatter(fmt)
+            axis.set_minor_formatter(NullFormatter())
+
+
+def _size_colors(sizes):
+    return {N: F.CATEGORY[i % len(F.CATEGORY)] for i, N in enumerate(sorted(sizes))}
+
+
+def curves_figure(results, facts):
+    """Validation accuracy and training loss against epochs, one row per training-set size, one line per β."""
+    from matplotlib.colors import LogNorm
+    import matplotlib.cm as cm
+
+    sizes = facts["sizes"]
+    S_all = [r["S"] for r in results.runs]
+    norm = LogNorm(min(S_all), max(S_all) * 1.001)
+    fig, axes = F.column_figure(len(sizes), 2, row_height=2.1, sharex=True, layout="constrained")
+    with F.style():
+        for i, N in enumerate(sizes):
+            ax_a, ax_l = axes[i]
+            for t in facts["tables"][N]:
+                S = int(round(t["beta"] * min(r["S"] for r in results.runs if r["beta"] == 1)))
+                col = F.batch_color(S, norm)
+                Y = curves(results.runs, N, t["beta"], LINEAR)
+                L = curves(results.runs, N, t["beta"], LINEAR, "loss_curve")
+                x = np.arange(1, Y.shape[1] + 1)
+                if t["beta"] == 1:      # the seed spread, once: a t-band around β = 1
+                    F.mean_band(ax_a, x, Y, color=col, lw=2.2, zorder=3)
+                    F.mean_band(ax_l, x, L, color=col, lw=2.2, zorder=3)
+                else:                   # the other βs: means over seeds only, so the panel stays legible
+                    ax_a.plot(x, np.nanmean(Y, axis=0), color=col, lw=1.1)
+                    ax_l.plot(x, np.nanmean(L, axis=0), color=col, lw=1.1)
+            ax_a.set_ylabel("validation acc.")
+            ax_l.set_ylabel("training loss")
+            ax_l.set_yscale("log")
+            _plain(ax_l, x=False, y=True, decades=True)
+            ax_a.set_title(f"({chr(97 + 2 * i)}) N = {N:,}: validation accuracy", loc="left")
+            ax_l.set_title(f"({chr(98 + 2 * i)}) N = {N:,}: training loss", loc="left")
+        for ax in axes[-1]:
+            ax.set_xlabel("epoch")
+        sm = cm.ScalarMappable(norm=norm, cmap=F.BATCH_CMAP)
+        cb = fig.colorbar(sm, ax=axes, label="batch size S = β S₀ (η/S fixed)", fraction=0.04, pad=0.02)
+        cb.ax.yaxis.set_major_formatter(__import__("matplotlib.ticker").ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        cb.ax.yaxis.set_minor_formatter(__import__("matplotlib.ticker").ticker.NullFormatter())
+    return fig
+
+
+def final_figure(results, facts, params):
+    """(a) final accuracy, (b) final training loss against β, (c) the difference to β = 1 with the
+    rule's intervals, (d) the curve distance to β = 1 of the two rescalings."""
+    sizes = facts["sizes"]
+    colors = _size_colors(sizes)
+    fig, axes = F.column_figure(2, 2, row_height=2.7)
+    (ax_a, ax_b), (ax_c, ax_d) = axes
+    margin = facts["margin"]
+    with F.style():
+        for N in sizes:
+            c = colors[N]
+            for variant, tables, ls, mk in ((LINEAR, facts["tables"], "-", "o"), (SQRT, facts["sqrt_tables"], "--", "s")):
+                tab = tables[N]
+                if variant == SQRT:
+                    tab = [t for t in facts["tables"][N] if t["beta"] == 1] + tab
+                if not tab:
+                    continue
+                b = [t["beta"] for t in tab]
+                label = f"N = {N:,}" if variant == LINEAR else None
+                ax_a.errorbar(b, [t["acc"] for t in tab], yerr=[min(t["acc_ci"], 0.5) for t in tab], color=c, ls=ls,
+                              marker=mk, ms=3.5, lw=1.2, capsize=2, label=label, alpha=1 if variant == LINEAR else 0.7)
+                ax_b.plot(b, [t["train_loss"] for t in tab], color=c, ls=ls, marker=mk, ms=3.5, lw=1.2,
+                          alpha=1 if variant == LINEAR else 0.7)
+            tab = facts["tables"][N]
+            b = np.array([t["beta"] for t in tab])
+            d = np.array([t["d"] for t in tab])
+            lo = np.array([t["d_lo"] for t in tab])
+            hi = np.array([t["d_hi"] for t in tab])
+            ax_c.plot(b, d, color=c, marker="o", ms=3.5, lw=1.2, label=f"N = {N:,}")
+            ax_c.fill_between(b, np.nan_to_num(lo, nan=0), np.nan_to_num(hi, nan=0), color=c, alpha=0.15, lw=0)
+            br = facts["breaks"][N]
+            if math.isfinite(br["beta_star"]):
+                for ax in (ax_a, ax_c):
+                    ax.axvline(br["beta_star"], color=c, ls=":", lw=1.2)
+            dist = [x for x in facts["distance"] if x["N"] == N]
+            if dist:
+                bb = [x["beta"] for x in dist]
+                ax_d.plot(bb, [x["linear"].mean() for x in dist], color=c, marker="o", ms=3.5, lw=1.2,
+                          label=f"N = {N:,}")
+                ax_d.plot(bb, [x["sqrt"].mean() for x in dist], color=c, marker="s", ms=3.5, lw=1.2, ls="--")
+        ax_c.axhline(-margin, color="k", lw=0.8, ls="--")
+        ax_c.axhline(0, color="k", lw=0.5)
+        ax_a.axhline(CHANCE, color="0.5", lw=0.6, ls=":")
+        for ax in axes.ravel():
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("β")
+            _plain(ax)
+        ax_a.set_ylim(0, 1)
+        ax_b.set_yscale("log")
+        _plain(ax_b, x=False, y=True, decades=True)
+        ax_a.set_ylabel("final validation acc.")
+        ax_b.set_ylabel("final training loss")
+        ax_c.set_ylabel("acc. − acc. at β = 1")
+        ax_d.set_ylabel("curve distance to β = 1")
+        ax_a.set_title("(a) accuracy (— linear, -- √)", loc="left")
+        ax_b.set_title("(b) training loss", loc="left")
+        ax_c.set_title("(c) difference, 90% interval", loc="left")
+        ax_d.set_title("(d) distance (— linear, -- √)", loc="left")
+        ax_a.legend(loc="lower left")
+        fig.tight_layout()
+    return fig
+
+
+def noise_figure(results, facts, params):
+    """(a) B_noise along β = 1 training per size; (b) the measured breaking batch against the predicted one."""
+    sizes = facts["sizes"]
+    colors = _size_colors(sizes)
+    S0 = params.base_batch_size
+    fig, axes = F.column_figure(1, 2, row_height=2.9)
+    ax_a, ax_b = axes[0]
+    with F.style():
+        for N in sizes:
+            c = colors[N]
+            rows = [r for r in results.noise if r["N"] == N]
+            for s in sorted({r["seed"] for r in rows}):
+                rs = sorted((r for r in rows if r["seed"] == s), key=lambda r: r["epoch"])
+                ax_a.plot([r["epoch"] for r in rs], [r["B_noise"] for r in rs], color=c, lw=0.6, alpha=0.5)
+            pe = facts["prediction"][N]["per_epoch"]
+            ax_a.plot([p["epoch"] for p in pe], [p["B_noise"] for p in pe], color=c, marker="o", ms=3.5, lw=1.5,
+                      label=f"N = {N:,}")
+            ax_a.plot([p["epoch"] for p in pe], [p["B_pred"] for p in pe], color=c, ls="--", lw=1.0)
+            br, pr = facts["breaks"][N], facts["prediction"][N]
+            if math.isfinite(pr["lo"]):
+                ax_b.fill_between([N / 1.08, N * 1.08], pr["lo"], pr["hi"], color=c, alpha=0.25, lw=0)
+            lo = br["lo"] * S0
+            if math.isfinite(br["hi"]) and math.isfinite(br["beta_star"]):
+                mid, hi = br["beta_star"] * S0, br["hi"] * S0
+                ax_b.errorbar([N], [mid], yerr=[[mid - lo], [hi - mid]], color=c, marker="o", ms=5, capsize=3, lw=1.5)
+            else:   # censored: only a lower bound
+                ax_b.errorbar([N], [lo], yerr=[[0], [lo]], color=c, marker="^", ms=5, capsize=3, lw=1.5, lolims=True)
+        ns = np.array(sorted(sizes), float)
+        ax_b.plot(ns, ns, color="0.4", lw=0.8, ls=":", label="S = N")
+        ax_a.set_yscale("log")
+        ax_a.set_xlabel("epoch (β = 1 training)")
+        ax_a.set_ylabel("B_noise = Tr C / |ḡ|²")
+        ax_a.set_title("(a) noise scale (-- predicted S)", loc="left")
+        ax_a.legend(loc="best")
+        ax_b.set_xscale("log")
+        ax_b.set_yscale("log")
+        ax_b.set_xlabel("training-set size N")
+        ax_b.set_ylabel("batch size")
+        ax_b.set_title("(b) measured β*S₀ vs predicted", loc="left")
+        _plain(ax_b, x=False, y=True, decades=True)
+        ax_b.set_xticks(sorted(sizes))
+        _plain(ax_b, x=True, y=False)
+        _plain(ax_a, x=False, y=True, decades=True)
+        ax_b.legend(loc="upper left")
+        fig.tight_layout()
+    return fig
+
+
+def curve_rows(results) -> list[dict]:
+    out = []
+    for r in results.runs:
+        for e, (a, l) in enumerate(zip(r["val_curve"], r["loss_curve"]), start=1):
+            out.append(dict(N=r["N"], beta=r["beta"], variant=r["variant"], eta=r["eta"], S=r["S"], seed=r["seed"],
+                            epoch=e, val_acc=a, train_loss=l))
+    return out
+
+
+def final_rows(facts) -> list[dict]:
+    rows = []
+    for tables in (facts["tables"], facts["sqrt_tables"]):
+        for N, tab in tables.items():
+            for t in tab:
+                rows.append({k: t[k] for k in ("N", "beta", "variant", "n", "acc", "acc_ci", "d", "d_lo", "d_hi",
+                                               "intact", "broken", "n_diverged", "train_loss")})
+    return rows
+
+
+def noise_rows(results) -> list[dict]:
+    return [dict(r) for r in results.noise]

@@ -1,0 +1,172 @@
+"""Chapter "Same η/S, same dynamics, and where it breaks": parameters, the grid (linear and
+square-root rescaling), the rules that turn runs into verdicts (on synthetic runs whose answer is
+known), the predicted breaking batch, and the chapter's compute at a tiny size through the store."""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from replication.chapters import invariance
+from replication.chapters.invariance import claims, experiment
+from replication.params import ParameterError, resolve
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")
+
+
+def test_every_profile_resolves_and_gpu_paper_run_the_papers_sizes():
+    for profile in ("smoke", "laptop", "gpu", "paper"):
+        p = resolve(invariance.SPEC, profile)
+        assert 1.0 in p.betas and set(p.sqrt_betas) <= set(p.betas)
+    for profile in ("gpu", "paper"):
+        p = resolve(invariance.SPEC, profile)
+        assert p.dataset == "cifar10" and p.model == "vgg11"
+        assert sorted(p.train_sizes) == [12_000, 22_500, 45_000]
+        assert max(p.betas) * p.base_batch_size >= 45_000 / 8   # the range reaches large batches
+
+
+@pytest.mark.parametrize("explicit, pattern", [
+    ({"betas": [2.0, 4.0, 8.0]}, r"^betas=.*must contain 1"),
+    ({"betas": [1.0, 4.0, 2.0]}, r"must be increasing"),
+    ({"sqrt_betas": [3.0]}, r"^sqrt_betas=\[3.0\]: must be a subset of betas"),
+    ({"train_sizes": [300, 59_900]}, r"every size \+ n_val must be <= 60000"),
+    ({"model": "vgg11"}, r"need dataset=cifar10"),
+    ({"base_batch_size": 400}, r"^base_batch_size=400: must be <= the smallest training-set size 300"),
+    ({"noise_epochs": [0, 9]}, r"^noise_epochs=\[0, 9\]: must be <= epochs=2"),
+    ({"small_beta": 1.0}, r"^small_beta=1.0: must be in \(1, 8\]"),
+    ({"betas": [1.0, 1.01, 4.0]}, r"two betas give the same batch size"),
+])
+def test_bad_parameters_fail_with_one_line(explicit, pattern):
+    with pytest.raises(ParameterError, match=pattern):
+        resolve(invariance.SPEC, "smoke", explicit)
+
+
+def test_grid_keeps_eta_over_s_for_linear_and_eta_over_sqrt_s_for_sqrt():
+    p = resolve(invariance.SPEC, "smoke")
+    rows = experiment.grid(p)
+    eta0, S0 = p.base_lr, p.base_batch_size
+    for labels, cfg in rows:
+        assert cfg.batch_size == round(labels["beta"] * S0) <= labels["N"] == cfg.n_train
+        if labels["variant"] == experiment.LINEAR:
+            assert cfg.lr / cfg.batch_size == pytest.approx(eta0 / S0)
+        else:
+            assert cfg.lr / math.sqrt(cfg.batch_size) == pytest.approx(eta0 / math.sqrt(S0))
+    # β = 1 is run once per (N, seed), never as a separate square-root run
+    ones = [labels for labels, _ in rows if labels["beta"] == 1]
+    assert len(ones) == len(p.train_sizes) * p.seeds
+    # a β with β S0 > N is skipped for that N only
+    big = resolve(invariance.SPEC, "smoke", {"betas": [1.0, 2.0, 4.0, 8.0, 20.0], "train_sizes": [300, 600]})
+    Ns = {labels["N"] for labels, _ in experiment.grid(big) if labels["beta"] == 20}
+    assert Ns == {600}
+
+
+def test_predicted_batch_is_the_noise_scale_with_the_finite_n_correction():
+    assert experiment.predicted_batch(50.0, 10**9) == pytest.approx(50.0, rel=1e-6)
+    assert experiment.predicted_batch(1e12, 1000) == pytest.approx(1000, rel=1e-6)
+    # at S_pred one step's noise equals its signal: Tr C (N - S)/(S (N - 1)) = |g|^2 with B = Tr C/|g|^2
+    B, N = 80.0, 500
+    S = experiment.predicted_batch(B, N)
+    assert B * (N - S) / (S * (N - 1)) == pytest.approx(1.0)
+    assert experiment.predicted_batch(80.0, 500) < experiment.predicted_batch(80.0, 5000)
+
+
+def _runs(breaks: dict, *, betas=(1, 2, 4, 8, 16, 32), seeds=3, epochs=4, sqrt_extra=0.0, lin_extra=0.0,
+          noise=0.002):
+    """Synthetic runs: accuracy 0.8 up to the break β of each N, 0.5 beyond; square-root runs off
+    the β = 1 curve by ``sqrt_extra``, linear ones (β > 1) by ``lin_extra``."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for N, b_break in breaks.items():
+        for b in betas:
+            for variant in ("linear", "sqrt"):
+                if variant == "sqrt" and (b == 1 or b > 8):
+                    continue
+                for s in range(seeds):
+                    acc = 0.8 if b < b_break else 0.5
+                    if variant == "sqrt":
+                        acc -= sqrt_extra
+                    elif b > 1:
+                        acc -= lin_extra
+                    acc += noise * rng.standard_normal()
+                    curve = list(np.linspace(0.5, acc, epochs))
+                    rows.append(dict(N=N, beta=float(b), variant=variant, seed=s, eta=0.01 * b, S=10 * b,
+                                     diverged=False, val_acc=acc, train_loss=1 - acc, val_curve=curve,
+                                     loss_curve=[1 - c for c in curve]))
+    return rows
+
+
+def _params(**over):
+    base = dict(train_sizes=(1000, 4000), margin=0.02, small_beta=2.0, sqrt_betas=(2.0, 4.0, 8.0), base_batch_size=10,
+                profile="test")
+    base.update(over)
+    return SimpleNamespace(**base)
+
+
+def _noise(values: dict):
+    return [dict(N=N, seed=0, epoch=e, B_noise=B, B_pred=experiment.predicted_batch(B, N), loss=1.0,
+                 trace_C=B, grad_norm2=1.0) for N, Bs in values.items() for e, B in enumerate(Bs)]
+
+
+def _verdicts(runs, noise, **over):
+    res = SimpleNamespace(runs=runs, noise=noise, epochs=4)
+    return {v.id: v for v in claims.verdicts(res, _params(**over))}
+
+
+def test_break_rule_finds_the_written_beta_star_with_its_interval():
+    table = claims.size_table(_runs({1000: 8}), 1000, 0.02)
+    br = claims.breaking_point(table, 0.02)
+    assert 4 < br["beta_star"] < 8 and br["lo"] == 4 and br["hi"] == 8 and not br["censored"]
+    # no break in range: censored, no estimate, lower bound the largest intact β
+    br = claims.breaking_point(claims.size_table(_runs({1000: 64}), 1000, 0.02), 0.02)
+    assert math.isnan(br["beta_star"]) and br["censored"] and br["lo"] == 32 and br["hi"] == math.inf
+
+
+def test_claims_follow_the_rules_on_runs_whose_answer_is_known():
+    noise = _noise({1000: [30, 60, 70], 4000: [150, 300, 320]})
+    v = _verdicts(_runs({1000: 8, 4000: 32}, sqrt_extra=0.05), noise)
+    assert v["claim-10-break-grows-with-n"].outcome == "holds"
+    assert v["claim-1-same-curves-small-beta"].outcome == "holds"
+    assert v["claim-9-linear-beats-sqrt"].outcome == "holds"
+    assert v["claim-13-linear-scaling-explained"].outcome == "holds"
+    # measured breaks: (40, 80] and (160, 320]; predicted ranges overlap both
+    assert v["invariance-noise-scale-predicts-break"].outcome == "holds"
+    # reversed: the break comes earlier on the larger set
+    v = _verdicts(_runs({1000: 32, 4000: 8}, sqrt_extra=-0.0), noise)
+    assert v["claim-10-break-grows-with-n"].outcome == "fails"
+    # square root closer than linear below the break: linear off the β = 1 curve by less than the margin
+    runs = _runs({1000: 32, 4000: 32}, lin_extra=0.012)
+    v = _verdicts(runs, noise)
+    assert v["claim-9-linear-beats-sqrt"].outcome == "fails"
+    assert v["claim-1-same-curves-small-beta"].outcome == "holds"
+    assert v["claim-13-linear-scaling-explained"].outcome == "fails"
+    # beyond the break only: no β qualifies for claim 9; claim 1 fails when β = 2 is already broken
+    v = _verdicts(_runs({1000: 2, 4000: 2}, sqrt_extra=-0.3), noise)
+    assert v["claim-9-linear-beats-sqrt"].outcome == "inconclusive"
+    assert v["claim-1-same-curves-small-beta"].outcome == "fails"
+    assert v["claim-13-linear-scaling-explained"].outcome == "fails"
+    # a prediction an order of magnitude off fails
+    v = _verdicts(_runs({1000: 8, 4000: 32}), _noise({1000: [900, 990], 4000: [3000, 3900]}))
+    assert v["invariance-noise-scale-predicts-break"].outcome == "fails"
+
+
+def test_claim_1_is_inconclusive_when_seeds_are_too_noisy():
+    v = _verdicts(_runs({1000: 8, 4000: 32}, noise=0.05), _noise({1000: [50], 4000: [200]}))
+    assert v["claim-1-same-curves-small-beta"].outcome == "inconclusive"
+
+
+def test_compute_at_a_tiny_size_through_the_store(store, one_thread):
+    explicit = dict(train_sizes=[200, 300], n_val=100, n_test=50, hidden=[8], betas=[1.0, 2.0, 4.0],
+                    sqrt_betas=[2.0], seeds=2, epochs=2, noise_epochs=[0, 1], noise_samples=100)
+    p = resolve(invariance.SPEC, "smoke", explicit)
+    res = invariance.compute(p, store=store, progress=False)
+    assert len(res.runs) == 2 * (3 + 1) * 2
+    assert all(len(r["val_curve"]) == 2 for r in res.runs if not r["diverged"])
+    # B_noise at init, after epoch 1 and at the end, per (N, seed); positive and finite
+    assert sorted({(r["N"], r["epoch"]) for r in res.noise}) == [(n, e) for n in (200, 300) for e in (0, 1, 2)]
+    assert all(r["B_noise"] > 0 and math.isfinite(r["B_noise"]) and r["n_samples"] == 100 for r in res.noise)
+    assert all(r["B_pred"] <= r["N"] for r in res.noise)
+    again = invariance.compute(p, store=store, progress=False)
+    assert again.computed == 0 and again.stored == res.stored + res.computed
+    ids = [v.id for v in invariance.verdicts(res, p)]
+    assert ids == ["claim-1-same-curves-small-beta", "claim-10-break-grows-with-n", "claim-9-linear-beats-sqrt",
+                   "claim-13-linear-scaling-explained", "invariance-noise-scale-predicts-break"]
