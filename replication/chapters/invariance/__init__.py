@@ -91,3 +91,10 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
 
 def verdicts(results, params):
     return claims.verdicts(results, params)
+
+
+def plan(params) -> list:
+    """The training runs of this chapter at ``params`` (``python -m replication plan``, executors)."""
+    from .experiment import grid, prefix_configs
+
+    return [cfg for _, cfg in grid(params)] + [cfg for _, cfg in prefix_configs(params)]
