@@ -374,9 +374,11 @@ def test_summary_counts_results_quarantine_legacy_and_size(store):
     legacy.mkdir()
     (legacy / "payload.pkl").write_bytes(b"x")
     (legacy / RECORD).write_text("{}")
+    (store.root / "verdicts" / "laptop").mkdir(parents=True)     # other things kept in the store root
+    (store.root / "verdicts" / "laptop" / "sde.json").write_text("{}")
     summary = store.summary()
     assert summary["results"] == 3 and summary["per_kind"] == {"toy": 3}
-    assert summary["quarantined"] == 1 and summary["legacy"] == 1
+    assert summary["quarantined"] == 1 and summary["legacy"] == 1 and summary["incomplete"] == 0
     assert summary["bytes"] > 3 * 800
 
 
@@ -426,3 +428,18 @@ def test_a_live_claim_is_waited_for_and_its_result_read(store):
     timer.join()
     assert compute.calls == 1 and results[1].payload == {"value": "theirs"}   # waited, did not compute
     assert results.tally.stored == 1 and results.tally.computed == 1
+
+
+def test_a_held_claim_is_refreshed_so_a_long_computation_keeps_it(store, monkeypatch):
+    import time
+
+    monkeypatch.setenv("REPLICATION_CLAIM_STALE_S", "0.5")
+    cfg = Toy(x=15.0)
+    mine = store.claim(cfg)
+    assert mine.acquire()
+    try:
+        time.sleep(1.2)                                  # longer than the stale age: only refreshes save it
+        assert not store.claim(cfg).is_stale() and not store.claim(cfg).acquire()
+    finally:
+        mine.release()
+    assert not mine.path.exists() and store.claim(cfg).acquire()

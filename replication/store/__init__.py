@@ -10,6 +10,9 @@ the digest of the code that computes it, and its canonical JSON).  On disk::
     <root>/.quarantine/                damaged entries, moved aside (never silently deleted)
     <root>/.checkpoints/               epoch checkpoints of vmapped ensembles in flight
 
+The package: this module (the store, its runner and checkpoints), :mod:`.payload` (the payload
+format that cannot execute code when read) and :mod:`.claim` (which process computes what).
+
 Promises (each has a test in ``tests/test_store.py`` or ``tests/test_store_concurrency.py``)
 ---------------------------------------------------------------------------------------------
 * **Computed once.**  :meth:`ResultStore.get_or_compute` / :meth:`ResultStore.run_all` return the
@@ -54,10 +57,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -65,7 +67,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import paths, provenance
+from .. import paths, provenance
+from .claim import Claim, claim_stale_s
+from .payload import TAG, decode, encode, load_payload, save_payload
 
 PAYLOAD = "payload.pt"
 RECORD = "record.json"
@@ -74,6 +78,7 @@ FORMAT = 2
 QUARANTINE = ".quarantine"
 CHECKPOINTS = ".checkpoints"
 TEMPORARY_MAX_AGE_S = 3600.0
+_KEY = re.compile(r"[0-9a-f]{20}")          # RunConfig.key
 POLL_S = 0.25                             # how often a process waiting for another's claim looks again
 
 
@@ -82,10 +87,6 @@ def _env_seconds(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
-
-
-def claim_stale_s() -> float:
-    return _env_seconds("REPLICATION_CLAIM_STALE_S", 300.0)
 
 
 def checkpoint_every_s() -> float:
@@ -147,212 +148,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-# -- payload format ---------------------------------------------------------------------------------
-TAG = "__replication_store__"
-_PLAIN = (bool, int, float, complex, str, bytes, type(None))
-
-
-def encode(value: Any, where: str = "payload") -> Any:
-    """``value`` as tensors and plain containers only (what ``torch.load(weights_only=True)`` reads).
-
-    numpy arrays and numpy scalars become ``{TAG: "ndarray"|"npscalar", "dtype", "data": tensor}``
-    (string arrays: ``"items"`` lists); dicts (keys: plain values or tuples of them), lists and
-    tuples keep their type; tensors are detached and kept; anything else raises ``TypeError``."""
-    import numpy as np
-    import torch
-
-    if type(value) in _PLAIN:
-        return value
-    if isinstance(value, torch.Tensor):
-        t = value.detach()
-        if t.untyped_storage().nbytes() > t.numel() * t.element_size():
-            t = t.clone()                       # a view: do not save the whole storage
-        return t
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "US":
-            return {TAG: "ndarray-str", "dtype": value.dtype.str, "shape": list(value.shape),
-                    "items": value.ravel().tolist()}
-        if value.dtype.kind not in "biufc":
-            raise TypeError(f"{where}: numpy array of dtype {value.dtype} cannot be stored safely")
-        native = np.array(value, dtype=value.dtype.newbyteorder("="), order="C", copy=True)  # keeps 0-d
-        return {TAG: "ndarray", "dtype": value.dtype.str, "data": torch.from_numpy(native)}
-    if isinstance(value, np.generic):
-        return {TAG: "npscalar", "dtype": value.dtype.str, "data": encode(np.asarray(value), where)["data"]}
-    if type(value) in (dict,) or type(value).__name__ == "OrderedDict" and isinstance(value, dict):
-        out = type(value)()
-        for k, v in value.items():
-            if k == TAG or not (type(k) in _PLAIN or (type(k) is tuple and all(type(x) in _PLAIN for x in k))):
-                raise TypeError(f"{where}: key {k!r} cannot be stored (keys are plain values)")
-            out[k] = encode(v, f"{where}[{k!r}]")
-        return out
-    if type(value) in (list, tuple):
-        return type(value)(encode(v, f"{where}[{i}]") for i, v in enumerate(value))
-    raise TypeError(f"{where}: a {type(value).__name__} cannot be stored; payloads hold tensors, numpy "
-                    "arrays and scalars, numbers, strings, None, and dicts, lists, tuples of them")
-
-
-def decode(value: Any) -> Any:
-    """The inverse of :func:`encode`."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        tag = value.get(TAG)
-        if tag == "ndarray":
-            return value["data"].numpy().astype(np.dtype(value["dtype"]), copy=False)
-        if tag == "npscalar":
-            return value["data"].numpy().astype(np.dtype(value["dtype"]), copy=False)[()]
-        if tag == "ndarray-str":
-            return np.array(value["items"], dtype=np.dtype(value["dtype"])).reshape(value["shape"])
-        return type(value)((k, decode(v)) for k, v in value.items())
-    if type(value) in (list, tuple):
-        return type(value)(decode(v) for v in value)
-    return value
-
-
-def save_payload(payload: Any, path: Path) -> None:
-    import torch
-
-    encoded = encode(payload)
-    with open(path, "wb") as f:
-        torch.save(encoded, f)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def load_payload(path: Path) -> Any:
-    """Read a payload file; ``weights_only=True``: no code runs, whatever the file holds."""
-    import torch
-
-    return decode(torch.load(path, map_location="cpu", weights_only=True))
-
-
-# -- claims -----------------------------------------------------------------------------------------
-class _Heartbeat:
-    """One daemon thread per process refreshing the mtime of the claims it holds."""
-
-    def __init__(self):
-        self._reset()
-        if hasattr(os, "register_at_fork"):      # a forked child holds none of its parent's claims
-            os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self.paths: set[Path] = set()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    def add(self, path: Path) -> None:
-        with self.lock:
-            self.paths.add(path)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="store-claims", daemon=True)
-                self.thread.start()
-
-    def discard(self, path: Path) -> None:
-        with self.lock:
-            self.paths.discard(path)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(max(claim_stale_s() / 5, 0.05))
-            with self.lock:
-                held = list(self.paths)
-            for path in held:
-                try:
-                    os.utime(path)
-                except OSError:
-                    pass
-
-
-_HEARTBEAT = _Heartbeat()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:          # exists, owned by someone else
-        return True
-    return True
-
-
-class Claim:
-    """The claim file of one entry: ``acquire()`` (False when another live process holds it)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.token = uuid.uuid4().hex
-        self.held = False
-
-    def info(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def is_stale(self) -> bool:
-        try:
-            age = time.time() - self.path.stat().st_mtime
-        except FileNotFoundError:
-            return False
-        if age > claim_stale_s():
-            return True
-        info = self.info()
-        if info and info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
-            return not _pid_alive(info["pid"])
-        return False
-
-    def _create(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as f:
-            json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
-                       "started": time.time()}, f)
-        return True
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self._create():
-            if not self.is_stale():
-                return False
-            self._break()
-            if not self._create():
-                return False
-        self.held = True
-        _HEARTBEAT.add(self.path)
-        return True
-
-    def _break(self) -> None:
-        """Move a stale claim aside; if what was moved turns out fresh (a race), put it back."""
-        before = self.info()
-        aside = self.path.with_name(f"{self.path.name}.stale-{uuid.uuid4().hex[:8]}")
-        try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:
-            return
-        moved = None
-        try:
-            moved = json.loads(aside.read_text())
-        except (OSError, ValueError):
-            pass
-        if before is not None and moved is not None and moved.get("token") != before.get("token"):
-            try:
-                os.link(aside, self.path)       # someone's fresh claim: restore it (never clobbers)
-            except OSError:
-                pass
-        aside.unlink(missing_ok=True)
-
-    def release(self) -> None:
-        if self.held:
-            _HEARTBEAT.discard(self.path)
-            info = self.info()
-            if info is None or info.get("token") == self.token:
-                self.path.unlink(missing_ok=True)
-            self.held = False
 
 
 # -- the store --------------------------------------------------------------------------------------
@@ -597,7 +392,7 @@ class ResultStore:
                     out["claims"] += 1
                 elif ".tmp-" in entry.name or ".stale-" in entry.name:
                     out["temporaries"] += 1
-                elif entry.is_dir():
+                elif entry.is_dir() and _KEY.fullmatch(entry.name):    # not e.g. verdicts/<profile>
                     if (entry / RECORD).is_file() and (entry / PAYLOAD).is_file():
                         out["results"] += 1
                         out["per_kind"][kind.name] = out["per_kind"].get(kind.name, 0) + 1
@@ -635,6 +430,7 @@ class Checkpoint:
 
     def save(self, state: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        ResultStore._sweep_temporaries(self.path.parent)     # left by a kill mid-write
         tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
         try:
             save_payload(state, tmp)
@@ -648,4 +444,5 @@ class Checkpoint:
 
 
 __all__ = ["Result", "Results", "Tally", "ResultStore", "StoreError", "CorruptedEntryWarning", "Checkpoint",
-           "encode", "decode", "sha256_file", "PAYLOAD", "RECORD", "dataclasses"]
+           "Claim", "claim_stale_s", "checkpoint_every_s", "encode", "decode", "save_payload", "load_payload",
+           "TAG", "sha256_file", "PAYLOAD", "RECORD"]
