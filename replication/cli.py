@@ -92,7 +92,11 @@ def _overrides(args, chapter_names: list[str]) -> dict[str, dict]:
     if args.params_file is not None:
         if not args.params_file.is_file():
             raise ParameterError(f"--params-file={str(args.params_file)!r}: no such file")
-        loaded = yaml.safe_load(args.params_file.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(args.params_file.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: not valid YAML "
+                                 f"({' '.join(str(error).split())})") from None
         if not isinstance(loaded, dict):
             raise ParameterError(f"--params-file={str(args.params_file)!r}: must hold a YAML mapping")
         if set(loaded) <= set(chapter_names) | {"all"} and all(isinstance(v, dict) for v in loaded.values()):
@@ -135,92 +139,159 @@ def _train_planned(resolved: dict, executor, *, progress: bool) -> None:
         train_all(configs, progress=progress, executor=executor)
 
 
+def _library_errors() -> tuple[type[BaseException], ...]:
+    """The errors the library raises for bad input or a bad environment (shown as one line)."""
+    from .config import ConfigError
+    from .executors import ExecutorError
+    from .store import StoreError
+
+    errors: list = [ParameterError, profiles.ProfileError, ConfigError, StoreError, ExecutorError, OSError]
+    try:
+        from .data import DatasetNotFoundError, DataVerificationError
+
+        errors += [DatasetNotFoundError, DataVerificationError]
+    except ImportError:  # pragma: no cover - the data package keeps these names
+        pass
+    try:
+        from .assets import AssetError
+
+        errors.append(AssetError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _store_report() -> str:
+    from .store import QUARANTINE, ResultStore
+
+    store = ResultStore()
+    s = store.summary()
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(s["per_kind"].items()))
+    lines = [f"{s['root']}  (set REPLICATION_STORE to move it)",
+             f"results: {s['results']}" + (f" ({kinds})" if kinds else ""),
+             f"quarantined entries: {s['quarantined']}"
+             + (f" (in {store.root / QUARANTINE}; never read again, delete when inspected)" if s["quarantined"] else ""),
+             f"size on disk: {s['bytes'] / 2**20:.1f} MiB"]
+    extras = [f"{s[k]} {label}" for k, label in (
+        ("legacy", "old pickle entries (never loaded; recomputed when needed)"),
+        ("incomplete", "incomplete entries (quarantined when read)"), ("claims", "claims (computations in flight)"),
+        ("checkpoints", "ensemble checkpoints (resumed when the same runs are trained again)"),
+        ("temporaries", "temporaries")) if s[k]]
+    if extras:
+        lines.append("also: " + "; ".join(extras))
+    return "\n".join(lines)
+
+
+def _cuda_unavailable(params) -> str | None:
+    """The refusal of a ``device`` parameter naming CUDA where CUDA is not available, else None."""
+    device = params.get("device")
+    if isinstance(device, str) and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return (f"device={device!r}: no CUDA device is available here "
+                    f"(use device=cpu, or profile laptop)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Every command; a library error (bad parameter, profile, grid, store, data) is one line on
+    stderr and exit status 2, never a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyError as error:
+        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    except _library_errors() as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+
+
+def _main(args) -> int:
     from . import chapters
 
-    try:
-        if args.command == "train":
-            from .runs import cli_train
+    if args.command == "train":
+        from .runs import cli_train
 
-            return cli_train(args.grid, args.device, progress=not args.no_progress)
-        if args.command == "chapters":
-            for name in chapters.names():
-                spec = chapters.get(name).SPEC
-                print(f"{name}: {spec.title}")
-                for p in spec.params:
-                    print(f"    {p.name:<22} {p.allowed()}  — {p.help}")
-            return 0
-        if args.command == "notebook-params":
-            from . import notebook
-            from .paths import checkout_root
-
-            root = checkout_root()
-            if root is None:
-                raise ParameterError("notebook-params: run from a clone of the repository (no _toc.yml found)")
-            stale = []
-            for name in args.chapter or chapters.names():
-                chapters.get(name)
-                if notebook.write_parameters_cell(root / "book" / f"{name}.ipynb", check=args.check):
-                    stale.append(name)
-            verb = "out of date" if args.check else "rewritten"
-            print(f"{verb}: {', '.join(stale)}" if stale else "every parameters cell is up to date")
-            return 1 if args.check and stale else 0
-        if args.command == "store":
-            from .store import ResultStore
-
-            store = ResultStore()
-            entries = sorted(p.parent for p in store.root.glob("*/*/record.json"))
-            print(f"{store.root}  ({len(entries)} results; set REPLICATION_STORE to move it)")
-            return 0
-        if args.command == "data":
-            from .data import dataset_provenance, load_dataset
-
-            for name in args.name:
-                print(dataset_provenance(load_dataset(name)))
-            return 0
-        if args.command == "book":
-            from . import book
-
-            names = [n for n in chapters.names()]
-            overrides = _overrides(args, names)
-            runs = book.build(args.profile, overrides=overrides, output=args.output, force=args.force,
-                              html=not args.no_html)
-            output = args.output or book.repo_root() / "_build"
-            print(book.report(runs, None if args.no_html else output / "html"))
-            return 0
-        names = list(chapters.names()) if getattr(args, "chapter", None) == "all" else [args.chapter]
-        for name in names:
-            chapters.get(name)  # unknown chapter → error
-        overrides = _overrides(args, names)
-        resolved = {n: resolve(chapters.get(n).SPEC, args.profile, overrides.get(n)) for n in names}
-        if args.command == "params":
-            print(resolved[names[0]].table())
-            return 0
-        if args.command == "plan":
-            from . import planning
-            from .store import ResultStore
-
-            store = ResultStore()
-            bills = [planning.bill(n, chapters.planned_runs(n, p), store) for n, p in resolved.items()]
-            devices = sorted({getattr(p, "device", "cpu") for p in resolved.values() if "device" in p})
-            print(f"profile {profiles.label(args.profile)}; store {store.root}")
-            print(planning.table(bills, device=", ".join(devices) or "cpu"))
-            return 0
-        from . import executors
-
-        executor = executors.make(args.executor, **_executor_options(args))
-        if executor.distributed:
-            _train_planned(resolved, executor, progress=not args.no_progress)
-        for name, params in resolved.items():
-            start = time.perf_counter()
-            with executors.use(executor):
-                _, verdicts = chapters.evaluate(name, params, progress=not args.no_progress)
-            tally = ", ".join(f"{v.id}: {v.outcome}" for v in verdicts)
-            print(f"[run] {name}: done in {time.perf_counter() - start:.1f} s (profile {params.profile})"
-                  + (f"; verdicts: {tally}" if tally else ""))
+        return cli_train(args.grid, args.device, progress=not args.no_progress)
+    if args.command == "chapters":
+        for name in chapters.names():
+            spec = chapters.get(name).SPEC
+            print(f"{name}: {spec.title}")
+            for p in spec.params:
+                print(f"    {p.name:<22} {p.allowed()}  — {p.help}")
         return 0
-    except (ParameterError, profiles.ProfileError, KeyError, ValueError) as error:
-        message = error.args[0] if isinstance(error, KeyError) else " ".join(str(error).split())
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+    if args.command == "store":
+        print(_store_report())
+        return 0
+    if args.command == "notebook-params":
+        from . import notebook
+        from .paths import checkout_root
+
+        root = checkout_root()
+        if root is None:
+            raise ParameterError("notebook-params: run from a clone of the repository (no _toc.yml found)")
+        stale = []
+        for name in args.chapter or chapters.names():
+            chapters.get(name)
+            if notebook.write_parameters_cell(root / "book" / f"{name}.ipynb", check=args.check):
+                stale.append(name)
+        verb = "out of date" if args.check else "rewritten"
+        print(f"{verb}: {', '.join(stale)}" if stale else "every parameters cell is up to date")
+        return 1 if args.check and stale else 0
+    if args.command == "data":
+        from .data import dataset_provenance, load_dataset
+
+        for name in args.name:
+            print(dataset_provenance(load_dataset(name)))
+        return 0
+    if args.command == "book":
+        from . import book
+
+        names = [n for n in chapters.names()]
+        overrides = _overrides(args, names)
+        runs = book.build(args.profile, overrides=overrides, output=args.output, force=args.force,
+                          html=not args.no_html)
+        output = args.output or book.repo_root() / "_build"
+        print(book.report(runs, None if args.no_html else output / "html"))
+        return 0
+    names = list(chapters.names()) if getattr(args, "chapter", None) == "all" else [args.chapter]
+    for name in names:
+        chapters.get(name)  # unknown chapter → error
+    overrides = _overrides(args, names)
+    resolved = {n: resolve(chapters.get(n).SPEC, args.profile, overrides.get(n)) for n in names}
+    for params in resolved.values():
+        note = _cuda_unavailable(params)
+        if note and (args.command == "run" or (args.command == "params" and params.sources["device"] == "explicit")):
+            raise ParameterError(note)
+    if args.command == "params":
+        params = resolved[names[0]]
+        print(params.table())
+        note = _cuda_unavailable(params)
+        if note:     # a profile for another machine: it validates, and says what run would do here
+            print(f"note: {note}; 'run' refuses it on this machine", file=sys.stderr)
+        return 0
+    if args.command == "plan":
+        from . import planning
+        from .store import ResultStore
+
+        store = ResultStore()
+        bills = [planning.bill(n, chapters.planned_runs(n, p), store) for n, p in resolved.items()]
+        devices = sorted({p["device"] for p in resolved.values() if "device" in p})
+        print(f"profile {profiles.label(args.profile)}; store {store.root}")
+        print(planning.table(bills, device=", ".join(devices) or "cpu"))
+        return 0
+    from . import executors
+
+    executor = executors.make(args.executor, **_executor_options(args))
+    if executor.distributed:
+        _train_planned(resolved, executor, progress=not args.no_progress)
+    for name, params in resolved.items():
+        start = time.perf_counter()
+        with executors.use(executor):
+            _, verdicts = chapters.evaluate(name, params, progress=not args.no_progress)
+        tally = ", ".join(f"{v.id}: {v.outcome}" for v in verdicts)
+        print(f"[run] {name}: done in {time.perf_counter() - start:.1f} s (profile {params.profile})"
+              + (f"; verdicts: {tally}" if tally else ""))
+    return 0

@@ -71,10 +71,17 @@ def _has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], None] | None = None) -> list[dict]:
+def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], None] | None = None,
+                   checkpoint=None) -> list[dict]:
     """Train ``configs`` (same :func:`group_key`, :func:`can_ensemble`) together; one payload each, in order.
 
-    ``progress(n)`` is called with the number of run-epochs just finished."""
+    ``progress(n)`` is called with the number of run-epochs just finished (on resuming, first with
+    those the checkpoint had finished).  ``checkpoint`` (a :class:`replication.store.Checkpoint`, or
+    None): its state is resumed when there is one, and ``checkpoint.maybe_save(state_fn)`` is offered
+    the state at the end of every epoch: the stacked parameters and momentum buffers, each member's
+    generator state and recorder, the rows still training.  A resumed ensemble computes exactly
+    what the uninterrupted one would (same device, same thread count); its payloads say from which
+    epoch it was resumed (``resumed_from_epoch``, None when it was not)."""
     configs = list(configs)
     if not configs:
         return []
@@ -121,10 +128,32 @@ def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], N
         probe_model.load_state_dict({n: params[n][row].detach() for n in names})
         recs[members[row]].hessian.append(hessian_probe(probe_model, split, h_idx, configs[members[row]], epoch))
 
-    if 0 in base.hessian_epochs:
+    def state() -> dict:
+        recorders = [{k: v for k, v in vars(r).items() if k != "cfg"} for r in recs]
+        return {"epoch": e + 1, "keys": [c.key for c in configs], "members": list(members),
+                "params": {n: params[n].detach() for n in names}, "bufs": bufs,
+                "gens": [g.get_state() for g in gens], "recorders": recorders, "finals": finals}
+
+    start_epoch, resumed_from = 0, None
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and saved.get("keys") == [c.key for c in configs]:
+        start_epoch = resumed_from = saved["epoch"]
+        members, finals, bufs = list(saved["members"]), list(saved["finals"]), saved["bufs"]
+        params = {n: saved["params"][n].to(device) for n in names}
+        if bufs is not None:
+            bufs = {n: b.to(device) for n, b in bufs.items()}
+        for g, st in zip(gens, saved["gens"]):
+            g.set_state(st)
+        for r, fields in zip(recs, saved["recorders"]):
+            vars(r).update(fields)
+        if progress is not None:
+            progress(sum(base.epochs if recs[i].diverged else start_epoch for i in range(K)))
+    elif 0 in base.hessian_epochs:
         for row in range(len(members)):
             probe(row, 0)
-    for e in range(base.epochs):
+    for e in range(start_epoch, base.epochs):
+        if not members:
+            break
         S = base.batch_size_at(e)
         steps = N // S
         lr = torch.tensor([configs[i].lr_at(e) for i in members], dtype=X.dtype, device=device)
@@ -183,10 +212,10 @@ def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], N
             if bufs is not None:
                 bufs = {n: b[rows] for n, b in bufs.items()}
             members = [members[r] for r in keep]
-            if not members:
-                break
+        if checkpoint is not None:
+            checkpoint.maybe_save(state)
     for row, i in enumerate(members):
         finals[i] = member_state(row)
     name = provenance.device_name(str(device))
     return [recs[i].payload(finals[i], n_parameters, trained_as=f"vmapped ensemble of {K}", device_name=name,
-                            timing_shared_by=K) for i in range(K)]
+                            timing_shared_by=K, resumed_from_epoch=resumed_from) for i in range(K)]

@@ -8,6 +8,10 @@ local dataset mirror        ``REPLICATION_DATA_DIR``          (none; Debian's fi
 result store                ``REPLICATION_STORE``             ``<checkout>/.cache/store``
 ==========================  ================================  =====================================
 
+Two timings of the shared store (:mod:`replication.store`) can also be set: a claim not refreshed
+for ``REPLICATION_CLAIM_STALE_S`` seconds (default 300) is broken, and a vmapped ensemble is
+checkpointed at most every ``REPLICATION_CHECKPOINT_S`` seconds (default 60).
+
 ``<checkout>`` is the repository holding this package when it is run from a clone
 (all defaults are git-ignored there); an installed copy uses ``~/.cache/replication``.
 """

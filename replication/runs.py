@@ -12,9 +12,17 @@
   :func:`replication.ensemble.train_ensemble` (at most ``max_ensemble`` members at a time); the
   others one at a time with :func:`replication.train.train`;
 - stores every run under ITS OWN config key as soon as its group finishes (with the data's
-  provenance: fingerprint, canonical flag), so a later single call finds it, and a grid killed
-  and restarted loses at most the run (or ensemble group) in flight;
-- shows one tqdm progress bar over the runs to compute, advanced every epoch, with an ETA.
+  provenance: fingerprint, canonical flag), so a later single call finds it;
+- checkpoints an ensemble at epoch boundaries (at most every ``REPLICATION_CHECKPOINT_S``
+  seconds, default 60) and resumes it from there: a grid killed and restarted loses the single run
+  in flight, or the epochs of the ensemble in flight since its last checkpoint
+  (:mod:`replication.store` says exactly what is kept);
+- claims each run before training it (:class:`replication.store.Claim`): two processes on one grid
+  train disjoint runs, and each waits for the other's to read them;
+- checks that the store is writable before training anything;
+- shows one tqdm progress bar over the epochs to train (whole epochs: its ETA never goes negative);
+- returns a list (:class:`replication.store.Results`) whose ``tally`` says how many runs were read
+  from the store, how many were trained, and their wall time.
 
 Command line: ``python -m replication train GRID.yml [--device cpu|cuda] [--no-progress]`` with ::
 
@@ -87,8 +95,10 @@ def _plan(configs: list[TrainConfig], missing: list[int], ensemble, max_ensemble
 
 
 def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True, ensemble="auto",
-              max_ensemble: int = 64, executor=None) -> list:
-    """Every config's :class:`replication.store.Result`, in order (see the module docstring).
+              max_ensemble: int = 64, executor=None):
+    """Every config's :class:`replication.store.Result`, in order, as a
+    :class:`replication.store.Results` list whose ``tally`` counts the runs read from the store, the
+    runs trained, and their wall time (see the module docstring).
 
     ``ensemble``: "auto"/True (vmap the groups that can be), False (one run at a time).
     ``executor``: where the missing units run (:mod:`replication.executors`; default: the one set
@@ -96,7 +106,7 @@ def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True,
     from . import executors
     from tqdm import tqdm
 
-    from .store import ResultStore
+    from .store import POLL_S, Results, ResultStore, Tally
 
     configs = list(configs)
     for c in configs:
@@ -112,15 +122,60 @@ def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True,
             first_of[configs[i].key] = i
             missing.append(i)
     units = _plan(configs, missing, ensemble, max_ensemble)
-    n_stored = sum(r is not None for r in results)
-    bar = tqdm(total=len(missing), desc=f"train ({n_stored} of {len(configs)} stored)", unit="run",
-               disable=not progress or not missing, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}]")
+    if missing:
+        store.check_writable()                   # before any training
+    n_stored = len(configs) - len(missing)
+    bar = tqdm(total=sum(configs[i].epochs for i in missing), unit="epoch", dynamic_ncols=True,
+               desc=f"train ({n_stored} of {len(configs)} stored, {len(missing)} to train)",
+               disable=not progress or not missing)
+
+    def tick(n_epochs: int) -> None:             # whole epochs: the bar never passes its total
+        bar.update(max(0, min(int(n_epochs), bar.total - bar.n)))
+
+    def attempt(unit: list[int]) -> list[int]:
+        """Train the members of ``unit`` this process can claim; those claimed elsewhere are returned."""
+        mine, claims, elsewhere = [], [], []
+        try:
+            for i in unit:
+                found = store.get(configs[i])
+                claim = None
+                if found is None:
+                    claim = store.claim(configs[i])
+                    if not claim.acquire():
+                        elsewhere.append(i)
+                        continue
+                    claims.append(claim)
+                    found = store.get(configs[i])      # finished elsewhere before we claimed it
+                if found is not None:
+                    results[i] = found
+                    tick(configs[i].epochs)
+                else:
+                    mine.append(i)
+            if mine:
+                cfgs = [configs[i] for i in mine]
+                start = time.perf_counter()
+                checkpoint = None
+                if len(mine) == 1:
+                    payloads = [train(cfgs[0], progress=tick)]
+                else:
+                    checkpoint = store.checkpoint(TrainConfig.kind, [c.key for c in cfgs])
+                    payloads = train_ensemble(cfgs, progress=tick, checkpoint=checkpoint)
+                wall = (time.perf_counter() - start) / len(mine)
+                for i, cfg, payload in zip(mine, cfgs, payloads):
+                    results[i] = store.put(cfg, payload, wall_time=wall, device=cfg.device,
+                                           data=data_provenance(cfg))
+                if checkpoint is not None:
+                    checkpoint.discard()
+        finally:
+            for claim in claims:
+                claim.release()
+        return elsewhere
+
     executor = executor if executor is not None else executors.current()
     try:
-        if getattr(executor, "distributed", False) and units:
+        if getattr(executor, "distributed", False) and units:   # workers train and store; we read back
             executor.map_units([[configs[i] for i in u] for u in units], str(store.root),
-                               on_done=lambda k: bar.update(len(units[k])))
+                               on_done=lambda k: tick(sum(configs[i].epochs for i in units[k])))
             for unit in units:
                 for i in unit:
                     results[i] = store.get(configs[i])
@@ -128,27 +183,20 @@ def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True,
                         raise RuntimeError(f"{executor.describe()}: run {configs[i].key} finished but is not in "
                                            f"the store {store.root} (is REPLICATION_STORE shared with the workers?)")
             units = []
-        for unit in units:
-            cfgs = [configs[i] for i in unit]
-            per_epoch = 1.0 / cfgs[0].epochs
-
-            def tick(n_epochs, per_epoch=per_epoch):
-                bar.update(n_epochs * per_epoch)
-
-            start = time.perf_counter()
-            if len(unit) == 1:
-                payloads = [train(cfgs[0], progress=tick)]
-            else:
-                payloads = train_ensemble(cfgs, progress=tick)
-            wall = (time.perf_counter() - start) / len(unit)
-            for i, cfg, payload in zip(unit, cfgs, payloads):
-                results[i] = store.put(cfg, payload, wall_time=wall, device=cfg.device, data=data_provenance(cfg))
+        pending = units
+        while pending:
+            waiting = [left for left in (attempt(unit) for unit in pending) if left]
+            if waiting and sum(map(len, waiting)) == sum(map(len, pending)):
+                time.sleep(POLL_S)                # all claimed by other processes: wait for them
+            pending = waiting
     finally:
         bar.close()
+    tally = Tally()
     for i, c in enumerate(configs):
         if results[i] is None:                       # a duplicate of a config computed above
             results[i] = results[first_of[c.key]]
-    return results
+        tally.add(results[i])
+    return Results(results, tally)
 
 
 # -- command line -------------------------------------------------------------------------------------
@@ -195,7 +243,7 @@ def cli_train(path: Path, device: str | None = None, progress: bool = True) -> i
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except (FileNotFoundError, RuntimeError) as error:   # DatasetNotFoundError, DataVerificationError
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     store = ResultStore()
     print(f"[train] {len(configs)} runs from {path}; results in {store.root / TrainConfig.kind}")
@@ -205,5 +253,5 @@ def cli_train(path: Path, device: str | None = None, progress: bool = True) -> i
         val = final.get("val_acc")
         print(f"{r.key}  val_acc={'n/a' if val is None else f'{val:.4f}'}  diverged={r.payload['diverged']}  "
               f"{'stored' if r.from_store else 'trained'}  {cfg.describe()}")
-    print(f"[train] store: {store.root}")
+    print(f"[train] {results.tally}; store: {store.root}")
     return 0

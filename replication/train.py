@@ -13,9 +13,9 @@ Two run configs live here.
 
 What one run does, exactly:
 
-- Data: :func:`replication.data.load_dataset` (``accept_unverified_data`` is passed as
-  ``allow_unverified``: non-canonical data, e.g. the CIFAR-10 JPEG stand-in, only with this
-  explicit override; the result's provenance then says ``canonical=False``), split by
+- Data: :func:`replication.data.load_dataset` (``accept_unverified_data=True``, or
+  ``REPLICATION_ACCEPT_UNVERIFIED=1`` when it is False, accepts non-canonical data, e.g. the
+  CIFAR-10 JPEG stand-in; the result's provenance then says ``canonical=False``), split by
   :func:`replication.data.prepare` (``n_train`` / ``n_val`` / ``label_noise`` / ``data_seed``: a
   clean validation set held out of the training split, uniform random labels on a fraction of the
   training subset).  Everything is moved to ``device`` once; batches are gathered by index.
@@ -84,6 +84,7 @@ import contextlib
 import dataclasses
 import hashlib
 import math
+import os
 import time
 from typing import ClassVar
 
@@ -271,6 +272,10 @@ class TrainConfig(RunConfig):
 
     kind: ClassVar[str] = "train"
     algorithm_version: ClassVar[int] = 1
+    #: the code whose source determines a run's payload (its key holds their digest: replication.config);
+    #: not runs.py (orchestration), nor anything that only reads results
+    code: ClassVar[tuple[str, ...]] = ("replication.train", "replication.ensemble", "replication.models",
+                                       "replication.data", "replication.schedules", "replication.hessian")
     dataset: str = "fashion-mnist"
     n_train: int | None = None
     n_val: int = 5_000
@@ -453,9 +458,12 @@ def load_data(cfg: TrainConfig):
     from . import paths
     from .data import load_dataset
 
-    key = (cfg.dataset, cfg.accept_unverified_data, str(paths.data_root()), str(paths.data_mirror()))
+    # accept_unverified_data=True accepts; False leaves it to REPLICATION_ACCEPT_UNVERIFIED (None)
+    allow = True if cfg.accept_unverified_data else None
+    key = (cfg.dataset, allow, os.environ.get("REPLICATION_ACCEPT_UNVERIFIED"), str(paths.data_root()),
+           str(paths.data_mirror()))
     if key not in _DATA_CACHE:
-        ds = load_dataset(cfg.dataset, "cpu", allow_unverified=cfg.accept_unverified_data)
+        ds = load_dataset(cfg.dataset, "cpu", allow_unverified=allow)
         if len(_DATA_CACHE) >= 2:
             _DATA_CACHE.clear()
         _DATA_CACHE[key] = ds

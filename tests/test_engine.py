@@ -1,6 +1,7 @@
 """The training engine: run configs, the single-run loop, grids through the store, the CLI."""
 import dataclasses
 import math
+import os
 
 import pytest
 import torch
@@ -119,7 +120,7 @@ def test_train_all_stores_each_run_under_its_own_key_and_resumes(store, monkeypa
     calls = []
     real = runs.train_ensemble
 
-    def interrupted(cfgs, progress=None):          # the ensemble group is "in flight" when killed
+    def interrupted(cfgs, progress=None, checkpoint=None):   # the ensemble group is "in flight" when killed
         calls.append(len(cfgs))
         raise KeyboardInterrupt
 
@@ -130,12 +131,62 @@ def test_train_all_stores_each_run_under_its_own_key_and_resumes(store, monkeypa
     monkeypatch.setattr(runs, "train_ensemble", real)
     results = runs.train_all(configs, store=store, progress=False)
     assert [r.from_store for r in results] == [False] * 4 + [True]
+    assert (results.tally.stored, results.tally.computed) == (1, 4)
+    assert results.tally.wall_time == pytest.approx(sum(r.wall_time for r in results[:4]))
     assert all(r.payload["trained_as"] == "vmapped ensemble of 4" for r in results[:4])
     single = train_stored(configs[1], store)                          # a later single call finds it
     assert single.from_store and single.provenance["data"]["canonical"]
     assert single.provenance["data"]["fingerprint"] == results[1].provenance["data"]["fingerprint"]
     again = runs.train_all(configs + configs[:1], store=store, progress=False)
     assert all(r.from_store for r in again) and again[-1].key == again[0].key
+    assert (again.tally.stored, again.tally.computed, again.tally.wall_time) == (6, 0, 0.0)
+
+
+def test_progress_counts_whole_epochs_and_ends_at_its_total(store, monkeypatch):
+    import tqdm
+
+    bars = []
+    real = tqdm.tqdm
+
+    class Recorded(real):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm, "tqdm", Recorded)
+    configs = runs.grid(dataclasses.replace(TINY, epochs=3), lr=[0.05, 1e5], seed=[0, 1]) + [
+        dataclasses.replace(TINY, epochs=3, model_options={"hidden": (8,)}, lr=1e5)]
+    runs.train_all(configs, store=store, progress=True)
+    (bar,) = bars
+    assert bar.total == 15 and bar.n == 15 and isinstance(bar.n, int)   # diverged runs credit their rest
+
+
+def test_accept_unverified_from_the_environment_reaches_training_runs(store, isolated_data, tmp_path, monkeypatch):
+    import numpy as np
+
+    from replication import data
+    from replication.train import TrainConfig
+
+    rng = np.random.default_rng(0)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name, shape in (("train-images-idx3-ubyte", (60, 28, 28)), ("t10k-images-idx3-ubyte", (20, 28, 28))):
+        a = rng.integers(0, 256, shape)
+        (mirror / name).write_bytes(np.array([2051, *shape], dtype=">i4").tobytes() + a.astype(np.uint8).tobytes())
+    for name, n in (("train-labels-idx1-ubyte", 60), ("t10k-labels-idx1-ubyte", 20)):
+        (mirror / name).write_bytes(np.array([2049, n], dtype=">i4").tobytes() + (np.arange(n) % 10).astype(np.uint8).tobytes())
+    monkeypatch.setenv("REPLICATION_DATA_DIR", str(mirror))
+    cfg = TrainConfig(dataset="mnist", n_train=40, n_val=10, n_test=20, model_options={"hidden": (8,)},
+                      batch_size=10, epochs=1)
+    with pytest.raises(data.DataVerificationError):
+        runs.train_all([cfg], store=store, progress=False)
+    monkeypatch.setenv("REPLICATION_ACCEPT_UNVERIFIED", "1")
+    with pytest.warns(UserWarning, match="REPLICATION_ACCEPT_UNVERIFIED"):
+        (result,) = runs.train_all([cfg], store=store, progress=False)
+    assert result.provenance["data"]["canonical"] is False
+    assert "UNVERIFIED" in result.provenance["data"]["source"]
 
 
 def test_cli_train_validates_before_computing_and_prints_one_line_per_run(store, tmp_path, capsys):

@@ -123,3 +123,89 @@ def test_cli_params_file(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "| seeds | 9 | explicit |" in out.stdout and "| chains | 16 | smoke |" in out.stdout
+
+
+# -- profiles are validated like parameters; every CLI error is one line -------------------------------
+@pytest.mark.parametrize("text, pattern", [
+    ("base: smoke\nchapters:\n  sde:\n    seedz: 5\n", r"chapters\.sde\.seedz: unknown parameter; allowed: seeds"),
+    ("base: smoke\nchapterz: {}\n", r"unknown key 'chapterz'; allowed: description, base, chapters"),
+    ("chapters:\n  nochapter: {seeds: 3}\n", r"chapters\.nochapter: unknown chapter; chapters: intro, sde"),
+    ("chapters:\n  sde: {seeds: [1\n", r"not valid YAML \(line 3, column 1: "),
+    ("chapters:\n  sde: {seeds: -1}\n", r"chapters\.sde\.seeds=-1: must be an integer"),
+    ("chapters:\n  sde: [seeds]\n", r"chapters\.sde: must be a mapping"),
+])
+def test_a_bad_profile_file_is_one_line_naming_the_file_and_key(tmp_path, capsys, text, pattern):
+    from replication.cli import main as cli_main
+
+    mine = tmp_path / "mine.yml"
+    mine.write_text(text)
+    with pytest.raises(ParameterError, match=pattern) as info:
+        resolve(SPEC, str(mine))
+    assert str(mine) in str(info.value) and "\n" not in str(info.value)
+    assert cli_main(["params", "sde", "--profile", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: profile=") and str(mine) in err and err.count("\n") == 1
+
+
+def test_profile_validation_knows_every_listed_chapter(tmp_path):
+    for name in chapters.names():
+        spec = chapters.get(name).SPEC
+        mine = tmp_path / f"{name}.yml"
+        typo = (spec.names[0] if spec.names else "x") + "_typo"
+        mine.write_text(yaml.safe_dump({"chapters": {name: {typo: 1}}}))
+        with pytest.raises(ParameterError, match=rf"chapters\.{name}\.{typo}: unknown parameter"):
+            resolve(chapters.get(name).SPEC, str(mine))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_params_refuses_an_explicit_cuda_device_like_run(capsys):
+    from replication.cli import main as cli_main
+
+    chapter = next(n for n in chapters.names() if "device" in chapters.get(n).SPEC.names)
+    for command in ("params", "run"):
+        assert cli_main([command, chapter, "--profile", "smoke", "-p", "device=cuda"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: device='cuda': no CUDA device") and err.count("\n") == 1
+    assert cli_main(["params", chapter, "--profile", "gpu"]) == 0   # a profile for another machine validates
+    assert "'run' refuses it" in capsys.readouterr().err
+
+
+def test_run_without_the_dataset_is_one_line(store, isolated_data, capsys):
+    from replication.cli import main as cli_main
+
+    assert cli_main(["run", "sharpness", "--profile", "smoke", "-p", "dataset=mnist", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "MNIST" in err and err.count("\n") == 1
+
+
+def test_run_into_an_unwritable_store_is_one_line_before_any_compute(tmp_path, monkeypatch, capsys):
+    from replication.cli import main as cli_main
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("REPLICATION_STORE", str(tmp_path / "a-file" / "store"))
+    assert cli_main(["run", "sde", "--profile", "smoke", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not writable" in err and "REPLICATION_STORE" in err
+
+
+def test_store_command_reports_results_quarantine_kinds_and_size(store, capsys):
+    import dataclasses
+    import warnings
+    from typing import ClassVar
+
+    from replication.cli import main as cli_main
+    from replication.config import RunConfig
+
+    @dataclasses.dataclass(frozen=True)
+    class Item(RunConfig):
+        kind: ClassVar[str] = "item"
+        i: int = 0
+
+    store.run_all([Item(i=i) for i in range(3)], lambda c: {"i": c.i}, progress=False)
+    (store.entry_dir(Item(i=0)) / "record.json").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert store.get(Item(i=0)) is None
+    assert cli_main(["store"]) == 0
+    out = capsys.readouterr().out
+    assert "results: 2 (item: 2)" in out and "quarantined entries: 1" in out and "size on disk:" in out

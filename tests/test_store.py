@@ -1,13 +1,14 @@
 """The result store: computed once, atomic, verified, resumable, provenance in every result."""
 import dataclasses
 import json
-import pickle
+import math
 from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from replication.config import ConfigError, RunConfig, require
+from replication.config import ConfigError, RunConfig, code_digest, require
+from replication import store as store_module
 from replication.store import PAYLOAD, RECORD, CorruptedEntryWarning, ResultStore
 
 
@@ -46,11 +47,13 @@ def test_key_is_stable_and_discriminating():
 
 
 def test_key_does_not_depend_on_the_session():
-    # the canonical JSON of fields, hashed: recompute by hand
+    # the canonical JSON of kind, version, code digest and fields, hashed: recompute by hand
     import hashlib
 
-    text = json.dumps({"algorithm_version": 1, "fields": {"n": 3, "sizes": [1, 2], "x": 0.5}, "kind": "toy"},
-                      sort_keys=True, separators=(",", ":"))
+    digest = code_digest((__name__,))
+    assert Toy.code_modules() == (__name__,)       # default: the file of the defining module
+    text = json.dumps({"algorithm_version": 1, "code": digest, "fields": {"n": 3, "sizes": [1, 2], "x": 0.5},
+                       "kind": "toy"}, sort_keys=True, separators=(",", ":"))
     assert Toy(x=0.5).key == hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -130,8 +133,313 @@ def test_failed_write_leaves_no_entry(store, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pickle, "dump", boom)
+    monkeypatch.setattr(store_module, "save_payload", boom)
     with pytest.raises(OSError):
         store.put(cfg, {"value": 1}, wall_time=0.0)
     assert cfg not in store
     assert not list((store.root / "toy").glob(".*tmp-*"))
+
+
+# -- the code digest in the key ---------------------------------------------------------------------
+def test_key_holds_a_digest_of_the_declared_code(tmp_path, monkeypatch):
+    from replication.config import clear_code_digests
+
+    pkg = tmp_path / "digestpkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "kernel.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "reader.py").write_text("# only reads results\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    @dataclasses.dataclass(frozen=True)
+    class Declared(RunConfig):
+        kind: ClassVar[str] = "declared"
+        code: ClassVar[tuple] = ("digestpkg",)
+        x: float = 1.0
+
+    clear_code_digests()
+    before = Declared().key
+    (tmp_path / "reader.py").write_text("# only reads results, edited\n")
+    clear_code_digests()
+    assert Declared().key == before                      # code outside `code` does not matter
+    (pkg / "sub" / "kernel.py").write_text("def f(x):\n    return 2 * x\n")
+    assert Declared().key == before                      # computed once per process
+    clear_code_digests()
+    assert Declared().key != before                      # a package means all its .py files, recursively
+
+    @dataclasses.dataclass(frozen=True)
+    class Missing(RunConfig):
+        kind: ClassVar[str] = "missing"
+        code: ClassVar[tuple] = ("no_such_module_here",)
+
+    with pytest.raises(ConfigError, match="no_such_module_here"):
+        Missing().key
+    clear_code_digests()
+
+
+def test_training_key_covers_the_training_code_and_not_the_readers():
+    from replication.config import code_files
+    from replication.train import TrainConfig
+
+    files = {str(p.relative_to(p.parents[1])) if p.parent.name != "replication" else p.name
+             for p in code_files(TrainConfig.code_modules())}
+    for needed in ("train.py", "ensemble.py", "models.py", "schedules.py"):
+        assert needed in files
+    assert any("hessian" in f for f in files) and any(f.startswith("data") for f in files)
+    for reader in ("notebook.py", "figures.py", "claims.py", "stats.py", "book.py", "runs.py", "store.py"):
+        assert reader not in files
+    assert not any("chapters" in f for f in files)
+
+
+# -- reading cannot execute code --------------------------------------------------------------------
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))       # "code execution": creates the marker file
+
+
+def _craft(entry, name, obj):
+    import hashlib
+    import pickle
+
+    data = pickle.dumps(obj)
+    (entry / name).write_bytes(data)
+    record = json.loads((entry / RECORD).read_text())
+    record["payload_sha256"] = hashlib.sha256(data).hexdigest()
+    (entry / RECORD).write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("name", [PAYLOAD, "payload.pkl"])
+def test_a_crafted_payload_with_matching_checksum_runs_no_code(store, tmp_path, name):
+    import torch
+
+    cfg = Toy(x=6.0)
+    compute = Counter()
+    store.get_or_compute(cfg, compute)
+    entry = store.entry_dir(cfg)
+    marker = tmp_path / "pwned"
+    if name == PAYLOAD:                        # a torch.save file whose pickle calls open()
+        torch.save({"value": _Exploit(str(marker))}, entry / PAYLOAD)
+        record = json.loads((entry / RECORD).read_text())
+        record["payload_sha256"] = store_module.sha256_file(entry / PAYLOAD)
+        (entry / RECORD).write_text(json.dumps(record))
+    else:                                      # an old-format pickle entry
+        (entry / PAYLOAD).unlink()
+        _craft(entry, name, {"value": _Exploit(str(marker))})
+    with pytest.warns(CorruptedEntryWarning):
+        again = store.get_or_compute(cfg, compute)
+    assert not marker.exists(), "reading an entry executed code"
+    assert compute.calls == 2 and not again.from_store and store.get(cfg).from_store
+
+
+def test_payloads_round_trip_exactly(store):
+    from collections import OrderedDict
+
+    import torch
+
+    payload = {
+        "arrays": [np.arange(6).astype(d).reshape(2, 3) for d in
+                   ("float32", "float64", "float16", "int8", "int32", "int64", "uint8", "uint16", "bool",
+                    "complex128")],
+        "big_endian": np.arange(3, dtype=">f8"),
+        "strided": np.arange(10.0)[::-3],
+        "strings": np.array(["a", "bc"]),
+        "scalars": (np.float64(0.1), np.int64(3), np.float32(2.5), np.bool_(True), 1, 0.5, True, None, "s"),
+        "special": [float("nan"), float("inf"), -0.0],
+        "tensors": OrderedDict(w=torch.randn(3, 2), b=torch.zeros(2, dtype=torch.bfloat16),
+                               view=torch.arange(100.0)[10:12]),
+        7: {(1, "a"): [1, 2.0]},
+    }
+    cfg = Toy(x=7.0)
+    store.put(cfg, payload, wall_time=0.0)
+    back = store.get(cfg).payload
+    assert back.keys() == payload.keys() and back[7] == payload[7]
+    for a, b in zip(back["arrays"] + [back["big_endian"], back["strided"], back["strings"]],
+                    payload["arrays"] + [payload["big_endian"], payload["strided"], payload["strings"]]):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    for a, b in zip(back["scalars"], payload["scalars"]):
+        assert type(a) is type(b) and a == b
+    assert type(back["scalars"]) is tuple and type(back["tensors"]) is OrderedDict
+    assert math.isnan(back["special"][0]) and back["special"][1:] == [float("inf"), 0.0]
+    assert math.copysign(1, back["special"][2]) == -1
+    for k, t in payload["tensors"].items():
+        assert back["tensors"][k].dtype == t.dtype and torch.equal(back["tensors"][k], t)
+    assert back["tensors"]["view"].untyped_storage().nbytes() == 8      # not the whole storage
+
+
+def test_what_cannot_be_stored_safely_is_refused_when_writing(store):
+    @dataclasses.dataclass
+    class Opaque:
+        x: int = 1
+
+    for bad in ({"a": Opaque()}, {"a": np.array([object()])}, {"__replication_store__": 1}):
+        with pytest.raises(TypeError):
+            store.put(Toy(x=8.0), bad, wall_time=0.0)
+    assert Toy(x=8.0) not in store
+
+
+# -- damaged entries --------------------------------------------------------------------------------
+@pytest.mark.parametrize("lose", [RECORD, PAYLOAD, "both"])
+def test_an_entry_missing_a_file_is_quarantined_recomputed_once_and_stored(store, lose):
+    cfg = Toy(x=9.0)
+    compute = Counter()
+    store.get_or_compute(cfg, compute)
+    entry = store.entry_dir(cfg)
+    for name in ([RECORD, PAYLOAD] if lose == "both" else [lose]):
+        (entry / name).unlink()
+    with pytest.warns(CorruptedEntryWarning, match="missing"):
+        again = store.get_or_compute(cfg, compute)
+    assert compute.calls == 2 and not again.from_store
+    assert store.get(cfg).from_store and cfg in store         # stored again, not thrown away
+    store.get_or_compute(cfg, compute)
+    assert compute.calls == 2
+    assert len(list((store.root / ".quarantine").iterdir())) == 1
+
+
+def test_put_over_a_damaged_entry_replaces_it(store):
+    cfg = Toy(x=10.0)
+    store.entry_dir(cfg).mkdir(parents=True)
+    (store.entry_dir(cfg) / "stray").write_text("x")
+    with pytest.warns(CorruptedEntryWarning):
+        store.put(cfg, {"value": 1.0}, wall_time=0.0)
+    assert store.get(cfg).payload == {"value": 1.0}
+
+
+# -- writability ------------------------------------------------------------------------------------
+def test_an_unwritable_store_fails_before_any_compute_with_one_line(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    for root in (tmp_path / "a-file" / "store", "/proc/replication-store"):
+        store = ResultStore(root)
+        compute = Counter()
+        with pytest.raises(store_module.StoreError) as info:
+            store.run_all([Toy(x=1.0), Toy(x=2.0)], compute, progress=False)
+        message = str(info.value)
+        assert compute.calls == 0 and "\n" not in message
+        assert str(root) in message and "REPLICATION_STORE" in message
+
+
+def test_a_read_only_store_still_serves_what_it_holds(store, monkeypatch):
+    configs = [Toy(x=float(i)) for i in range(3)]
+    store.run_all(configs, Counter(), progress=False)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store_module.tempfile, "mkstemp", denied)
+    reader = ResultStore(store.root)
+    results = reader.run_all(configs, Counter(), progress=False)
+    assert results.tally.stored == 3 and results.tally.computed == 0
+    with pytest.raises(store_module.StoreError, match="Permission denied"):
+        reader.run_all(configs + [Toy(x=5.0)], Counter(), progress=False)
+
+
+# -- tally, temporaries, inventory ------------------------------------------------------------------
+def test_run_all_returns_a_list_with_a_tally(store):
+    compute = Counter()
+    first = store.run_all([Toy(x=1.0), Toy(x=2.0), Toy(x=1.0)], compute, progress=False)
+    assert isinstance(first, list) and len(first) == 3 and first[2] is first[0]
+    assert (first.tally.stored, first.tally.computed) == (0, 3) and compute.calls == 2
+    assert first.tally.wall_time == pytest.approx(sum(r.wall_time for r in first))
+    second = store.run_all([Toy(x=1.0), Toy(x=3.0)], compute, progress=False, data=lambda c: {"canonical": False})
+    assert (second.tally.stored, second.tally.computed) == (1, 1) and "1 stored, 1 computed" in str(second.tally)
+    assert second[1].provenance["data"] == {"canonical": False}
+
+
+def test_temporaries_older_than_an_hour_are_swept_at_the_next_write(store):
+    import os
+    import time
+
+    store.put(Toy(x=1.0), {"value": 1}, wall_time=0.0)
+    folder = store.root / "toy"
+    old, fresh = folder / ".abc.tmp-old", folder / ".abc.tmp-fresh"
+    for tmp in (old, fresh):
+        tmp.mkdir()
+        (tmp / PAYLOAD).write_text("half")
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    os.utime(fresh, (time.time() - 30 * 60,) * 2)
+    store.put(Toy(x=2.0), {"value": 2}, wall_time=0.0)
+    assert not old.exists() and fresh.exists()       # a write in flight elsewhere is left alone
+
+
+def test_summary_counts_results_quarantine_legacy_and_size(store):
+    for i in range(3):
+        store.put(Toy(x=float(i)), {"value": np.zeros(100)}, wall_time=0.0)
+    store.put(ToyV2(x=0.0), {"value": 1}, wall_time=0.0)
+    (store.entry_dir(Toy(x=0.0)) / RECORD).unlink()
+    with pytest.warns(CorruptedEntryWarning):
+        assert store.get(Toy(x=0.0)) is None
+    legacy = store.root / "toy" / ("0" * 20)
+    legacy.mkdir()
+    (legacy / "payload.pkl").write_bytes(b"x")
+    (legacy / RECORD).write_text("{}")
+    (store.root / "verdicts" / "laptop").mkdir(parents=True)     # other things kept in the store root
+    (store.root / "verdicts" / "laptop" / "sde.json").write_text("{}")
+    summary = store.summary()
+    assert summary["results"] == 3 and summary["per_kind"] == {"toy": 3}
+    assert summary["quarantined"] == 1 and summary["legacy"] == 1 and summary["incomplete"] == 0
+    assert summary["bytes"] > 3 * 800
+
+
+# -- claims -----------------------------------------------------------------------------------------
+def _write_claim(path, **info):
+    import socket
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": socket.gethostname(), "token": "other", **info}))
+
+
+def test_a_claim_of_a_dead_process_or_not_refreshed_is_broken(store, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    cfg = Toy(x=11.0)
+    _write_claim(store.claim(cfg).path, pid=dead.pid)
+    assert store.get_or_compute(cfg, Counter()).payload["value"][1] == 11.0
+    cfg = Toy(x=12.0)
+    _write_claim(store.claim(cfg).path, pid=os.getpid(), host="another-host")
+    monkeypatch.setenv("REPLICATION_CLAIM_STALE_S", "60")
+    os.utime(store.claim(cfg).path, (time.time() - 120,) * 2)
+    assert store.get_or_compute(cfg, Counter()).payload["value"][1] == 12.0
+    assert not store.claim(cfg).path.exists()
+
+
+def test_a_live_claim_is_waited_for_and_its_result_read(store):
+    import os
+    import threading
+
+    cfg = Toy(x=13.0)
+    claim_path = store.claim(cfg).path
+    _write_claim(claim_path, pid=os.getpid())          # a live process (this one) holds it
+
+    def other_process_finishes():
+        store.put(cfg, {"value": "theirs"}, wall_time=0.0)
+        claim_path.unlink()
+
+    timer = threading.Timer(0.6, other_process_finishes)
+    timer.start()
+    compute = Counter()
+    results = store.run_all([Toy(x=14.0), cfg], compute, progress=False)
+    timer.join()
+    assert compute.calls == 1 and results[1].payload == {"value": "theirs"}   # waited, did not compute
+    assert results.tally.stored == 1 and results.tally.computed == 1
+
+
+def test_a_held_claim_is_refreshed_so_a_long_computation_keeps_it(store, monkeypatch):
+    import time
+
+    monkeypatch.setenv("REPLICATION_CLAIM_STALE_S", "0.5")
+    cfg = Toy(x=15.0)
+    mine = store.claim(cfg)
+    assert mine.acquire()
+    try:
+        time.sleep(1.2)                                  # longer than the stale age: only refreshes save it
+        assert not store.claim(cfg).is_stale() and not store.claim(cfg).acquire()
+    finally:
+        mine.release()
+    assert not mine.path.exists() and store.claim(cfg).acquire()

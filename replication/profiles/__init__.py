@@ -8,7 +8,10 @@
 ==========  ===========================================================================
 
 A profile file holds ``description``, an optional ``base`` (another profile whose values it
-overrides, by name or path) and ``chapters: {<chapter>: {<parameter>: <value>}}``.  ``laptop`` is
+overrides, by name or path) and ``chapters: {<chapter>: {<parameter>: <value>}}``.  It is
+validated like parameters when it is read: an unknown key, chapter (chapters are what
+``replication.chapters.names()`` lists) or parameter, a value a parameter does not allow, or
+invalid YAML is a one-line :class:`ProfileError` naming the file and the key.  ``laptop`` is
 complete; the others override parts of it.  A user's own profile is a path to such a file
 (``profile="my_profile.yml"``); its ``base`` defaults to ``laptop``.
 """
@@ -42,15 +45,59 @@ def label(profile: str) -> str:
     return profile if profile in NAMES else str(_path(profile))
 
 
+KEYS = ("description", "base", "chapters")
+
+
+def _yaml_error(path: Path, error: Exception) -> ProfileError:
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    return ProfileError(f"profile={str(path)!r}: not valid YAML ({where}{' '.join(str(problem).split())})")
+
+
 @functools.lru_cache(maxsize=None)
 def _load(path: Path, mtime: float) -> dict:
+    """The file's mapping, its keys checked (one-line :class:`ProfileError` naming the file and key)."""
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ProfileError(f"profile={str(path)!r}: not valid YAML ({error})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("chapters", {}), dict):
-        raise ProfileError(f"profile={str(path)!r}: must be a mapping with a 'chapters' mapping")
+        raise _yaml_error(path, error) from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile={str(path)!r}: must be a mapping with keys {', '.join(KEYS)}")
+    for key in data:
+        if key not in KEYS:
+            raise ProfileError(f"profile={str(path)!r}: unknown key {key!r}; allowed: {', '.join(KEYS)}")
+    if not isinstance(data.get("chapters") or {}, dict):
+        raise ProfileError(f"profile={str(path)!r}: chapters must be a mapping {{chapter: {{parameter: value}}}}")
+    if "base" in data and not isinstance(data["base"], str):
+        raise ProfileError(f"profile={str(path)!r}: base={data['base']!r}: a profile name or a YAML path")
+    _check_chapters(path, data.get("chapters") or {})
     return data
+
+
+def _check_chapters(path: Path, sections: dict) -> None:
+    """Every chapter a known one (``replication.chapters.names()``), every parameter one of its
+    ``SPEC``, every value allowed; else one line naming the file and the key."""
+    from .. import chapters
+    from ..params import ParameterError
+
+    names = chapters.names()
+    for chapter, values in sections.items():
+        where = f"profile={str(path)!r}: chapters.{chapter}"
+        if chapter not in names:
+            raise ProfileError(f"{where}: unknown chapter; chapters: {', '.join(names)}")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ProfileError(f"{where}: must be a mapping {{parameter: value}}")
+        spec = chapters.get(chapter).SPEC
+        for key, value in values.items():
+            if key not in spec.names:
+                raise ProfileError(f"{where}.{key}: unknown parameter; allowed: {', '.join(spec.names)}")
+            try:
+                spec.param(key).coerce(value)
+            except ParameterError as error:
+                raise ProfileError(f"{where}.{error}") from None
 
 
 def load(profile: str, _seen: tuple = ()) -> dict:
