@@ -25,6 +25,12 @@ def _label(name: str, sched: dict) -> str:
     return LABELS[kind]
 
 
+def _legend(fig, ax, ncol: int = 3) -> None:
+    """One legend for the figure, above the panels (never over the curves)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), fontsize=8.5)
+
+
 def _accuracy_panels(axes, results, names, *, ylim_from: int = 1):
     g = claims.by_schedule(results)
     for ax, key, title in zip(axes, ("train_acc", "test_acc"), ("training accuracy (%)", "test accuracy (%)")):
@@ -49,7 +55,7 @@ def cyclic(results, params):
     names = [f"clr-{s}", f"cbs-{s}", f"sqrt-{s}"]
     fig, axes = F.column_figure(2, 2, row_height=2.4, gridspec_kw={"height_ratios": [1.4, 1]})
     _accuracy_panels(axes[0], results, names)
-    axes[0, 1].legend(loc="lower right")
+    _legend(fig, axes[0, 0])
     ax = axes[1, 0]
     for name in names:
         sc = results.schedules[name]
@@ -77,8 +83,8 @@ def cyclic(results, params):
     ax.set_yscale("log")
     ax.set_ylabel("η/S")
     ax.set_xlabel("epoch")
-    ax.set_title("η/S: CLR (o) and CBS (x) equal; √-rule (□)")
-    fig.tight_layout()
+    ax.set_title("η/S per epoch")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 
@@ -86,8 +92,8 @@ def constant(results, params):
     """The paper's Fig. 4 (right): the constant pair with equal η/S."""
     fig, axes = F.column_figure(1, 2, row_height=2.8)
     _accuracy_panels(axes[0], results, ["const-low", "const-high"])
-    axes[0, 1].legend(loc="lower right")
-    fig.tight_layout()
+    _legend(fig, axes[0, 0], ncol=2)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -111,7 +117,7 @@ def stages(results, params):
                 for q in r["probes"]:
                     Y[i, epochs.index(q["epoch"])] = q["lambda_max"]
             F.mean_band(ax, epochs, Y, color=COLORS[kind], label=LABELS[kind], lw=1.2, marker="o", ms=3)
-        ax.set_yscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_title(f"λ_max, stages of {s} epoch{'s' if s != 1 else ''}")
         if col == 0:
             ax.set_ylabel("λ_max at the stage end")
@@ -119,14 +125,14 @@ def stages(results, params):
         for kind in ("clr", "cbs"):
             Y = claims.curves(g[f"{kind}-{s}"], "test_acc")
             F.mean_band(ax, np.arange(1, Y.shape[1] + 1), Y, color=COLORS[kind], label=LABELS[kind], lw=1.2)
-        ax.set_title(f"test accuracy (%), stages of {s} epoch{'s' if s != 1 else ''}")
+        ax.set_title("test accuracy (%)")
         ax.set_xlabel("epoch")
         Y = np.concatenate([claims.curves(g[f"{k}-{s}"], "test_acc") for k in ("clr", "cbs")])
         lo = np.nanmin(np.nanmean(Y, 0)[Y.shape[1] // 3:])
         if np.isfinite(lo):
             ax.set_ylim(bottom=lo - 3)
-    axes[0, 0].legend(loc="best")
-    fig.tight_layout()
+    _legend(fig, axes[0, 0], ncol=2)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 
