@@ -47,7 +47,11 @@ What one run does, exactly:
   training loss by :func:`replication.hessian.lanczos` (tolerance ``hessian_tol``, at most
   ``hessian_max_iter`` HVPs), mode="eval", on a fixed subset of min(``hessian_samples``, N) training
   examples (their trained-on labels) drawn from ``data_seed`` (so every run of a grid on the same
-  data probes the same examples), with its residual, convergence flag and HVP count.
+  data probes the same examples), with its residual, convergence flag and HVP count.  **Warm
+  starts**: a run's first probe starts Lanczos from a random vector seeded with ``seed``; every later
+  probe of the same run starts from the previous probe's top eigenvector (``warm_start`` in the
+  record), which cuts the HVPs of tracking λ_max over training (``benchmarks/bench_tracking.py``).
+  The value agrees with a cold start to the tolerance; the HVP count depends on the start.
 - Parameters: ``state_dict`` (CPU) at the end and ``best_state_dict`` at the epoch of best
   validation accuracy (the first one on ties; ``None`` without a validation set).
 - Divergence: a run whose mean minibatch loss or training loss becomes non-finite stops after that
@@ -571,24 +575,47 @@ def epoch_metrics(evaluated: dict, split, member: int) -> dict:
     return m
 
 
+#: id(split) -> {run config key: the top eigenvector of that run's previous probe} (warm starts).
+#: An entry lives as long as its split (one training call), so a run's first probe is always cold.
+_WARM_STARTS: dict[int, dict] = {}
+
+
+def _warm_starts(split) -> dict:
+    import weakref
+
+    key = id(split)
+    if key not in _WARM_STARTS:
+        _WARM_STARTS[key] = {}
+        weakref.finalize(split, _WARM_STARTS.pop, key, None)
+    return _WARM_STARTS[key]
+
+
 def hessian_probe(model: nn.Module, split, idx: torch.Tensor, cfg: TrainConfig, epoch: int) -> dict:
-    """λ_max (Lanczos) of the training loss of ``model`` on ``split.x_train[idx]``, eval mode."""
+    """λ_max (Lanczos) of the training loss of ``model`` on ``split.x_train[idx]``, eval mode.
+
+    Warm start: Lanczos starts from the top eigenvector of the previous probe of the same run (same
+    ``cfg.key`` within one training call on ``split``), or from a random vector seeded with
+    ``cfg.seed`` at a run's first probe."""
     from .hessian import HessianOperator, lanczos
 
     device = split.x_train.device
     idx = idx.to(device)
     n = int(idx.shape[0])
+    starts = _warm_starts(split)
+    v0 = starts.get(cfg.key)
     start = time.perf_counter()
     H = HessianOperator(model, nn.CrossEntropyLoss(), split.x_train, split.y_train, mode="eval",
                         indices=idx, batch_size=None if n <= HESSIAN_BATCH else HESSIAN_BATCH)
     top = lanczos(H, k=1, tol=cfg.hessian_tol, max_iter=min(H.dim, cfg.hessian_max_iter), seed=cfg.seed,
-                  return_eigenvectors=False)
+                  v0=v0, return_eigenvectors=True)
     synchronize(device)
     seconds = time.perf_counter() - start
+    starts[cfg.key] = top.eigenvectors[0].detach()
     info = H.info()
     H.release()
     return {"epoch": int(epoch), "lambda_max": float(top.eigenvalues[0]), "residual": float(top.residuals[0]),
             "converged": bool(top.converged[0]), "n_hvp": int(top.n_hvp), "n_iter": int(top.n_iter),
+            "warm_start": v0 is not None,
             "tol": cfg.hessian_tol, "seconds": seconds, "seconds_per_hvp": seconds / max(1, top.n_hvp),
             "n_samples": n, "mode": info["mode"], "method": info["method"], "dtype": info["dtype"]}
 

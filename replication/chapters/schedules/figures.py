@@ -1,0 +1,164 @@
+"""Figures of the "batch-size schedules" chapter, on the shared style of :mod:`replication.figures`.
+
+Colours: CLR red and CBS blue (the paper's Fig. 4), the √-rule schedule green, the constant pair in
+the next categorical colours; η/S (when it is the colour) on the book's viridis log scale.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import figures as F
+from . import claims
+
+COLORS = {"clr": F.CATEGORY[1], "cbs": F.CATEGORY[0], "sqrt": F.CATEGORY[2], "const-low": F.CATEGORY[3],
+          "const-high": F.CATEGORY[4]}
+LABELS = {"clr": "CLR (cyclic η)", "cbs": "CBS (cyclic S)", "sqrt": "√-rule (cyclic S, η/√S as CLR)",
+          "const-low": "constant, small S and η", "const-high": "constant, large S and η"}
+
+
+def _label(name: str, sched: dict) -> str:
+    kind = sched["kind"]
+    if kind == "const-low":
+        return f"S = {sched['batch_size'][0]}, η = {sched['lr'][0]:g}"
+    if kind == "const-high":
+        return f"S = {sched['batch_size'][0]}, η = {sched['lr'][0]:g}"
+    return LABELS[kind]
+
+
+def _legend(fig, ax, ncol: int = 3) -> None:
+    """One legend for the figure, above the panels (never over the curves)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), fontsize=8.5)
+
+
+def _accuracy_panels(axes, results, names, *, ylim_from: int = 1):
+    g = claims.by_schedule(results)
+    for ax, key, title in zip(axes, ("train_acc", "test_acc"), ("training accuracy (%)", "test accuracy (%)")):
+        lows = []
+        for name in names:
+            rows = g[name]
+            Y = claims.curves(rows, key)
+            x = np.arange(1, Y.shape[1] + 1)
+            F.mean_band(ax, x, Y, color=COLORS[results.schedules[name]["kind"]],
+                        label=_label(name, results.schedules[name]), lw=1.4)
+            lows.append(np.nanmin(np.nanmean(Y, 0)[ylim_from:]) if Y.shape[1] > ylim_from else np.nanmin(Y))
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        lo = np.nanmin(lows)
+        if np.isfinite(lo):
+            ax.set_ylim(bottom=max(0.0, lo - 2))
+
+
+def cyclic(results, params):
+    """The paper's Fig. 4 (left): CLR vs CBS (and the √-rule) at ``fig4_step_size``; schedules below."""
+    s = params.fig4_step_size
+    names = [f"clr-{s}", f"cbs-{s}", f"sqrt-{s}"]
+    fig, axes = F.column_figure(2, 2, row_height=2.4, gridspec_kw={"height_ratios": [1.4, 1]})
+    _accuracy_panels(axes[0], results, names)
+    _legend(fig, axes[0, 0])
+    ax = axes[1, 0]
+    for name in names:
+        sc = results.schedules[name]
+        x = np.arange(1, len(sc["batch_size"]) + 1)
+        ax.step(x, sc["batch_size"], where="mid", color=COLORS[sc["kind"]], lw=1.3)
+    ax.set_yscale("log")
+    ax.set_ylabel("batch size S")
+    ax.set_xlabel("epoch")
+    ax2 = ax.twinx()
+    sc = results.schedules[f"clr-{s}"]
+    ax2.step(np.arange(1, len(sc["lr"]) + 1), sc["lr"], where="mid", color=COLORS["clr"], lw=1.0, ls="--")
+    ax2.set_ylabel("η of CLR (dashed)", color=COLORS["clr"])
+    ax2.tick_params(axis="y", colors=COLORS["clr"])
+    ax2.grid(False)
+    ax.set_title("the schedules")
+    ax = axes[1, 1]
+    ratios = [r for n in names for r in results.schedules[n]["ratio"]]
+    norm = F.ratio_norm(ratios)
+    for name, marker, size in zip(names, ("o", "x", "s"), (26, 26, 14)):
+        sc = results.schedules[name]
+        x = np.arange(1, len(sc["ratio"]) + 1)
+        ax.plot(x, sc["ratio"], color=COLORS[sc["kind"]], lw=0.8, alpha=0.7)
+        ax.scatter(x, sc["ratio"], c=[F.ratio_color(r, norm) for r in sc["ratio"]], marker=marker, s=size,
+                   zorder=3, edgecolors="none" if marker != "x" else None)
+    ax.set_yscale("log")
+    ax.set_ylabel("η/S")
+    ax.set_xlabel("epoch")
+    ax.set_title("η/S per epoch")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def constant(results, params):
+    """The paper's Fig. 4 (right): the constant pair with equal η/S."""
+    fig, axes = F.column_figure(1, 2, row_height=2.8)
+    _accuracy_panels(axes[0], results, ["const-low", "const-high"])
+    _legend(fig, axes[0, 0], ncol=2)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def stages(results, params):
+    """§4.5 / Fig. 13: λ_max at stage ends (short and long stages), and test accuracy."""
+    short, long = claims.short_long(params)
+    g = claims.by_schedule(results)
+    fig, axes = F.column_figure(2, 2, row_height=2.6, sharex="col")
+    for col, s in enumerate((short, long)):
+        ax = axes[0, col]
+        sc = results.schedules[f"clr-{s}"]
+        kinds = dict((e, t) for e, t in sc["probes"])
+        for e, t in kinds.items():
+            if t == "high":
+                ax.axvline(e, color="0.6", lw=6, alpha=0.25, zorder=0)
+        for kind in ("clr", "cbs"):
+            rows = g[f"{kind}-{s}"]
+            epochs = sorted({q["epoch"] for r in rows for q in r["probes"]})
+            Y = np.full((len(rows), len(epochs)), np.nan)
+            for i, r in enumerate(rows):
+                for q in r["probes"]:
+                    Y[i, epochs.index(q["epoch"])] = q["lambda_max"]
+            F.mean_band(ax, epochs, Y, color=COLORS[kind], label=LABELS[kind], lw=1.2, marker="o", ms=3)
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"λ_max, stages of {s} epoch{'s' if s != 1 else ''}")
+        if col == 0:
+            ax.set_ylabel("λ_max at the stage end")
+        ax = axes[1, col]
+        for kind in ("clr", "cbs"):
+            Y = claims.curves(g[f"{kind}-{s}"], "test_acc")
+            F.mean_band(ax, np.arange(1, Y.shape[1] + 1), Y, color=COLORS[kind], label=LABELS[kind], lw=1.2)
+        ax.set_title("test accuracy (%)")
+        ax.set_xlabel("epoch")
+        Y = np.concatenate([claims.curves(g[f"{k}-{s}"], "test_acc") for k in ("clr", "cbs")])
+        lo = np.nanmin(np.nanmean(Y, 0)[Y.shape[1] // 3:])
+        if np.isfinite(lo):
+            ax.set_ylim(bottom=lo - 3)
+    _legend(fig, axes[0, 0], ncol=2)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+# -- the numbers behind the figures ---------------------------------------------------------------------
+def curve_rows(results) -> list[dict]:
+    out = []
+    for r in results.runs:
+        for i, e in enumerate(r["epoch"]):
+            out.append(dict(schedule=r["schedule"], seed=r["seed"], epoch=e, lr=r["lr"][i], batch_size=r["batch_size"][i],
+                            ratio=r["ratio"][i], steps=r["steps_per_epoch"][i], train_loss=r["train_loss"][i],
+                            train_acc=r["train_acc"][i], test_acc=r["test_acc"][i]))
+    return out
+
+
+def probe_rows(results) -> list[dict]:
+    out = []
+    for r in results.runs:
+        kinds = dict((e, t) for e, t in results.schedules[r["schedule"]]["probes"])
+        for q in r["probes"]:
+            out.append(dict(schedule=r["schedule"], seed=r["seed"], epoch=q["epoch"], stage=kinds.get(q["epoch"], ""),
+                            lambda_max=q["lambda_max"], residual=q["residual"], converged=q["converged"],
+                            n_hvp=q["n_hvp"], warm_start=q["warm_start"]))
+    return out
+
+
+def run_rows(results) -> list[dict]:
+    return [dict(schedule=r["schedule"], seed=r["seed"], final_test_acc=r["final_test_acc"],
+                 final_train_acc=r["final_train_acc"], updates=r["updates"], train_seconds=r["train_seconds"],
+                 trained_as=r["trained_as"], diverged=r["diverged"], key=r["key"]) for r in results.runs]

@@ -1,0 +1,211 @@
+"""Chapter "batch-size schedules": parameters and their cross-checks, the schedules (η/S equal at
+every epoch for CLR and CBS, η/√S for the √-rule), the warm-started λ_max tracking of the engine,
+the rules on synthetic results (each outcome reachable), and the chapter at the smoke profile."""
+import dataclasses
+import gc
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from replication.chapters import schedules as chapter
+from replication.chapters.schedules import claims, experiment
+from replication.params import ParameterError, resolve
+
+
+def test_every_profile_resolves_and_gpu_paper_are_the_papers_network():
+    for profile in ("smoke", "laptop", "gpu", "paper"):
+        p = resolve(chapter.SPEC, profile)
+        assert len(experiment.configs(p)) == p.seeds * len(experiment.schedules(p))
+    gpu, paper = resolve(chapter.SPEC, "gpu"), resolve(chapter.SPEC, "paper")
+    for p in (gpu, paper):
+        assert (p.model, p.dataset, p.device) == ("vgg11", "cifar10", "cuda")
+        assert (p.lr_low, p.lr_high, p.bs_low, experiment.bs_high(p)) == (0.001, 0.005, 128, 640)
+    assert gpu.seeds >= 3
+    assert paper.seeds == 8 and tuple(paper.step_sizes) == (4, 15)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ({"lr_high": 0.01, "lr_low": 0.02}, "lr_high"),
+    ({"epochs": 6}, "epochs"),
+    ({"fig4_step_size": 3}, "fig4_step_size"),
+    ({"step_sizes": [2, 1]}, "step_sizes"),
+    ({"bs_low": 40}, "bs_low"),                 # √-rule batches up to 40 * 25 = 1000 > n_train = 400
+    ({"lr_low": 0.03}, "bs_low"),               # 8 * 0.1 / 0.03 is not an integer
+    ({"model": "vgg11"}, "model"),              # VGG-11 needs 32 × 32 images
+])
+def test_bad_parameters_fail_before_compute(override, fragment):
+    with pytest.raises(ParameterError) as info:
+        resolve(chapter.SPEC, "smoke", override)
+    assert str(info.value).startswith(fragment)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "laptop", "paper"])
+def test_clr_and_cbs_have_equal_ratio_every_epoch_and_sqrt_rule_equal_eta_over_root_s(profile):
+    p = resolve(chapter.SPEC, profile)
+    cfgs = {labels["schedule"]: cfg for labels, cfg in experiment.configs(p) if labels["seed"] == 0}
+    for s in p.step_sizes:
+        clr, cbs = cfgs[f"clr-{s}"], cfgs[f"cbs-{s}"]
+        for e in range(p.epochs):
+            assert clr.batch_size_at(e) == p.bs_low and cbs.lr_at(e) == p.lr_high
+            assert clr.ratio_at(e) == pytest.approx(cbs.ratio_at(e), rel=1e-12)
+        ratios = [clr.ratio_at(e) for e in range(p.epochs)]
+        assert min(ratios) == pytest.approx(p.lr_low / p.bs_low) and max(ratios) == pytest.approx(p.lr_high / p.bs_low)
+        ends = experiment.stage_ends(s, p.epochs)
+        assert [t for _, t in ends] == ["low", "high"] * (len(ends) // 2) + ["low"]
+        for epoch, kind in ends:               # probes after the extreme epochs; the run ends low
+            assert clr.ratio_at(epoch - 1) == pytest.approx(max(ratios) if kind == "high" else min(ratios))
+        assert tuple(e for e, _ in ends) == clr.hessian_epochs
+    s = p.fig4_step_size
+    clr, sq = cfgs[f"clr-{s}"], cfgs[f"sqrt-{s}"]
+    for e in range(p.epochs):
+        S = sq.batch_size_at(e)
+        assert sq.lr_at(e) / math.sqrt(S) == pytest.approx(clr.lr_at(e) / math.sqrt(p.bs_low), rel=2 / S + 1e-9)
+    assert max(sq.batch_size_at(e) for e in range(p.epochs)) == experiment.sqrt_bs_max(p)
+    lo, hi = cfgs["const-low"], cfgs["const-high"]
+    assert lo.ratio_at(0) == pytest.approx(hi.ratio_at(0)) and hi.batch_size > lo.batch_size
+
+
+def _tiny(**kw):
+    from replication.train import TrainConfig
+
+    base = dict(dataset="fashion-mnist", n_train=300, n_val=0, n_test=100, model="mlp",
+                model_options={"hidden": (12,)}, lr=0.1, batch_size=30, epochs=3, hessian_epochs=(1, 2, 3),
+                hessian_samples=64, hessian_tol=1e-3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_probes_warm_start_from_the_previous_eigenvector_and_agree_with_cold(one_thread):
+    from torch import nn
+
+    from replication import train as T
+    from replication.hessian import HessianOperator, lanczos
+
+    cfg = _tiny()
+    payload = T.train(cfg)
+    probes = payload["hessian"]
+    assert [q["warm_start"] for q in probes] == [False, True, True]
+    model = T.load_model(cfg, payload)
+    split = T.prepare_split(cfg, "cpu")
+    H = HessianOperator(model, nn.CrossEntropyLoss(), split.x_train, split.y_train, mode="eval",
+                        indices=T.hessian_indices(cfg))
+    cold = lanczos(H, k=1, tol=1e-6, seed=99).eigenvalues[0]
+    assert probes[-1]["lambda_max"] == pytest.approx(cold, rel=1e-3)
+    del split
+    gc.collect()
+    assert T._WARM_STARTS == {}, "warm starts are dropped with the training call's data split"
+
+
+def test_vmapped_ensembles_warm_start_each_member_from_its_own_eigenvector(one_thread):
+    from replication import train as T
+    from replication.ensemble import train_ensemble
+
+    cfgs = [_tiny(seed=s) for s in (0, 1)]
+    payloads = train_ensemble(cfgs)
+    for cfg, p in zip(cfgs, payloads):
+        assert [q["warm_start"] for q in p["hessian"]] == [False, True, True]
+        single = T.train(cfg)["hessian"]
+        for a, b in zip(p["hessian"], single):
+            assert a["lambda_max"] == pytest.approx(b["lambda_max"], rel=1e-2)
+    gc.collect()
+    assert T._WARM_STARTS == {}
+
+
+# -- the rules on synthetic results -------------------------------------------------------------------
+def _fake(params, acc: dict, lam_high: float = 1.0, lam_low: float = 2.0, noise: float = 0.1, seed: int = 0):
+    """A ScheduleResults whose final test accuracies are ``acc[schedule]`` (points) ± noise, and whose
+    cyclic runs have λ_max = lam_high / lam_low at high / low stage ends."""
+    rng = np.random.default_rng(seed)
+    specs = experiment.schedules(params)
+    runs, schedules = [], {}
+    for name, spec in specs.items():
+        schedules[name] = dict(kind=spec["kind"], step_size=spec["step_size"], lr=[0.1] * params.epochs,
+                               batch_size=[8] * params.epochs, ratio=[0.01] * params.epochs,
+                               probes=[list(p) for p in spec["probes"]])
+        for s in range(params.seeds):
+            final = (acc[name] + noise * rng.standard_normal()) / 100
+            curve = list(np.linspace(0.5, final, params.epochs))
+            probes = [dict(epoch=e, lambda_max=(lam_high if t == "high" else lam_low) * (1 + 0.01 * rng.random()),
+                           residual=0.0, converged=True, n_hvp=5, warm_start=i > 0)
+                      for i, (e, t) in enumerate(spec["probes"])]
+            runs.append(dict(schedule=name, kind=spec["kind"], step_size=spec["step_size"], seed=s, diverged=False,
+                             epoch=list(range(1, params.epochs + 1)), train_acc=curve, test_acc=curve,
+                             train_loss=[1.0] * params.epochs, lr=[0.1] * params.epochs, batch_size=[8] * params.epochs,
+                             ratio=[0.01] * params.epochs, steps_per_epoch=[10] * params.epochs, final_test_acc=final,
+                             final_train_acc=final, updates=10 * params.epochs, train_seconds=1.0, wall_time=1.0,
+                             shared_by=1, trained_as="single run", probes=probes, key=f"{name}{s}"))
+    return chapter.ScheduleResults(runs=runs, schedules=schedules, architecture="mlp", n_parameters=1, provenance={},
+                                   canonical=True, train_wall_time=0.0, stored=0, computed=len(runs))
+
+
+def _outcomes(params, **kw):
+    return {v.id: v.outcome for v in chapter.verdicts(_fake(params, **kw), params)}
+
+
+def test_rules_reach_every_outcome_they_claim():
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 6, "equivalence_margin": 1.0})
+    s0, s1 = p.step_sizes
+    same = {n: 80.0 for n in experiment.schedules(p)}
+    out = _outcomes(p, acc=same | {f"sqrt-{p.fig4_step_size}": 70.0, f"clr-{s1}": 81.0, f"cbs-{s1}": 81.0})
+    assert out["claim-8-cbs-equals-clr"] == "holds" and out["claim-8-constant-pair"] == "holds"
+    assert out["schedules-sqrt-rule-differs"] == "holds"
+    assert out["claim-12-long-beats-short"] == "holds"
+    assert out["claim-12-sharpness-oscillates"] == "holds"
+    out = _outcomes(p, acc=same | {f"cbs-{p.fig4_step_size}": 75.0, "const-high": 70.0, f"clr-{s1}": 79.0,
+                                   f"cbs-{s1}": 79.0 if p.fig4_step_size != s1 else 75.0},
+                    lam_high=2.0, lam_low=1.0)
+    assert out["claim-8-cbs-equals-clr"] == "fails" and out["claim-8-constant-pair"] == "fails"
+    assert out["claim-12-long-beats-short"] == "fails"
+    assert out["claim-12-sharpness-oscillates"] == "fails"
+    out = _outcomes(p, acc=same, noise=3.0)
+    assert out["claim-8-cbs-equals-clr"] == "inconclusive" and out["claim-12-long-beats-short"] == "inconclusive"
+    assert out["schedules-sqrt-rule-differs"] in ("inconclusive", "fails")
+
+
+def test_oscillation_cancels_a_steady_drift():
+    """λ_max halving every stage with no oscillation: the rule must not call it one."""
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 4})
+    res = _fake(p, acc={n: 80.0 for n in experiment.schedules(p)})
+    for r in res.runs:
+        for q in r["probes"]:
+            q["lambda_max"] = 100.0 * 0.5 ** q["epoch"] * (1 + 1e-3 * r["seed"])
+    o = claims.oscillation(res)
+    assert abs(o["mean_log"]) < 1e-2 and o["lower"] < o["pairs"]
+
+
+def test_paper_numbers_come_from_the_data_table():
+    p = resolve(chapter.SPEC, "smoke")
+    table = claims.table_rows(_fake(p, acc={n: 80.0 for n in experiment.schedules(p)}), p)
+    csv_rows = claims.paper_numbers()
+    assert len(table) == len(csv_rows)
+    for t, c in zip(table, csv_rows):
+        assert t["paper"] == c["test_acc"] and t["source"] == c["source"] and "ICLR 2018" in c["source"]
+    assert {(c["setting"], c["schedule"]) for c in csv_rows} >= {("fig4-cyclic", "cbs"), ("fig4-cyclic", "clr"),
+                                                                ("long-stage", "cbs"), ("long-stage", "clr")}
+
+
+def test_chapter_at_smoke_through_the_store(store, one_thread):
+    from replication import chapters
+    from replication.chapters.schedules import figures
+
+    p = resolve(chapter.SPEC, "smoke")
+    results, verdicts = chapters.evaluate("schedules", p, store=store, progress=False)
+    assert results.computed == len(results.runs) and not any(r["diverged"] for r in results.runs)
+    assert {v.id for v in verdicts} == {"claim-8-cbs-equals-clr", "claim-8-constant-pair", "schedules-sqrt-rule-differs",
+                                        "claim-12-long-beats-short", "claim-12-sharpness-oscillates"}
+    cyclic = [r for r in results.runs if r["kind"] in ("clr", "cbs")]
+    for r in cyclic:
+        assert [q["epoch"] for q in r["probes"]] == [e for e, _ in experiment.stage_ends(r["step_size"], p.epochs)]
+        assert [q["warm_start"] for q in r["probes"]][1:] == [True] * (len(r["probes"]) - 1)
+    cost = {c["schedule"]: c for c in claims.cost(results)}
+    s = p.fig4_step_size
+    assert cost[f"cbs-{s}"]["updates"] < cost[f"clr-{s}"]["updates"]
+    again, _ = chapters.evaluate("schedules", p, store=store, progress=False)
+    assert again.computed == 0
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for make in (figures.cyclic, figures.constant, figures.stages):
+        fig = make(results, p)
+        assert fig.get_size_inches()[0] == pytest.approx(6.6)
