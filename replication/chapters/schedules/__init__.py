@@ -116,3 +116,10 @@ def verdicts(results: ScheduleResults, params) -> list:
     from . import claims
 
     return claims.verdicts(results, params)
+
+
+def plan(params) -> list:
+    """The training runs of this chapter at ``params`` (``python -m replication plan``, executors)."""
+    from .experiment import configs
+
+    return [cfg for _, cfg in configs(params)]
