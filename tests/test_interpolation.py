@@ -25,6 +25,13 @@ def test_every_profile_resolves(profile):
     if profile in ("gpu", "paper"):
         assert (p.dataset, p.fig2_model, p.fig3_model) == ("cifar10", "resnet56", "vgg11")
         assert (p.fig2_lrs, p.fig2_batch_sizes) == ((0.1, 0.1, 0.01), (128, 1024, 128))
+    sets = experiment.settings(p)
+    for panel in experiment.panels(p):             # every training config of the profile validates
+        for side in ("a", "b"):
+            st = sets[panel["figure"]][panel[side]]
+            cfg = experiment.train_config(p, panel["figure"], st["eta"], st["S"],
+                                          experiment.endpoint_seed(0, panel["shared"], side))
+            assert cfg.epochs >= 1 and cfg.momentum == p.momentum
     if profile == "laptop":
         assert p.alpha_points >= 31 and p.seeds >= 3 and p.batch_norm
         assert (p.fig2_lrs, p.fig2_batch_sizes) == ((0.1, 0.1, 0.01), (128, 1024, 128))
@@ -128,8 +135,9 @@ class _Params(dict):
     __getattr__ = dict.__getitem__
 
 
-def _synthetic(k_low_over_base, lam_low_over_base, seeds=4, noise=0.05):
-    """Results with valleys of curvature 1 (endpoint a) and k (endpoint b) on every line, λ_max given."""
+def _synthetic(k_low_over_base, lam_low_over_base, seeds=4, noise=0.05, bump=0.0):
+    """Results whose lines rise with curvature 1 beyond endpoint a and k beyond endpoint b, with a flat
+    floor (or a bump of height ``bump``) between them; λ_max as given."""
     rng = np.random.default_rng(0)
     a = np.array(landscape.alpha_grid(61))
     sets = {"fig2": [dict(name="baseline", eta=0.1, S=128, ratio=0.1 / 128),
@@ -145,7 +153,7 @@ def _synthetic(k_low_over_base, lam_low_over_base, seeds=4, noise=0.05):
         lines[p["id"]] = []
         for s in range(seeds):
             kk = k * math.exp(noise * rng.standard_normal())
-            y = np.where(a < 0.5, a ** 2, kk * (a - 1) ** 2) + 0.05
+            y = np.where(a < 0, a ** 2, np.where(a > 1, kk * (a - 1) ** 2, bump * np.sin(np.pi * np.clip(a, 0, 1)))) + 0.05
             lines[p["id"]].append(dict(alphas=list(a), train_loss=list(y), test_loss=list(y), train_acc=[0.9] * len(a),
                                        test_acc=[0.9] * len(a), distance=1.0))
         for i, ll in ((0, 10.0), (1, 10.0 * lam)):
@@ -166,6 +174,7 @@ def test_rules_hold_fail_and_stay_inconclusive_as_written():
     assert v["claim-7-beta-4"].outcome == "holds"
     assert v["interpolation-no-barrier-fig2"].outcome == "holds"
     assert v["interpolation-claim-6-filter-normalized"].outcome == "not run"
+    assert by(claims.verdicts(*_synthetic(4.0, 3.0, bump=0.5)))["interpolation-no-barrier-fig2"].outcome == "fails"
     assert by(claims.verdicts(*_synthetic(0.25, 3.0)))["claim-6-large-batch-sharper"].outcome == "fails"
     assert by(claims.verdicts(*_synthetic(4.0, 1 / 3)))["claim-6-large-batch-sharper"].outcome == "fails"
     noisy = by(claims.verdicts(*_synthetic(1.0, 1.0, seeds=3, noise=1.0)))

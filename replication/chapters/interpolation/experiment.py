@@ -44,6 +44,16 @@ SURFACE_SEED = 2_000            # the two directions of a 2-D surface
 LANCZOS_SEED = 0
 HESSIAN_BATCH = 2_500
 FIG2_NAMES = ("baseline", "large batch", "small learning rate")
+#: the paper's settings (ICLR 2018): Fig. 2 (η, S) pairs, baseline first; Fig. 3 η₀, S₀ and β
+PAPER_FIG2 = ((0.1, 128), (0.1, 1024), (0.01, 128))
+PAPER_FIG3 = (0.1, 50, (0.25, 1.0, 4.0))
+
+
+def paper_settings(params) -> bool:
+    """Whether ``params`` use the paper's η and S for both figures."""
+    return (tuple(zip(params.fig2_lrs, params.fig2_batch_sizes)) == PAPER_FIG2
+            and (params.fig3_lr, params.fig3_batch_size) == PAPER_FIG3[:2]
+            and sorted(params.fig3_betas) == sorted(PAPER_FIG3[2]))
 
 
 # -- training configs ----------------------------------------------------------------------------------

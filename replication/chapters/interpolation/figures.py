@@ -11,6 +11,15 @@ from . import claims
 TRAIN, TEST = "#222222", "#1f77b4"
 
 
+def _plain_log(ax) -> None:
+    """Log y axis with plain tick labels (0.5, 1, 2 rather than 5×10⁻¹)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _mark_endpoints(ax, a: dict, b: dict, norm, key: str = "ratio", cmap=F.ratio_color) -> None:
     for x, st in ((0.0, a), (1.0, b)):
         ax.axvline(x, color=cmap(st[key], norm), lw=2.5, alpha=0.9, zorder=0)
@@ -25,7 +34,7 @@ def _line_panel(ax_loss, ax_acc, results, panel: dict, norm, *, key="ratio", cma
     F.mean_band(ax_loss, a, [ln["test_loss"] for ln in lines], color=TEST, label="test", ls="--")
     F.mean_band(ax_acc, a, [100 * np.asarray(ln["train_acc"]) for ln in lines], color=TRAIN, label="training")
     F.mean_band(ax_acc, a, [100 * np.asarray(ln["test_acc"]) for ln in lines], color=TEST, label="test", ls="--")
-    ax_loss.set_yscale("log")
+    _plain_log(ax_loss)
     for ax in (ax_loss, ax_acc):
         _mark_endpoints(ax, sa, sb, norm, key, cmap)
         ax.set_xlim(a[0], a[-1])
@@ -84,7 +93,7 @@ def choices_figure(results):
     else:
         axes[0, 1].set_visible(False)
     for axx in axes[0][:ncols]:
-        axx.set_yscale("log")
+        _plain_log(axx)
         axx.set_xlabel(r"$\alpha$")
         axx.legend(loc="upper center")
         for x in (0, 1):
@@ -114,7 +123,7 @@ def directions_figure(results, delta: float):
             F.mean_band(ax, t, curves, color=cmap(st[key], norm), label=f"η={st['eta']:g}, S={st['S']}")
         if lows:
             ax.axhline(min(lows) + delta, color="0.4", ls=":", lw=1)
-        ax.set_yscale("log")
+        _plain_log(ax)
         ax.set_xlabel("t (filter-normalized units)")
         ax.set_title("Fig. 2 settings" if figure == "fig2" else "Fig. 3 settings (equal η/S)", loc="left")
         ax.legend(loc="upper center", fontsize=7.5)
