@@ -99,7 +99,7 @@ def test_recompute_bn_gives_the_statistics_of_the_data():
 
 def test_filter_normalized_direction_matches_filter_norms_and_leaves_biases_and_bn_alone():
     m = _bn_net(0)
-    d = landscape.filter_normalized_direction(m.state_dict(), m, torch.Generator().manual_seed(0))
+    d = landscape.filter_normalized_direction(m.state_dict(), m, torch.Generator().manual_seed(12_345))
     for k, v in m.state_dict().items():
         if v.dim() > 1:
             torch.testing.assert_close(d[k].reshape(v.shape[0], -1).norm(dim=1), v.reshape(v.shape[0], -1).norm(dim=1))
@@ -163,7 +163,8 @@ def _synthetic(k_low_over_base, lam_low_over_base, seeds=4, noise=0.05, bump=0.0
     res = chapter.InterpolationResults(settings=sets, panels=panels, alphas=tuple(a), lines=lines, bn_other={},
                                        endpoints=endpoints, runs=runs, architectures={}, provenance={}, wall_time={},
                                        stored=0, computed=0, seeds=seeds)
-    params = _Params(delta_loss=0.2, equal_margin=1.5, barrier_margin=0.1, directions=0, profile="test")
+    params = _Params(delta_loss=0.2, equal_margin=1.5, barrier_margin=0.1, directions=0, profile="test", n_train=1024,
+                     fig2_epochs=2, fig3_epochs=2)
     return res, params
 
 

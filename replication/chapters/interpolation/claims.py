@@ -120,6 +120,9 @@ def summary(results, params) -> dict:
                        mid_interpolate=_interval([ln["train_loss"][mid] for ln in itp if ln], LEVEL_SIGN),
                        acc_recompute=_interval([ln["train_acc"][mid] for ln in rec if ln], LEVEL_SIGN),
                        acc_interpolate=_interval([ln["train_acc"][mid] for ln in itp if ln], LEVEL_SIGN),
+                       nonfinite_interpolate=int(sum(np.sum(~np.isfinite(np.asarray(ln["train_loss"], float)))
+                                                     for ln in itp if ln)),
+                       points=int(sum(len(ln["train_loss"]) for ln in itp if ln)),
                        barrier_recompute=_interval([landscape.barrier(a, ln["train_loss"]) for ln in rec if ln], LEVEL_SIGN),
                        barrier_interpolate=_interval([landscape.barrier(a, ln["train_loss"]) for ln in itp if ln],
                                                      LEVEL_SIGN))
@@ -171,6 +174,15 @@ def _evidence_ratio(prefix: str, iv: dict) -> dict:
     return {f"{prefix}": e(iv["mean"]), f"{prefix}_lo": e(iv["lo"]), f"{prefix}_hi": e(iv["hi"])}
 
 
+def steps(params, setting: dict, figure: str) -> int | None:
+    """SGD steps of a run of ``setting``: floor(n_train / S) per epoch (the engine drops the remainder)."""
+    try:
+        epochs = params.fig2_epochs if figure == "fig2" else params.fig3_epochs
+        return (params.n_train // setting["S"]) * epochs
+    except (AttributeError, KeyError):
+        return None
+
+
 def verdicts(results, params) -> list[Verdict]:
     facts = summary(results, params)
     out: list[Verdict] = []
@@ -196,11 +208,14 @@ def verdicts(results, params) -> list[Verdict]:
                  f"both 95% t-intervals of the log-ratios lie above 0, fails if either lies below 0, else inconclusive",
             outcome=outcome,
             evidence={"pairs": f["width_ratio"]["n"], **_evidence_ratio("width_ratio", f["width_ratio"]),
-                      **_evidence_ratio("lam_ratio", f["lam_ratio"]), "censored_widths": f["censored"]},
+                      **_evidence_ratio("lam_ratio", f["lam_ratio"]), "censored_widths": f["censored"],
+                      "steps_baseline": steps(params, f["a"], "fig2"), "steps_low_ratio": steps(params, low, "fig2")},
             figure="fig-interp-fig2",
             summary=(f"width ratio (baseline / low ratio) {_fmt_ratio(f['width_ratio'])}, "
                      f"λ_max ratio (low ratio / baseline) {_fmt_ratio(f['lam_ratio'])} over {f['width_ratio']['n']} "
-                     f"seed pairs" + (f"; {f['censored']} widths censored" if f["censored"] else "")),
+                     f"seed pairs" + (f"; {f['censored']} widths censored" if f["censored"] else "")
+                     + (f"; {steps(params, low, 'fig2'):,} SGD steps against the baseline's "
+                        f"{steps(params, f['a'], 'fig2'):,}" if steps(params, low, "fig2") is not None else "")),
             **common))
     margin = params.equal_margin
     for p in [q for q in main if q["figure"] == "fig3"]:

@@ -39,8 +39,11 @@ from ...config import RunConfig, require
 from . import landscape
 
 INDEPENDENT_OFFSET = 1_000      # seed of the second endpoint when initializations are independent
-DIRECTION_SEED = 1_000          # filter-normalized direction j draws from seed DIRECTION_SEED + j
-SURFACE_SEED = 2_000            # the two directions of a 2-D surface
+# filter-normalized direction j draws from seed DIRECTION_SEED + j; the 2-D surface from SURFACE_SEED + 0, 1.
+# Far from any training seed: models.build draws its initialization from a Generator seeded with the
+# run's seed, and a direction drawn from the same seed would be the initial weights themselves.
+DIRECTION_SEED = 7_919_000
+SURFACE_SEED = 7_929_000
 LANCZOS_SEED = 0
 HESSIAN_BATCH = 2_500
 FIG2_NAMES = ("baseline", "large batch", "small learning rate")
@@ -142,6 +145,7 @@ class EndpointRun(RunConfig):
     """λ_max and filter-normalized 1-D (2-D) curves at one trained network."""
 
     kind: ClassVar[str] = "interpolation-endpoint"
+    algorithm_version: ClassVar[int] = 2     # 2: direction seeds moved away from the training seeds
     train_key: str
     bn_samples: int = 1_000
     eval_train: int = 2_000

@@ -11,13 +11,19 @@ from . import claims
 TRAIN, TEST = "#222222", "#1f77b4"
 
 
-def _plain_log(ax) -> None:
-    """Log y axis with plain tick labels (0.5, 1, 2 rather than 5×10⁻¹)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+def _log(rows) -> list:
+    """log10 of every curve: bands are t-intervals of the mean log-loss (a geometric mean), so they
+    stay positive and symmetric on a log axis; non-finite losses stay out of the mean."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [np.where(np.isfinite(np.asarray(r, float)) & (np.asarray(r, float) > 0),
+                         np.log10(np.asarray(r, float)), np.nan) for r in rows]
 
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+
+def _plain_log(ax) -> None:
+    """Label a log10-valued y axis with the loss itself (0.5, 1, 2)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{float(f'{10 ** v:.2g}'):g}"))
 
 
 def _mark_endpoints(ax, a: dict, b: dict, norm, key: str = "ratio", cmap=F.ratio_color) -> None:
@@ -30,8 +36,8 @@ def _line_panel(ax_loss, ax_acc, results, panel: dict, norm, *, key="ratio", cma
     a = np.asarray(results.alphas)
     sa = results.settings[panel["figure"]][panel["a"]]
     sb = results.settings[panel["figure"]][panel["b"]]
-    F.mean_band(ax_loss, a, [ln["train_loss"] for ln in lines], color=TRAIN, label="training")
-    F.mean_band(ax_loss, a, [ln["test_loss"] for ln in lines], color=TEST, label="test", ls="--")
+    F.mean_band(ax_loss, a, _log([ln["train_loss"] for ln in lines]), color=TRAIN, label="training")
+    F.mean_band(ax_loss, a, _log([ln["test_loss"] for ln in lines]), color=TEST, label="test", ls="--")
     F.mean_band(ax_acc, a, [100 * np.asarray(ln["train_acc"]) for ln in lines], color=TRAIN, label="training")
     F.mean_band(ax_acc, a, [100 * np.asarray(ln["test_acc"]) for ln in lines], color=TEST, label="test", ls="--")
     _plain_log(ax_loss)
@@ -78,16 +84,16 @@ def choices_figure(results):
     fig, axes = F.column_figure(1, 2, row_height=2.8)
     a = np.asarray(results.alphas)
     ax = axes[0, 0]
-    rec = [ln["train_loss"] for ln in results.lines[first["id"]] if ln]
+    rec = _log([ln["train_loss"] for ln in results.lines[first["id"]] if ln])
     F.mean_band(ax, a, rec, color=F.CATEGORY[0], label="statistics recomputed")
     if first["id"] in results.bn_other:
-        F.mean_band(ax, a, [ln["train_loss"] for ln in results.bn_other[first["id"]] if ln], color=F.CATEGORY[1],
+        F.mean_band(ax, a, _log([ln["train_loss"] for ln in results.bn_other[first["id"]] if ln]), color=F.CATEGORY[1],
                     label="statistics interpolated", ls="--")
     ax.set_title("batch norm at each α", loc="left")
     if ncols == 2:
         ax2 = axes[0, 1]
         F.mean_band(ax2, a, rec, color=F.CATEGORY[0], label="shared" if first["shared"] else "independent")
-        F.mean_band(ax2, a, [ln["train_loss"] for ln in results.lines[other[0]["id"]] if ln], color=F.CATEGORY[2],
+        F.mean_band(ax2, a, _log([ln["train_loss"] for ln in results.lines[other[0]["id"]] if ln]), color=F.CATEGORY[2],
                     label="independent" if first["shared"] else "shared", ls="--")
         ax2.set_title("initialization of the pair", loc="left")
     else:
@@ -95,7 +101,7 @@ def choices_figure(results):
     for axx in axes[0][:ncols]:
         _plain_log(axx)
         axx.set_xlabel(r"$\alpha$")
-        axx.legend(loc="upper center")
+        axx.legend(loc="upper left", fontsize=7.5)
         for x in (0, 1):
             axx.axvline(x, color="0.6", lw=1, zorder=0)
     axes[0, 0].set_ylabel("training loss")
@@ -120,9 +126,10 @@ def directions_figure(results, delta: float):
             t = np.asarray(eps[0]["t"])
             curves = [np.mean(e["curves"], axis=0) for e in eps]
             lows.append(min(np.min(c) for c in curves))
-            F.mean_band(ax, t, curves, color=cmap(st[key], norm), label=f"η={st['eta']:g}, S={st['S']}")
+            F.mean_band(ax, t, _log(curves), color=cmap(st[key], norm), label=f"η={st['eta']:g}, S={st['S']}",
+                        ls=("-", "--", ":", "-.")[i % 4])
         if lows:
-            ax.axhline(min(lows) + delta, color="0.4", ls=":", lw=1)
+            ax.axhline(np.log10(min(lows) + delta), color="0.4", ls=":", lw=1)
         _plain_log(ax)
         ax.set_xlabel("t (filter-normalized units)")
         ax.set_title("Fig. 2 settings" if figure == "fig2" else "Fig. 3 settings (equal η/S)", loc="left")
