@@ -210,7 +210,7 @@ def verdicts(results, params) -> list[Verdict]:
             evidence={"pairs": f["width_ratio"]["n"], **_evidence_ratio("width_ratio", f["width_ratio"]),
                       **_evidence_ratio("lam_ratio", f["lam_ratio"]), "censored_widths": f["censored"],
                       "steps_baseline": steps(params, f["a"], "fig2"), "steps_low_ratio": steps(params, low, "fig2")},
-            figure="fig-interp-fig2",
+            figure="fig-interp-different",
             summary=(f"width ratio (baseline / low ratio) {_fmt_ratio(f['width_ratio'])}, "
                      f"λ_max ratio (low ratio / baseline) {_fmt_ratio(f['lam_ratio'])} over {f['width_ratio']['n']} "
                      f"seed pairs" + (f"; {f['censored']} widths censored" if f["censored"] else "")
@@ -234,12 +234,12 @@ def verdicts(results, params) -> list[Verdict]:
             evidence={"pairs": f["width_ratio_tost"]["n"], **_evidence_ratio("width_ratio", f["width_ratio_tost"]),
                       **_evidence_ratio("lam_ratio", f["lam_ratio_tost"]), "margin": margin,
                       "censored_widths": f["censored"]},
-            figure="fig-interp-fig3",
+            figure="fig-interp-equal",
             summary=(f"width ratio {_fmt_ratio(f['width_ratio_tost'])}, λ_max ratio {_fmt_ratio(f['lam_ratio_tost'])} "
                      f"(90% intervals, margin ×{margin:g}) over {f['width_ratio_tost']['n']} seed pairs"),
             **common))
     bm = params.barrier_margin
-    for fig, label in (("fig2", "fig-interp-fig2"), ("fig3", "fig-interp-fig3")):
+    for fig, label in (("fig2", "fig-interp-different"), ("fig3", "fig-interp-equal")):
         ps = [p for p in main if p["figure"] == fig]
         ivs = [facts["panels"][p["id"]]["barrier"] for p in ps]
         if not ivs:

@@ -50,6 +50,7 @@ FIG2_NAMES = ("baseline", "large batch", "small learning rate")
 #: the paper's settings (ICLR 2018): Fig. 2 (η, S) pairs, baseline first; Fig. 3 η₀, S₀ and β
 PAPER_FIG2 = ((0.1, 128), (0.1, 1024), (0.01, 128))
 PAPER_FIG3 = (0.1, 50, (0.25, 1.0, 4.0))
+PAPER_NETWORKS = {"fig2": "ResNet-56 on CIFAR-10", "fig3": "VGG-11 on CIFAR-10"}
 
 
 def paper_settings(params) -> bool:
