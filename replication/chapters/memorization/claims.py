@@ -9,7 +9,7 @@ Readouts of one run (its per-epoch history):
 
 Rules (every one has three outcomes; intervals from ``replication.stats``):
 
-1. **Equal memorization, higher η/S generalizes better** (claim 11), per panel (noise level ×
+A. **Equal memorization, higher η/S generalizes better** (claim 11), per panel (noise level ×
    momentum setting).  Levels judged: the training accuracies of ``train_acc_levels`` above the
    panel's clean ceiling 1 − c (c: the fraction of corrupted labels, so every run at such a level
    fits some random labels) that runs of at least ``min_ratios`` distinct η/S reach.  At each, the
@@ -18,17 +18,17 @@ Rules (every one has three outcomes; intervals from ``replication.stats``):
    (sign +1, |ρ| ≥ :data:`RHO_MIN`) judges the level.  The panel holds when at least half of its
    judged levels hold and none fails; fails when at least half fail and none holds; otherwise, or
    with no judged level, inconclusive.
-2. **Low η/S memorizes more slowly** (claim 11), per panel: epochs until the accuracy on the
+B. **Low η/S memorizes more slowly** (claim 11), per panel: epochs until the accuracy on the
    corrupted labels first reaches ``memorization_level`` (runs that never do count as
    ``epochs + 1``, i.e. "later than the end", which ranks them last), grouped by η/S, trend with
    sign −1, :func:`stats.trend_outcome`.
-3. **Best held-out accuracy before memorization** (Arpit et al. 2017, repeated by the paper): over
+C. **Best held-out accuracy before memorization** (Arpit et al. 2017, repeated by the paper): over
    the runs whose corrupted-label accuracy reaches ``onset_level``, the fraction whose best held-out
    epoch is at or before that onset; 95 % Clopper–Pearson interval.  Holds when its lower end is
    above one half, fails when its upper end is below one half, inconclusive otherwise.
-4. **η/((1−m)S) puts momentum and plain runs on one curve** (Smith et al. 2018, our addition), per
+D. **η/((1−m)S) puts momentum and plain runs on one curve** (Smith et al. 2018, our addition), per
    noise level: each momentum run is paired with the plain run of equal η/(1−m), S and seed; the
-   paired log ratio of their epochs to ``memorization_level`` (censored as in 2) has a 90 % t
+   paired log ratio of their epochs to ``memorization_level`` (censored as in B) has a 90 % t
    interval (two one-sided tests at 5 %).  Holds when the interval lies within ±log ``epoch_factor``,
    fails when it lies entirely outside, inconclusive otherwise.
 """
@@ -119,19 +119,26 @@ def level_trends(rows: list[dict], params) -> list[dict]:
         if level <= ceiling:
             continue
         groups: dict[float, list[float]] = {}
+        reached = []
         for r in _usable(rows):
             v = read_at_level(r["history"], level)
             if v is not None:
                 groups.setdefault(r["ratio"], []).append(v)
+                reached.append((r, v))
         t = stats.trend(groups)
         judged = t["n_groups"] >= params.min_ratios
+        # run-level rank correlations with η/S, η alone and 1/S alone: does the ratio beat its parts?
+        vals = [v for _, v in reached]
+        alone = {f"rho_runs_{name}": stats.spearman([f(r) for r, _ in reached], vals) if len(reached) >= 3
+                 else math.nan for name, f in (("ratio", lambda r: r["ratio"]), ("eta", lambda r: r["eta"]),
+                                               ("inv_S", lambda r: 1.0 / r["S"]))}
         out.append(dict(level=level, judged=judged, outcome=stats.trend_outcome(t, +1, rho_min=RHO_MIN)
-                        if judged else NOT_RUN, n_reached=t["n_runs"], **t, n_total=len(rows)))
+                        if judged else NOT_RUN, n_reached=t["n_runs"], **t, **alone, n_total=len(rows)))
     return out
 
 
 def combine(outcomes: list[str]) -> str:
-    """The panel outcome from its judged levels' outcomes (rule 1)."""
+    """The panel outcome from its judged levels' outcomes (rule A)."""
     if not outcomes:
         return INCONCLUSIVE
     n, h, f = len(outcomes), outcomes.count(HOLDS), outcomes.count(FAILS)
@@ -162,7 +169,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 
 def onset_check(rows: list[dict], params) -> dict:
-    """Rule 3: best held-out epoch at or before the onset of memorization."""
+    """Rule C: best held-out epoch at or before the onset of memorization."""
     reached, before, gaps, lost = 0, 0, [], []
     for r in _usable(rows):
         onset = first_epoch(r["history"]["memorized_acc"], params.onset_level)
@@ -198,7 +205,7 @@ def momentum_pairs(rows: list[dict], params) -> list[tuple[dict, dict]]:
 
 
 def momentum_check(rows: list[dict], params) -> dict:
-    """Rule 4 for one noise level's rows."""
+    """Rule D for one noise level's rows."""
     pairs = [(m, p) for m, p in momentum_pairs(rows, params) if not (m["diverged"] or p["diverged"])]
     E = params.epochs
     logs = np.array([math.log(epochs_to(m, params.memorization_level, E) / epochs_to(p, params.memorization_level, E))
@@ -320,11 +327,17 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
 
 def level_table(facts: dict) -> str:
     """Markdown: per panel and judged level, ρ with its interval and the outcome."""
-    lines = ["| panel | training accuracy | η/S reaching it | runs | Spearman ρ [95% interval] | level |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| panel | training accuracy | η/S reaching it | runs | Spearman ρ [95% interval] | level "
+             "| run-level ρ with η/S, η, 1/S |",
+             "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+
+    def f(x):
+        return f"{x:+.2f}" if math.isfinite(x) else "–"
+
     for p in facts["panels"].values():
         for l in p["levels"]:
             rho = f"{l['rho']:+.2f} [{l['lo']:+.2f}, {l['hi']:+.2f}]" if math.isfinite(l["rho"]) else "–"
             lines.append(f"| {p['name']} | {100 * l['level']:g}% | {l['n_groups']} | {l['n_reached']} of {l['n_total']} "
-                         f"| {rho} | {l['outcome'] if l['judged'] else 'not judged (too few η/S)'} |")
+                         f"| {rho} | {l['outcome'] if l['judged'] else 'not judged (too few η/S)'} "
+                         f"| {f(l['rho_runs_ratio'])}, {f(l['rho_runs_eta'])}, {f(l['rho_runs_inv_S'])} |")
     return "\n".join(lines)
