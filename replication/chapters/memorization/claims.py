@@ -28,7 +28,8 @@ C. **Best held-out accuracy before memorization** (Arpit et al. 2017, repeated b
    above one half, fails when its upper end is below one half, inconclusive otherwise.
 D. **η/((1−m)S) puts momentum and plain runs on one curve** (Smith et al. 2018, our addition), per
    noise level: each momentum run is paired with the plain run of equal η/(1−m), S and seed; the
-   paired log ratio of their epochs to ``memorization_level`` (censored as in B) has a 90 % t
+   paired log ratio of their epochs to ``memorization_level`` (censored as in B; pairs in which
+   neither run reaches it are left out) has a 90 % t
    interval (two one-sided tests at 5 %).  Holds when the interval lies within ±log ``epoch_factor``,
    fails when it lies entirely outside, inconclusive otherwise.
 """
@@ -206,8 +207,11 @@ def momentum_pairs(rows: list[dict], params) -> list[tuple[dict, dict]]:
 
 def momentum_check(rows: list[dict], params) -> dict:
     """Rule D for one noise level's rows."""
-    pairs = [(m, p) for m, p in momentum_pairs(rows, params) if not (m["diverged"] or p["diverged"])]
     E = params.epochs
+    level = params.memorization_level
+    # pairs where neither run reaches the level carry no information (both "after the end"): left out
+    pairs = [(m, p) for m, p in momentum_pairs(rows, params) if not (m["diverged"] or p["diverged"])
+             and min(epochs_to(m, level, E), epochs_to(p, level, E)) <= E]
     logs = np.array([math.log(epochs_to(m, params.memorization_level, E) / epochs_to(p, params.memorization_level, E))
                      for m, p in pairs], float)
     both = sum(epochs_to(m, params.memorization_level, E) <= E and epochs_to(p, params.memorization_level, E) <= E
@@ -313,13 +317,15 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
             source="Smith et al. 2018 (B ∝ 1/(1−m)); our test on ICLR 2018 Fig. 5", figure=FIGURE_MOMENTUM,
             statement=f"η/((1−m)S) puts momentum and plain SGD on one curve ({100 * noise:g}% noise)",
             rule=f"each momentum run paired with the plain run of equal η/(1−m), S and seed: epochs to "
-                 f"{100 * params.memorization_level:g}% on the corrupted labels (never: {params.epochs + 1}); "
+                 f"{100 * params.memorization_level:g}% on the corrupted labels (never: {params.epochs + 1}; pairs "
+                 f"where neither run gets there left out); "
                  f"holds if the 90% t interval of the geometric-mean ratio lies within ×{params.epoch_factor:g} "
                  f"either way, fails if entirely outside, else inconclusive",
             outcome=c["outcome"],
             evidence={k: c[k] for k in ("factor", "lo", "hi", "n_pairs", "n_both", "best_diff")},
             summary=(f"momentum / plain epochs ×{c['factor']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}] over "
-                     f"{c['n_pairs']} pairs ({c['n_both']} where both reach the level); best held-out accuracy "
+                     f"{c['n_pairs']} pairs in which a run reaches the level ({c['n_both']} where both do); "
+                     f"best held-out accuracy "
                      f"differs by {100 * c['best_diff']:+.1f} points" if c["n_pairs"] >= 2 else "too few pairs"),
             **common))
     return out

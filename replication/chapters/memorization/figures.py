@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from ... import figures as F
 from . import claims
@@ -9,7 +10,8 @@ from . import claims
 
 def _panel_axes(n: int, row_height: float = 2.9):
     rows = (n + 1) // 2
-    fig, axes = F.column_figure(rows, 2 if n > 1 else 1, row_height=row_height, sharex=False, sharey=True)
+    fig, axes = F.column_figure(rows, 2 if n > 1 else 1, row_height=row_height, sharex=True, sharey=True,
+                                layout="constrained")
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -33,6 +35,7 @@ def curves(results, params, facts):
                 if l["judged"]:
                     ax.axvline(l["level"], color="0.5", ls=":", lw=0.8)
             ax.set_title(p["name"])
+        for ax in axes[-2:]:
             ax.set_xlabel("training accuracy (noisy labels)")
         for ax in axes[::2]:
             ax.set_ylabel("clean held-out accuracy")
@@ -46,7 +49,7 @@ def speed(results, params, facts):
     noises = list(params.noise_levels)
     E = params.epochs
     with F.style():
-        fig, axes = F.column_figure(2, len(noises), row_height=2.6, sharex=True, sharey="row")
+        fig, axes = F.column_figure(2, len(noises), row_height=2.6, sharex=True, sharey="row", layout="constrained")
         allr = [r["eff_ratio"] for r in results.rows]
         norm = F.ratio_norm(r["ratio"] for r in results.rows)
         for j, noise in enumerate(noises):
@@ -64,13 +67,14 @@ def speed(results, params, facts):
             axes[0, j].set_title(f"{100 * noise:g}% noise")
             axes[1, j].set_xlabel(r"$\eta/((1-m)S)$")
             axes[1, j].set_xscale("log")
+            axes[1, j].xaxis.set_minor_formatter(NullFormatter())
             axes[0, j].set_xlim(min(allr) / 1.5, max(allr) * 1.5)
         axes[0, 0].set_ylabel(f"epochs to {100 * params.memorization_level:g}%\non corrupted labels")
         axes[1, 0].set_ylabel("best held-out accuracy")
         axes[0, 0].scatter([], [], marker="o", color="0.4", label="plain SGD")
         if params.momentum > 0:
             axes[0, 0].scatter([], [], marker="^", color="0.4", label=f"momentum {params.momentum:g}")
-        axes[0, 0].legend(loc="upper right")
+        axes[0, 0].legend(loc="lower left")
         F.ratio_colorbar(fig, axes, norm)
     return fig
 
