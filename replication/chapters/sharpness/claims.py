@@ -76,7 +76,7 @@ def trend(rows, q: str) -> dict:
     groups: dict = {}
     for r in finite(rows, q):
         if q == "val_acc" or r[q] > 0:
-            groups.setdefault(r["ratio"], []).append(float(_log(q, r[q])))
+            groups.setdefault(float(f"{r['ratio']:.10g}"), []).append(float(_log(q, r[q])))  # equal ratios pooled
     return stats.trend(groups)
 
 
