@@ -35,6 +35,13 @@ def _group_handles(groups):
             for g in groups]
 
 
+def _ratio_ticks(ax):
+    """η/S axes: ticks at 1 and 3 × 10^k, labelled compactly (1e-4, 3e-4, ...)."""
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _log_ticks(ax, which="y"):
     axis = ax.yaxis if which == "y" else ax.xaxis
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -72,7 +79,7 @@ def against_ratio(rows: list[dict], pairs: list[dict], *, lines_by_eta: bool = F
                 ax.errorbar(p["ratio"], scale * p[q], yerr=scale * ci, fmt="o", ms=5, capsize=2,
                             color=F.batch_color(p["S"], bnorm), mec="k", mew=0.4, zorder=3)
             ax.set(xscale="log", xlabel=r"$\eta/S$", ylabel=label, title=f"({'abcd'[i]}) {label.split(' (')[0]}")
-            _log_ticks(ax, "x")
+            _ratio_ticks(ax)
             if log:
                 ax.set_yscale("log")
                 _log_ticks(ax)
@@ -174,6 +181,7 @@ def edge_of_stability(groups: dict[str, list[dict]]):
         bx.set(xscale="log", yscale="log", xlabel=r"$\eta/S$", ylabel=r"$\eta\,\lambda_{\max}$",
                title=r"(b) $\eta\,\lambda_{\max}$ against $\eta/S$")
         _log_ticks(bx, "y")
+        _ratio_ticks(bx)
         F.ratio_colorbar(fig, axes, norm)
     return fig
 
