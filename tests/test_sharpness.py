@@ -1,31 +1,37 @@
-"""Chapter "η/S, the width of the minimum and generalization": parameters, the grids, the
-end-of-training measures (Tr C two ways against a per-example loop), the statistics and the rules
-that turn runs into verdicts, and the chapter's compute at a tiny size through the store."""
+"""Chapter "η/S, the width of the minimum and generalization": parameters, the designs (fixed epochs,
+factorial at equal SDE time), the rules that turn runs into verdicts (three outcomes, through
+replication.stats), the chapter's compute at a tiny size through the store, and the notebook's prose."""
 import dataclasses
+import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
-from replication import models
 from replication.chapters import sharpness
-from replication.hessian import covariance
+from replication.chapters.sharpness import claims, experiment
+from replication.claims import OUTCOMES
 from replication.params import ParameterError, resolve
 from replication.store import ResultStore
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_profile_resolves_and_the_laptop_grid_is_the_challenge_grid():
+def test_every_profile_resolves_and_the_laptop_grids():
     for profile in ("smoke", "laptop", "gpu", "paper"):
-        p = resolve(sharpness.SPEC, profile)
-        assert len(p.lrs) == len(p.batch_sizes)
+        resolve(sharpness.SPEC, profile)
     laptop = resolve(sharpness.SPEC, "laptop")
-    pairs = set(zip(laptop.lrs, laptop.batch_sizes))
-    assert len(pairs) == 16 and pairs == set(sharpness.CHALLENGE_PAIRS)
-    assert laptop.depth == 20 and laptop.width == 50 and laptop.seeds >= 2
+    assert set(zip(laptop.lrs, laptop.batch_sizes)) == set(experiment.CHALLENGE_PAIRS)
+    assert laptop.depth == 20 and laptop.width == 50 and laptop.seeds >= 3
+    # the factorial design separates η from η/S (the challenge pairs do not)
+    fac = [(lab["eta"], lab["S"]) for lab, _ in experiment.grids(laptop)["factorial"]]
+    e, r = np.log([a for a, _ in fac]), np.log([a / b for a, b in fac])
+    assert abs(np.corrcoef(e, r)[0, 1]) < 0.9
+    e, r = np.log(laptop.lrs), np.log(np.array(laptop.lrs) / np.array(laptop.batch_sizes))
+    assert np.corrcoef(e, r)[0, 1] > 0.5
 
 
 @pytest.mark.parametrize("explicit, pattern", [
@@ -34,6 +40,9 @@ def test_every_profile_resolves_and_the_laptop_grid_is_the_challenge_grid():
     ({"lrs": [0.01, 0.02, 0.03], "batch_sizes": [10, 20, 30]}, r"at least two ratios"),
     ({"batch_sizes": [20, 40, 1000]}, r"every batch size must be <= n_train=400"),
     ({"rescale_betas": [0.5, 1.0, 100.0]}, r"beta=100 gives batch size 2000"),
+    ({"rescale_betas": [0.5, 2.0]}, r"must include 1"),
+    ({"factorial_lrs": [0.1, 0.1]}, r"^factorial_lrs=\[0.1, 0.1\]: the values must differ"),
+    ({"factorial_batch_sizes": [20, 1000]}, r"every batch size must be <= factorial_n_train=400"),
     ({"hessian_samples": 1000}, r"^hessian_samples=1000: must be <= n_train=400"),
     ({"v3_depth": 3}, r"^v3_depth=3: must be below depth=3"),
     ({"n_train": 59_000, "n_val": 2000}, r"n_train \+ n_val must be <= 60000"),
@@ -45,177 +54,190 @@ def test_bad_parameters_fail_with_one_line(explicit, pattern):
     assert "\n" not in str(info.value)
 
 
-def test_grids_pair_lrs_with_batch_sizes_and_share_the_beta_one_run():
+def test_grids_pair_the_fixed_epoch_runs_and_train_the_factorial_to_equal_sde_time():
     p = resolve(sharpness.SPEC, "smoke", {"rescale_lr": 0.02, "rescale_batch_size": 40})
-    g = sharpness.grids(p)
+    g = experiment.grids(p)
     assert [(lab["eta"], lab["S"]) for lab, _ in g["main"][::p.seeds]] == list(zip(p.lrs, p.batch_sizes))
     assert all(c.lr == lab["eta"] and c.batch_size == lab["S"] and c.seed == lab["seed"] for lab, c in g["main"])
-    assert len(g["main"]) == len(p.lrs) * p.seeds and len(g["v3"]) == len(p.lrs) * p.v3_seeds
-    assert {c.options["hidden"] for _, c in g["main"]} == {(p.width,) * p.depth}
     assert {c.options["hidden"] for _, c in g["v3"]} == {(p.width,) * p.v3_depth}
-    ratios = {lab["eta"] / lab["S"] for lab, _ in g["rescale"]}
-    assert max(ratios) == pytest.approx(min(ratios))
-    # (0.02, 40) at beta = 1 is also a main-grid pair: the same config, so the same stored run
     keys_main = {c.key for _, c in g["main"]}
     assert any(lab["beta"] == 1.0 and c.key in keys_main for lab, c in g["rescale"])
-    assert "v3" not in sharpness.grids(resolve(sharpness.SPEC, "smoke", {"v3_depth": 0}))
-    # the registry's default initialization is left out of the options (other chapters' keys)
-    torch_init = sharpness.grids(resolve(sharpness.SPEC, "smoke", {"init": "torch"}))
-    assert "init" not in torch_init["main"][0][1].options
+    assert "v3" not in experiment.grids(resolve(sharpness.SPEC, "smoke", {"v3_depth": 0}))
+    laptop = resolve(sharpness.SPEC, "laptop")
+    fac = experiment.grids(laptop)["factorial"]
+    assert len(fac) == len(laptop.factorial_lrs) * len(laptop.factorial_batch_sizes) * laptop.factorial_seeds
+    for lab, c in fac:     # every cell covers the same SDE time t = E N η / S, and is probed at 0 and at E
+        assert c.epochs * laptop.factorial_n_train * c.lr / c.batch_size == pytest.approx(laptop.sde_time)
+        assert c.hessian_epochs[0] == 0 and c.hessian_epochs[-1] == c.epochs and c.n_train == laptop.factorial_n_train
+    assert experiment.probe_epochs(8) == (0, 1, 2, 4, 6, 8)
 
 
-def _loop_trace_C(model, X, y):
-    grads = []
-    for i in range(X.shape[0]):
-        model.zero_grad()
-        nn.functional.cross_entropy(model(X[i:i + 1]), y[i:i + 1]).backward()
-        grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]).double())
-    G = torch.stack(grads)
-    return float(((G - G.mean(0)) ** 2).sum(1).mean()), float((G ** 2).sum(1).mean())
-
-
-def test_trace_C_by_outer_products_and_by_vmap_equal_a_per_example_loop():
-    model = models.build("mlp", hidden=(7, 5, 6), seed=3)
-    gen = torch.Generator().manual_seed(0)
-    X, y = torch.randn(40, 1, 28, 28, generator=gen), torch.randint(0, 10, (40,), generator=gen)
-    trace_C, trace_F = _loop_trace_C(model, X, y)
-    fast = covariance.gradient_covariance_trace(model, X, y, method="linear", chunk=16)
-    generic = covariance.gradient_covariance_trace(model, X, y, method="vmap", chunk=7)
-    assert fast["method"] == "linear" and covariance.gradient_covariance_trace(model, X, y)["method"] == "linear"
-    for est in (fast, generic):
-        assert est["trace_C"] == pytest.approx(trace_C, rel=1e-5)
-        assert est["trace_F"] == pytest.approx(trace_F, rel=1e-5)
-        assert est["trace_F"] - est["grad_norm2"] == pytest.approx(est["trace_C"], rel=1e-12)
-    cnn = models.build("small_cnn", channels=(2,), seed=0)
-    assert not covariance._linear_only(cnn)
-    assert covariance.gradient_covariance_trace(cnn, X[:6], y[:6])["method"] == "vmap"
-
-
-def test_sample_indices_are_seeded_sorted_and_all_means_none():
-    a = sharpness.sample_indices(1000, 100, 0)
-    assert torch.equal(a, sharpness.sample_indices(1000, 100, 0)) and torch.all(a[1:] > a[:-1])
-    assert not torch.equal(a, sharpness.sample_indices(1000, 100, 1))
-    assert sharpness.sample_indices(1000, 1000, 0) is None
-
-
-def _rows(values: dict, *, diverged=()):
-    """Runs with a measure ``m`` per (eta, S) and seed; everything else derived."""
+def _rows(values: dict, *, diverged=(), loss=None, group="main"):
+    """Runs with measure values per (eta, S) and seed; everything else derived."""
     rows = []
     for (eta, S), vals in values.items():
         for seed, v in enumerate(vals):
-            rows.append(dict(eta=eta, S=S, ratio=eta / S, seed=seed, diverged=(eta, S, seed) in diverged,
-                             frobenius=v, lam_max=v, trace=v, val_acc=0.5 + 0.01 * math.log(eta / S),
-                             train_loss=1.0, trace_C=v, eta_lam=eta * v, train_acc=0.9))
+            rows.append(dict(group=group, eta=eta, S=S, ratio=eta / S, seed=seed, diverged=(eta, S, seed) in diverged,
+                             frobenius=v, lam_max=v, trace=v, val_acc=0.5 + 0.01 * math.log(eta / S) + 0.001 * seed,
+                             train_loss=loss(eta, S, seed) if loss else 1.0 + 0.1 * seed, trace_C=v, eta_lam=eta * v,
+                             train_acc=0.9, epochs=4, probes=[]))
     return rows
 
 
-def test_spearman_bootstrap_resamples_seeds_within_pairs_and_the_rules():
-    falling = _rows({(0.01, 100): [10.0, 11.0], (0.02, 100): [8.0, 8.5], (0.04, 100): [5.0, 6.0],
-                     (0.08, 100): [2.0, 2.5]})
-    t = sharpness.spearman_ci(falling, "frobenius")
-    assert t["rho"] == pytest.approx(-1.0) and t["hi"] == pytest.approx(-1.0) and t["n_pairs"] == 4
-    assert sharpness._trend_verdict(t, -1) == "holds"
-    assert sharpness._trend_verdict(t, +1) == "fails: the opposite trend"
-    noisy = _rows({(0.01, 100): [1.0, 9.0], (0.02, 100): [2.0, 10.0], (0.04, 100): [7.0, 1.0], (0.08, 100): [6.0, 5.0]})
-    t = sharpness.spearman_ci(noisy, "frobenius")
-    assert t["lo"] < 0 < t["hi"] and sharpness._trend_verdict(t, -1) == "not shown"
-    # a diverged run is left out, not counted as a width
-    div = _rows({(0.01, 100): [10.0, 1e9], (0.02, 100): [8.0, 8.5], (0.04, 100): [5.0, 6.0]},
-                diverged={(0.01, 100, 1)})
-    assert sharpness.spearman_ci(div, "frobenius")["n_runs"] == 5
-    assert sharpness.pair_table(div)[0]["frobenius"] == 10.0 and sharpness.pair_table(div)[0]["n_diverged"] == 1
+def test_trend_rule_has_three_outcomes_and_drops_diverged_runs():
+    falling = _rows({(0.01, 100): [10.0, 11.0, 10.5], (0.02, 100): [8.0, 8.5, 8.2], (0.04, 100): [5.0, 6.0, 5.5],
+                     (0.08, 100): [2.0, 2.5, 2.2]})
+    t = claims.trend(falling, "frobenius")
+    assert t["rho"] == pytest.approx(-1.0) and t["hi"] < 0
+    from replication import stats
+
+    assert stats.trend_outcome(t, -1) == "holds" and stats.trend_outcome(t, +1) == "fails"
+    noisy = _rows({(0.01, 100): [1.0, 9.0, 5.0], (0.02, 100): [2.0, 10.0, 4.0], (0.04, 100): [7.0, 1.0, 3.0],
+                   (0.08, 100): [6.0, 5.0, 2.0]})
+    assert stats.trend_outcome(claims.trend(noisy, "frobenius"), -1) == "inconclusive"
+    div = _rows({(0.01, 100): [10.0, 1e9], (0.02, 100): [8.0, 8.5], (0.04, 100): [5.0, 6.0]}, diverged={(0.01, 100, 1)})
+    assert claims.trend(div, "frobenius")["n_runs"] == 5
+    assert claims.pair_table(div)[0]["frobenius"] == 10.0 and claims.pair_table(div)[0]["n_diverged"] == 1
 
 
-def test_fits_tell_the_ratio_from_eta_alone():
-    rng = np.random.default_rng(0)
-    pairs = [(eta, S) for eta in (0.005, 0.01, 0.02, 0.05) for S in (50, 100, 500, 1000)]
-    by_ratio = _rows({(eta, S): list(3.0 * (eta / S) ** -0.5 * np.exp(0.02 * rng.standard_normal(2)))
-                      for eta, S in pairs})
-    f = sharpness.fits(by_ratio, "frobenius")
-    assert f["r2_ratio"] > 0.95 > f["r2_eta"] and f["lo"] <= 0 <= f["hi"]
-    assert f["b"] == pytest.approx(-0.5, abs=0.05) and f["c"] == pytest.approx(0.5, abs=0.05)
-    by_eta = _rows({(eta, S): list(2.0 / eta * np.exp(0.02 * rng.standard_normal(2))) for eta, S in pairs})
-    f = sharpness.fits(by_eta, "frobenius")
-    assert f["r2_eta"] > 0.95 > f["r2_ratio"] and not (f["lo"] <= 0 <= f["hi"])
-    # the controlled fit finds the ratio's own slope when the training loss varies independently
-    for i, r in enumerate(by_ratio):
-        r["train_loss"] = 0.1 * (1 + i % 3)
-    c = sharpness.controlled(by_ratio, "frobenius")
-    assert c["b"] == pytest.approx(-0.5, abs=0.05) and c["hi"] < 0
+PAIRS = [(eta, S) for eta in (0.01, 0.02, 0.04) for S in (25, 50, 100)]
 
 
-def _facts(rescale_lam, rescale_acc, trace_C):
-    rows = _rows({(0.01, 100): [10.0, 11.0], (0.02, 100): [8.0, 8.5], (0.04, 100): [5.0, 6.0]})
-    resc = []
-    for beta, lam, acc in zip((0.5, 1.0, 2.0), rescale_lam, rescale_acc):
-        for seed in (0, 1):
-            resc.append(dict(eta=0.01 * beta, S=int(50 * beta), ratio=2e-4, beta=beta, seed=seed, diverged=False,
-                             frobenius=lam, lam_max=lam, trace=lam, val_acc=acc, train_loss=0.5, train_acc=0.9,
-                             trace_C=lam, eta_lam=0.01 * beta * lam))
-    for r in rows + resc:
-        r["trace_C"] = trace_C * r["trace"]
+def _by(rule, rng):
+    return _rows({(eta, S): list(rule(eta, S) * np.exp(0.03 * rng.standard_normal(3))) for eta, S in PAIRS},
+                 loss=lambda eta, S, seed: 0.5 + 0.1 * ((seed + int(eta * 100)) % 3))
 
+
+def _facts(runs):
     @dataclasses.dataclass
     class R:
         runs: dict
         check: list
 
-    return sharpness.summary(R(runs={"main": rows, "rescale": resc}, check=[]))
+    return claims.summary(R(runs=runs, check=[]), None)
 
 
-def test_verdicts_follow_the_written_rules():
-    v = {r["claim"]: r["verdict"] for r in sharpness.verdicts(_facts((10.0, 10.0, 12.0), (0.8, 0.805, 0.8), 1.0))}
-    assert v["4. ‖H‖_F falls as η/S grows: deep MLP (ICLR)"] == "holds"
-    assert v["5. Validation accuracy rises with η/S: deep MLP (ICLR)"] == "holds"
-    assert v["7. Same η/S, same width (rescaling η and S by β)"] == "holds: same width, same accuracy"
-    assert v["C ≈ H at the end of training (the v3 trace relation's assumption)"] == "holds"
-    v = {r["claim"]: r["verdict"] for r in sharpness.verdicts(_facts((20.0, 10.0, 4.0), (0.8, 0.8, 0.795), 5.0))}
-    assert v["7. Same η/S, same width (rescaling η and S by β)"].startswith("fails for width")
-    assert v["C ≈ H at the end of training (the v3 trace relation's assumption)"] == "fails"
-    v = {r["claim"]: r["verdict"] for r in sharpness.verdicts(_facts((10.0, 10.0, 10.0), (0.7, 0.8, 0.9), 1.0))}
-    assert v["7. Same η/S, same width (rescaling η and S by β)"] == "width stays, accuracy moves"
-    assert "| claim | rule | evidence | verdict |" in sharpness.verdict_table(_facts((10, 10, 10), (0.8,) * 3, 1.0))
+def _rescale(lams, accs):
+    rows = []
+    for beta, lam, acc in zip((0.5, 1.0, 2.0), lams, accs):
+        for seed in range(4):
+            rows.append(dict(group="rescale", eta=0.01 * beta, S=int(50 * beta), ratio=2e-4, beta=beta, seed=seed,
+                             diverged=False, frobenius=lam, lam_max=lam * (1 + 0.01 * seed), trace=lam,
+                             val_acc=acc + 0.001 * seed, train_loss=0.5, train_acc=0.9, trace_C=lam,
+                             eta_lam=0.01 * beta * lam, epochs=4, probes=[]))
+    return rows
 
 
-def test_compute_at_a_tiny_size_through_the_store(tmp_path):
+def _verdicts(runs):
+    p = resolve(sharpness.SPEC, "smoke")
+    return {v.id: v for v in claims.verdicts(_facts(runs), p)}
+
+
+def test_the_fit_tells_eta_over_s_from_eta_alone():
+    rng = np.random.default_rng(0)
+    same = _rescale((10.0, 10.0, 10.0), (0.8, 0.8, 0.8))
+    v = _verdicts({"factorial": _by(lambda eta, S: 3.0 * (eta / S) ** -0.5, rng), "main": _by(lambda e, S: 1.0, rng),
+                   "rescale": same})
+    assert v["sharpness-ratio-not-eta-equal-time"].outcome == "holds"
+    assert v["sharpness-ratio-alone-equal-time"].outcome == "holds"
+    assert v["claim-4-equal-time-frobenius"].outcome == "holds"
+    assert v["sharpness-ratio-not-eta-equal-time"].evidence["b"] == pytest.approx(-0.5, abs=0.05)
+    v = _verdicts({"factorial": _by(lambda eta, S: 2.0 / eta, rng), "main": _by(lambda e, S: 1.0, rng),
+                   "rescale": same})
+    assert v["sharpness-ratio-not-eta-equal-time"].outcome == "inconclusive"   # b = 0: η alone
+    assert v["sharpness-ratio-alone-equal-time"].outcome == "fails"            # d = -1: η matters at fixed η/S
+    assert all(x.outcome in OUTCOMES[:3] for x in v.values())
+    assert len(v) == len(set(v)) and all(x.chapter == "sharpness" and x.profile == "smoke" for x in v.values())
+
+
+def test_equal_loss_rows_are_inconclusive_when_loss_and_ratio_are_collinear():
+    rng = np.random.default_rng(1)
+    rows = _by(lambda eta, S: 3.0 * (eta / S) ** -0.5, rng)
+    for r in rows:
+        r["train_loss"] = 0.01 / r["ratio"] ** 0.5      # collinear with η/S
+    v = _verdicts({"main": rows, "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
+    assert v["claim-4-deep-equal-loss"].outcome == "inconclusive"
+    assert abs(v["claim-4-deep-equal-loss"].evidence["corr"]) > claims.COLLINEAR_MAX
+    rows = _by(lambda eta, S: 3.0 * (eta / S) ** -0.5, rng)      # loss varies independently of η/S
+    v = _verdicts({"main": rows, "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
+    assert v["claim-4-deep-equal-loss"].outcome == "holds"
+
+
+def test_claim_7_is_an_equivalence_test_with_a_margin():
+    base = {"main": _by(lambda e, S: 1.0, np.random.default_rng(2))}
+    v = _verdicts(dict(base, rescale=_rescale((10.0, 10.0, 10.2), (0.8, 0.8, 0.8))))
+    assert v["claim-7-rescale-width"].outcome == "holds" and v["claim-7-rescale-val-acc"].outcome == "holds"
+    v = _verdicts(dict(base, rescale=_rescale((30.0, 10.0, 3.0), (0.8, 0.8, 0.7))))
+    assert v["claim-7-rescale-width"].outcome == "fails" and v["claim-7-rescale-val-acc"].outcome == "fails"
+    noisy = _rescale((10.0, 10.0, 10.0), (0.8, 0.8, 0.8))
+    for r, f in zip(noisy, np.tile([0.3, 3.0, 1.0, 0.5], 3)):
+        r["lam_max"] *= f
+    assert _verdicts(dict(base, rescale=noisy))["claim-7-rescale-width"].outcome == "inconclusive"
+
+
+def test_width_set_reads_the_probes():
+    row = dict(eta=0.1, epochs=8, probes=[(0, 5.0), (1, 40.0), (2, 22.0), (4, 20.0), (6, 19.0), (8, 20.0)])
+    w = claims.width_set(row)
+    assert w["set_fraction"] == pytest.approx(2 / 8) and w["late_eta_lam"] == pytest.approx(0.1 * 20.0)
+
+
+def test_compute_at_a_tiny_size_through_the_store(tmp_path, one_thread):
     p = resolve(sharpness.SPEC, "smoke", {"lrs": [0.05, 0.02, 0.01], "batch_sizes": [50, 100, 200],
                                           "seeds": 2, "v3_depth": 0, "rescale_betas": [1.0, 2.0],
                                           "rescale_seeds": 2, "rescale_lr": 0.05, "rescale_batch_size": 50,
-                                          "n_train": 400, "hessian_samples": 32})
+                                          "n_train": 400, "hessian_samples": 32, "factorial_lrs": [0.05, 0.1],
+                                          "factorial_batch_sizes": [50, 100], "factorial_n_train": 200,
+                                          "sde_time": 1.0})
     store = ResultStore(tmp_path / "store")
     res = sharpness.compute(p, store=store, progress=False)
-    assert set(res.runs) == {"main", "rescale"} and len(res.runs["main"]) == 6 and len(res.runs["rescale"]) == 4
+    assert set(res.runs) == {"main", "rescale", "factorial"} and len(res.runs["main"]) == 6
     row = res.runs["main"][0]
     assert row["n_samples"] == 32 and row["lam_max"] > 0 and row["trace_C"] > 0
     assert row["eta_lam"] == pytest.approx(row["eta"] * row["lam_max"])
-    # beta = 1 is the main grid's (0.05, 50): computed once
-    assert res.computed == 6 + 2 + 6 + 2 + 2 and len(res.check) == 2
-    assert all(c["n_full"] == 400 for c in res.check)
+    fac = res.runs["factorial"]
+    assert all(r["probes"][0][0] == 0 and r["probes"][-1][0] == r["epochs"] for r in fac if not r["diverged"])
+    # beta = 1 is the main grid's (0.05, 50): trained and measured once; two whole-set checks
+    assert res.computed == (6 + 2 + 8) * 2 + 2 and len(res.check) == 2
     again = sharpness.compute(p, store=store, progress=False)
     assert again.computed == 0 and again.runs["main"][3]["frobenius"] == res.runs["main"][3]["frobenius"]
-    facts = sharpness.summary(res)
-    assert "| network |" in sharpness.trend_table(facts)
-    assert sharpness.pairs_table(facts["main"]["pairs"]).count("\n") == 2 + 3 - 1
-    assert "whole training set" in sharpness.check_table(facts["check"], 32)
-    from replication import plots_sharpness as plots
+    verdicts = sharpness.verdicts(res, p)
+    ids = [v.id for v in verdicts]
+    assert len(ids) == len(set(ids)) and "claim-4-deep-frobenius" in ids and "claim-7-rescale-width" in ids
+    assert all(v.outcome in OUTCOMES for v in verdicts)
+    import matplotlib.pyplot as plt
 
-    for fig in (plots.figure1(res.runs["main"], facts["main"]["pairs"], title="t"),
-                plots.edge_of_stability(res.runs), plots.rescaling(res.runs["rescale"], facts["rescale"]["pairs"]),
-                plots.c_versus_h(res.runs)):
-        plots.footer(fig, res.provenance, profile="smoke", seeds=2)
-        import matplotlib.pyplot as plt
+    from replication.chapters.sharpness import figures
 
+    facts = claims.summary(res, p)
+    for fig in (figures.against_ratio(res.runs["main"], facts["main"]["pairs"]), figures.probes(fac),
+                figures.edge_of_stability(res.runs), figures.rescaling(res.runs["rescale"], facts["rescale"]["pairs"]),
+                figures.c_versus_h(res.runs)):
+        assert len(fig.axes) <= 5
         plt.close(fig)
 
 
-def test_vectorized_spearman_equals_scipy_with_ties():
-    from scipy.stats import spearmanr
+def _prose(text: str) -> str:
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    text = re.sub(r"\$[^$]*\$", "", text)
+    text = re.sub(r"\{[a-z:-]+\}`[^`]*`", "", text)
+    text = re.sub(r"`[^`]*`", "", text)
+    text = re.sub(r"^```.*$", "", text, flags=re.M)
+    return re.sub(r"^:[a-z-]+:.*$", "", text, flags=re.M)
 
-    rng = np.random.default_rng(1)
-    x = np.array([1, 2, 2, 3, 4, 5, 5, 6.0])
-    Y = rng.integers(0, 4, (20, 8)).astype(float)
-    got = sharpness._spearman_rows(x, Y)
-    for row, value in zip(Y, got):
-        want = spearmanr(x, row).statistic
-        assert (math.isnan(want) and math.isnan(value)) or value == pytest.approx(want, abs=1e-12)
-    assert math.isnan(sharpness._spearman(x, np.ones(8)))
+
+def test_the_notebook_types_no_number_and_glues_verdicts_by_id():
+    nb = json.loads((ROOT / "book" / "sharpness.ipynb").read_text())
+    md = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    digits = [m.group() for t in md for m in re.finditer(r".{0,20}\d.{0,20}", _prose(t))]
+    assert digits == []
+    assert _prose("a 2 b $3$ {glue:text}`x1` `y2`").count("2") == 1   # the scan itself sees digits
+    glued = {m for t in md for m in re.findall(r"\{glue:text\}`verdict-([a-z0-9-]+)`", t)}
+    p = resolve(sharpness.SPEC, "smoke")
+    rng = np.random.default_rng(0)
+    ids = {v.id for v in claims.verdicts(_facts({"main": _by(lambda e, S: 1.0, rng),
+                                                "v3": _by(lambda e, S: 1.0, rng),
+                                                "factorial": _by(lambda e, S: 1.0, rng),
+                                                "rescale": _rescale((10.0,) * 3, (0.8,) * 3)}), p)}
+    assert glued and glued <= ids
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "nb.evaluate(params)" in code and "plots_sharpness" not in code
