@@ -6,6 +6,7 @@ from __future__ import annotations
 from ... import benchmarks, planning, profiles
 from ...params import ChapterSpec, resolve
 
+ABOUT = 'how to run the book at scale (the bill of the gpu and paper profiles, Ray and Slurm), the speed of each device as measured, and what every stored result records.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("appendix", "Appendix: scale, performance, provenance", ())
 BILLED = ("gpu", "paper")          # the profiles whose bill the page shows
 GOAL_HOURS = {"paper": 8.0}        # the paper profile's target on one H200-class GPU (issue tracker)

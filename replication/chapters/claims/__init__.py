@@ -14,6 +14,7 @@ from collections import Counter
 from ... import claims as _claims
 from ...params import ChapterSpec
 
+ABOUT = 'every claim of the paper and every test of this book, with its rule, its evidence and its verdict, gathered from what the chapters computed.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("claims", "What replicates", ())
 #: chapters whose pages hold no verdicts of their own
 NOT_TESTED_HERE = ("intro", "claims", "appendix")

@@ -52,6 +52,7 @@ def _check(values: dict) -> None:
                              f"{values['dataset']}")
 
 
+ABOUT = "the loss along the straight line between two trained networks (the paper's Figs. 2 and 3): whether a lower η/S ends in a sharper minimum, whether equal η/S ends in equally wide ones, barriers on the line, and widths along random filter-normalized directions."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("interpolation", "Interpolating between minima", (
     Param("device", "str", "device the networks are trained and measured on", choices=("cpu", "cuda")),
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist", "cifar10")),

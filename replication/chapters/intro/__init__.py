@@ -31,8 +31,8 @@ def compute(params, *, store=None, progress=True) -> dict:
 
 
 def contents() -> list[dict]:
-    """Every chapter after this one, in reading order: name, title, and the first paragraph of its
-    module's docstring (what it does), so the list on the page is never out of step with the book."""
+    """Every chapter after this one, in reading order: name, title, and its ``ABOUT`` summary (else
+    the first paragraph of its docstring), so the list on the page is never out of step with the book."""
     import inspect
 
     from .. import get, names
@@ -41,9 +41,9 @@ def contents() -> list[dict]:
     for name in names():
         if name == "intro":
             continue
-        doc = inspect.getdoc(get(name)) or ""
-        first = " ".join(doc.split("\n\n")[0].split())
-        out.append({"name": name, "title": get(name).SPEC.title, "about": first})
+        module = get(name)
+        about = getattr(module, "ABOUT", None) or (inspect.getdoc(module) or "").split("\n\n")[0]
+        out.append({"name": name, "title": module.SPEC.title, "about": " ".join(about.split())})
     return out
 
 

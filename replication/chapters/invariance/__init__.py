@@ -57,6 +57,7 @@ def _check(values: dict) -> None:
         raise ParameterError(str(error)) from None
 
 
+ABOUT = "runs that scale η and S together should follow the same curves, up to a point: linear against square-root rescaling over three training-set sizes, where the invariance breaks, and whether the gradient noise scale predicts the break (the paper's Figs. 6 and 7)."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks", (
     Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist", "cifar10")),

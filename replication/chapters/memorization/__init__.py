@@ -35,6 +35,7 @@ def _check(values: dict) -> None:
         raise ParameterError(f"train_acc_levels={list(levels)!r}: increasing, distinct values")
 
 
+ABOUT = "networks trained on partly random MNIST labels (the paper's Fig. 5): whether a higher η/S generalizes better at equal memorization, whether a low η/S memorizes more slowly, and how momentum fits the ratio."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("memorization", "η/S and the memorization of random labels", (
     Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
     Param("n_train", "int", "training examples (a seeded random subset of the MNIST training split; "

@@ -14,6 +14,7 @@ import dataclasses
 from ...params import ChapterSpec, Param, ParameterError
 from . import experiment
 
+ABOUT = "growing the batch instead of shrinking the learning rate (the paper's Fig. 4 and its long- and short-stage cycles): cyclic batch size against cyclic learning rate at equal η/S, sharpness through the cycles, and a square-root schedule as the contrast."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate schedules", (
     Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
     Param("dataset", "str", "training data (the paper: CIFAR-10)", choices=("fashion-mnist", "mnist", "cifar10")),

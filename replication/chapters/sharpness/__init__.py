@@ -17,6 +17,7 @@ from ...params import ChapterSpec, Param, ParameterError
 from ...store import ResultStore
 from .experiment import CHALLENGE_PAIRS, check, grids, measure_settings, rescale_pairs  # noqa: F401
 
+ABOUT = "the paper's Fig. 1 re-run with several seeds: Hessian width measures and validation accuracy against η/S, a factorial η × S design trained to equal SDE time that separates η/S from η and S, λ_max over training, and tests beyond the paper (rescaling η and S together, the edge of stability, C ≈ H)."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalization", (
     Param("device", "str", "device the networks are trained and measured on", choices=("cpu", "cuda")),
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist")),
