@@ -155,10 +155,10 @@ class ResultStore:
         return self.put(config, payload, wall_time=time.perf_counter() - start, device=device, data=data)
 
     def run_all(self, configs: Iterable, compute: Callable[[Any], Any], *, desc: str = "runs",
-                progress: bool = True, device: str = "cpu") -> list[Result]:
+                progress: bool = True, device: str = "cpu", data: dict | None = None) -> list[Result]:
         """Every config's result, in order: store hits first, then the missing ones computed with one
         progress bar (ETA over the remaining runs).  Killed and restarted, it loses at most the run
-        in flight."""
+        in flight.  ``data``: the provenance of the data the computations read (default: synthetic)."""
         configs = list(configs)
         results: list[Result | None] = [self.get(c) for c in configs]
         missing = [i for i, r in enumerate(results) if r is None]
@@ -168,5 +168,5 @@ class ResultStore:
             bar = tqdm(missing, desc=f"{desc} ({len(configs) - len(missing)} stored)",
                        disable=not progress, unit="run")
             for i in bar:
-                results[i] = self.get_or_compute(configs[i], compute, device=device)
+                results[i] = self.get_or_compute(configs[i], compute, device=device, data=data)
         return results  # type: ignore[return-value]
