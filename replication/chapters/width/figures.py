@@ -49,7 +49,7 @@ def convergence(curves: dict, *, target: float):
         bx.set(yscale="log", xlabel="Hessian-vector products", title=f"(b) top {k}: largest relative error")
         for a in (ax, bx):
             a.axhline(target, color="0.5", ls=":", lw=1)
-            a.legend(loc="upper right")
+            a.legend(loc="lower left")
         fig.tight_layout()
     return fig
 
