@@ -379,3 +379,22 @@ def test_chapter_at_smoke_gives_every_verdict_with_three_outcomes(tmp_path):
     assert [v.id for v in saved["verdicts"]] == ids
     assert all(len(r["seed_losses"]) == params.seeds for r in results.quadratic)
     assert all(r["transient"] >= 0 for r in results.edge)
+
+
+@pytest.mark.parametrize("name", ["sde", "width"])
+def test_no_number_is_typed_in_the_prose_of_the_theory_and_width_pages(name):
+    """Every number in these pages' markdown comes from glue (math, roles, links and labels aside)."""
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "book" / f"{name}.ipynb").read_text())
+    typed = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        s = "".join(cell["source"])
+        for pattern in (r"\$\$.*?\$\$", r"\$[^$]*\$", r"\{[a-z:]+\}`[^`]*`", r"^:name:.*$", r"`[^`]*`", r"\]\([^)]*\)"):
+            s = re.sub(pattern, " ", s, flags=re.S | re.M)
+        typed += [m.group() for m in re.finditer(r"(?<![\w.-])\d+(?:[.,]\d+)*", s)]
+    assert typed == [], f"{name}.ipynb: numbers typed in prose: {typed}"
