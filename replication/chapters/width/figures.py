@@ -47,9 +47,9 @@ def convergence(curves: dict, *, target: float):
             bx.annotate(f"tol {d['tol']:g}", (d["n_hvp"], max(d["error"], FLOOR)), xytext=(3, 3),
                         textcoords="offset points", fontsize=7.5, color=red)
         bx.set(yscale="log", xlabel="Hessian-vector products", title=f"(b) top {k}: largest relative error")
-        for a in (ax, bx):
+        for a, where in ((ax, "upper right"), (bx, "lower left")):
             a.axhline(target, color="0.5", ls=":", lw=1)
-            a.legend(loc="lower left")
+            a.legend(loc=where)
         fig.tight_layout()
     return fig
 
