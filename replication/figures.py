@@ -108,6 +108,12 @@ def mean_band(ax, x, runs: Sequence[Sequence[float]], *, color, label: str | Non
             ax.plot(x, row, color=color, lw=0.6, alpha=0.5)
 
 
+def errorbar(ax, x, y, ci, **kwargs):
+    """Points with symmetric error bars ``ci`` (non-finite half-widths drawn as none)."""
+    ci = np.where(np.isfinite(np.asarray(ci, float)), ci, 0.0)
+    return ax.errorbar(x, y, yerr=ci, fmt=kwargs.pop("fmt", "o"), capsize=2.5, ms=kwargs.pop("ms", 4.5), **kwargs)
+
+
 def provenance_text(provenance: Mapping[str, Any], *, profile: str, seeds: int | None = None,
                     data: str | None = None) -> str:
     """One sentence for a caption: profile, seeds, data (and whether canonical), device, code version."""

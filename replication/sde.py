@@ -617,7 +617,9 @@ def _initial_positions(well: DoubleWell, init, n_chains: int, barrier_location: 
             return rng.uniform(min(well.c_A, well.c_B), max(well.c_A, well.c_B), size=n_chains)
         if init == "barrier":
             return np.full(n_chains, barrier_location)
-        raise ValueError(f"init must be 'uniform', 'barrier' or a float, got {init!r}")
+        if init == "balanced":  # half the chains at each centre (the odd one out at A)
+            return np.where(np.arange(n_chains) % 2 == 0, well.c_A, well.c_B).astype(float)
+        raise ValueError(f"init must be 'uniform', 'balanced', 'barrier' or a float, got {init!r}")
     return np.full(n_chains, float(init))
 
 
@@ -635,7 +637,9 @@ def simulate_double_well(
 ) -> DoubleWellResult:
     """Independent chains of θ <- θ - eta L'(θ) + eta sqrt(sigma2/S) ξ, ξ ~ N(0, 1); temperature T = eta sigma2/S.
 
-    init: "uniform" (uniform between c_A and c_B), "barrier" (all at the barrier) or a float (all there).
+    init: "balanced" (alternate chains at c_A and c_B: an unequilibrated run is not biased towards either
+    well), "uniform" (uniform between c_A and c_B: biased towards the well whose side of the barrier is
+    longer), "barrier" (all at the barrier) or a float (all there).
     Basin occupancy is recorded for states θ_k, burn_in <= k < n_steps.
     """
     if not 0 <= burn_in < n_steps:

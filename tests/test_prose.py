@@ -51,13 +51,8 @@ def test_the_scanner_catches_typed_numbers_and_spares_the_rest():
     assert typed_numbers("## 2. The rules\nBy eq. (4) it holds for 95% of runs.") == ["95%"]
 
 
-PENDING = {"sde.ipynb", "width.ipynb", "sharpness.ipynb"}   # being rewritten on their branches
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_number_typed_in_prose(path):
-    if path.name in PENDING:
-        pytest.skip("prose being rewritten")
     book = nbformat.read(path, as_version=4)
     found = [(i, n) for i, c in enumerate(book.cells) if c.cell_type == "markdown" for n in typed_numbers(c.source)]
     assert not found, f"{path.name}: numbers typed in prose (glue them from code): {found[:12]}"

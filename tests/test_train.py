@@ -1,4 +1,4 @@
-"""The minimal trainer and the MLP: seeded, deterministic, exactly plain SGD, stored once."""
+"""The MLP and the one training engine at its simplest: seeded, exactly plain SGD, stored once."""
 import math
 
 import pytest
@@ -6,10 +6,16 @@ import torch
 from torch import nn
 
 from replication import models
-from replication.config import ConfigError
-from replication.train import TrainRun, evaluate, load_model, train, train_stored, training_data
+from replication.train import TrainConfig, load_model, prepare_split, train, train_stored
 
-TINY = dict(n_train=256, hidden=(16,), lr=0.1, batch_size=32, epochs=3, seed=0)
+# the width chapter's kind of run: plain SGD, no validation set, PyTorch's default init
+TINY = TrainConfig(n_train=256, n_val=0, model="mlp", model_options={"hidden": (16,)}, lr=0.1, batch_size=32,
+                   epochs=3, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Tiny problems: one thread (see conftest)."""
 
 
 def test_mlp_shapes_parameter_count_and_seeded_default_init():
@@ -32,51 +38,41 @@ def test_mlp_shapes_parameter_count_and_seeded_default_init():
     assert models.describe(784, (400, 400), 10) == "784-400-400-10"
 
 
-def test_same_config_same_bits_and_seed_matters():
-    a, b = train(TrainRun(**TINY)), train(TrainRun(**TINY))
-    assert a["train_loss"] == b["train_loss"] and a["test_acc"] == b["test_acc"]
-    for k in a["state_dict"]:
-        assert torch.equal(a["state_dict"][k], b["state_dict"][k])
-        assert a["state_dict"][k].device.type == "cpu"
-    c = train(TrainRun(**{**TINY, "seed": 1}))
-    assert not torch.equal(a["state_dict"]["1.weight"], c["state_dict"]["1.weight"])
-    assert len(a["train_loss"]) == len(a["train_acc"]) == len(a["test_acc"]) == TINY["epochs"]
-    assert a["steps_per_epoch"] == 256 // 32 and a["architecture"] == "784-16-10"
-
-
 def test_one_full_batch_epoch_is_one_plain_sgd_step():
-    cfg = TrainRun(**{**TINY, "batch_size": 256, "epochs": 1, "lr": 0.3})
+    import dataclasses
+
+    cfg = dataclasses.replace(TINY, batch_size=256, epochs=1, lr=0.3)
     out = train(cfg)
-    X, y, _, _ = training_data(cfg)
-    model = models.mlp(784, cfg.hidden, 10, seed=cfg.seed)
+    split = prepare_split(cfg)
+    X, y = split.x_train, split.y_train
+    model = models.mlp(784, (16,), 10, seed=cfg.seed)      # the engine builds exactly this network
     loss = nn.functional.cross_entropy(model(X), y)
     grads = torch.autograd.grad(loss, list(model.parameters()))
     for (name, p), g in zip(model.named_parameters(), grads):
         torch.testing.assert_close(out["state_dict"][name], p.detach() - 0.3 * g, rtol=1e-5, atol=1e-6)
     # the recorded training loss is the loss of the trained network over all n_train examples
     trained = load_model(cfg, out)
-    assert out["train_loss"][0] == pytest.approx(evaluate(trained, X, y)[0], rel=1e-6)
+    with torch.no_grad():
+        assert out["final"]["train_loss"] == pytest.approx(float(nn.functional.cross_entropy(trained(X), y)),
+                                                           rel=1e-5)
+    assert out["best_state_dict"] is None and out["final"]["val_acc"] is None   # n_val=0: no validation set
 
 
 def test_training_learns_and_drops_the_incomplete_last_batch():
-    cfg = TrainRun(**{**TINY, "n_train": 250, "epochs": 4})
-    out = train(cfg)
-    assert out["steps_per_epoch"] == 7
-    assert out["train_loss"][-1] < 0.8 * out["train_loss"][0]
-    assert out["train_acc"][-1] > 0.6 and out["test_acc"][-1] > 0.4  # 10 classes: chance is 0.1
+    import dataclasses
+
+    out = train(dataclasses.replace(TINY, n_train=250, epochs=4))
+    h = out["history"]
+    assert h["steps"] == [7] * 4
+    assert h["train_loss"][-1] < 0.8 * h["train_loss"][0]
+    assert h["train_acc"][-1] > 0.6 and h["test_acc"][-1] > 0.4  # 10 classes: chance is 0.1
 
 
-def test_config_validation_and_store_round_trip(store):
-    with pytest.raises(ConfigError, match=r"^batch_size=512: in \[1, n_train\]"):
-        TrainRun(**{**TINY, "batch_size": 512})
-    with pytest.raises(ConfigError, match="^dataset='cifar'"):
-        TrainRun(**{**TINY, "dataset": "cifar"})
-    with pytest.raises(ConfigError, match="^hidden="):
-        TrainRun(**{**TINY, "hidden": ()})
-    cfg = TrainRun(**{**TINY, "epochs": 1})
-    assert TrainRun(**{**TINY, "epochs": 1, "hidden": [16]}).key == cfg.key  # list or tuple: one key
-    first = train_stored(cfg, store)
-    again = train_stored(cfg, store)
+def test_train_rejects_other_configs_and_the_store_round_trips(store):
+    with pytest.raises(TypeError, match="expected a TrainConfig"):
+        train({"lr": 0.1})
+    first = train_stored(TINY, store)
+    again = train_stored(TINY, store)
     assert not first.from_store and again.from_store
     assert again.provenance["data"]["name"] == "fashion-mnist" and again.provenance["data"]["canonical"]
     assert torch.equal(first.payload["state_dict"]["1.weight"], again.payload["state_dict"]["1.weight"])

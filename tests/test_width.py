@@ -8,6 +8,10 @@ from torch import nn
 
 from replication import chapters
 from replication.chapters import width
+from replication.chapters.width import experiment
+from replication.hessian import HessianOperator, lanczos
+from replication.hessian.dense import dense_hessian
+from replication.train import load_model, prepare_split, train_stored
 from replication.params import ParameterError, resolve
 from replication.store import ResultStore
 
@@ -17,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarni
 def test_dense_hessian_matches_finite_differences_of_the_gradient():
     model, X, y = width.validation_problem("cnn", 8, seed=0)
     loss_fn = nn.CrossEntropyLoss()
-    D = width.dense_hessian(model, loss_fn, X, y)
+    D = dense_hessian(model, loss_fn, X, y)
     m = model.double()
     theta = torch.nn.utils.parameters_to_vector(m.parameters()).detach()
 
@@ -156,15 +160,16 @@ def test_sample_run_measures_the_hessian_of_the_drawn_samples(store):
     cfg = width.sample_configs(params)[1]  # 32 samples, draw 1
     out = width.run_samples(cfg, store)
     tcfg = width.train_config(params)
-    model = width.load_model(tcfg, width.train_stored(tcfg, store).payload)
-    X, y, _, _ = width.training_data(tcfg)
+    model = load_model(tcfg, train_stored(tcfg, store).payload)
+    split = prepare_split(tcfg)
+    X, y = split.x_train, split.y_train
     idx = width.subset(tcfg.n_train, cfg.n_samples, cfg.draw)
     with torch.no_grad():
         expected = float(nn.functional.cross_entropy(model(X[idx]), y[idx]))
     assert out["loss"] == pytest.approx(expected, rel=1e-5)
     assert out["info"]["n_samples"] == 32 and out["info"]["mode"] == "eval"
-    H = width.HessianOperator(model, nn.CrossEntropyLoss(), X[idx], y[idx], mode="eval")
-    top = width.lanczos(H, k=1, tol=1e-6)
+    H = HessianOperator(model, nn.CrossEntropyLoss(), X[idx], y[idx], mode="eval")
+    top = lanczos(H, k=1, tol=1e-6)
     assert out["lam_max"] == pytest.approx(top.eigenvalues[0], rel=2e-3)
     assert set(out["seconds"]) == {"first_hvp", "hvp", "lam_max", "trace", "frobenius"}
     assert all(t > 0 for t in out["seconds"].values())
@@ -187,3 +192,14 @@ def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
     again = width.compute(params, store=store, progress=False)
     assert again.computed == 0 and again.stored == results.computed
     assert again.full == results.full
+    # the trained network is the one engine's run: a TrainConfig, stored with the data's provenance
+    tcfg = width.train_config(params)
+    assert results.train_config == tcfg.to_dict() and results.train_config["n_val"] == 0
+    assert results.train_provenance["data"]["name"] == "fashion-mnist"
+    assert results.provenance["data"] == results.train_provenance["data"], "sample runs record the data too"
+    assert experiment._train_config(width.sample_configs(params)[0].train) == tcfg
+    verdicts = width.verdicts(results, params)
+    assert [v.id for v in verdicts] == ["width-toolkit-exact", "width-error-bars-honest",
+                                        "width-lanczos-fewer-hvps", "width-sample-count"]
+    assert all(v.outcome in ("holds", "fails", "inconclusive") and v.profile == "smoke" for v in verdicts)
+    assert verdicts[0].outcome == "holds"

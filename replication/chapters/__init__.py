@@ -64,14 +64,6 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def _has_verdicts(chapter: ModuleType) -> bool:
-    """Whether the chapter follows the verdict protocol ``verdicts(results, params)``."""
-    import inspect
-
-    fn = getattr(chapter, "verdicts", None)
-    return fn is not None and len(inspect.signature(fn).parameters) == 2
-
-
 def planned_runs(name: str, params) -> list | None:
     """The training runs chapter ``name`` will need at ``params`` (its ``plan(params)``), or ``None``
     when the chapter declares none (its computations then run where it is computed)."""
@@ -85,7 +77,7 @@ def evaluate(name: str, params, *, store=None, progress: bool = True):
 
     chapter = get(name)
     results = chapter.compute(params, store=store, progress=progress)
-    tests_claims = _has_verdicts(chapter)
+    tests_claims = hasattr(chapter, "verdicts")
     verdicts = list(chapter.verdicts(results, params)) if tests_claims else []
     if tests_claims:
         claims.save(name, params.profile, verdicts, params=params.as_dict(),

@@ -1,0 +1,155 @@
+"""Figures and tables of the chapter "Measuring the width of a minimum", on the shared style of
+:mod:`replication.figures` (660 px column, at most two panels per row, provenance in the caption,
+the numbers behind every figure exported as CSV)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import figures
+from .claims import QUANTITIES
+
+FLOOR = 1e-9  # relative errors below this are drawn at it (log axis)
+LABELS = {"lam_max": r"$\lambda_{\max}$", "trace": r"Tr $H$ (Hutch++)", "frobenius": r"$\|H\|_F$"}
+
+
+def _floor(values):
+    v = np.asarray(values, float)
+    return np.where(np.isfinite(v), np.maximum(v, FLOOR), np.nan)
+
+
+def convergence(curves: dict, *, target: float):
+    """(a) relative error of λ_max against HVPs; (b) largest relative error over the top k."""
+    blue, red = figures.CATEGORY[0], figures.CATEGORY[1]
+    fig, axes = figures.column_figure(1, 2, row_height=3.4, sharey=True)
+    ax, bx = axes[0]
+    with figures.style():
+        ax.plot(curves["lanczos_hvp"], _floor(curves["lanczos_err1"]), ".-", color=blue, ms=3.5, lw=1.2,
+                label="Lanczos (ours)")
+        ax.plot(curves["power_hvp"], _floor(curves["power_err1"]), ".-", color=red, ms=3.5, lw=1.2,
+                label="power iteration")
+        if np.isfinite(curves["lanczos_stop1_hvp"]):
+            ax.plot(curves["lanczos_stop1_hvp"], max(curves["lanczos_stop1_err"], FLOOR), "o", ms=9, mfc="none",
+                    mec=blue, mew=1.5, label="Lanczos's rule stops")
+        if np.isfinite(curves["power_stop_hvp"]):
+            ax.plot(curves["power_stop_hvp"], max(curves["power_stop_err"], FLOOR), "s", ms=9, mfc="none",
+                    mec=red, mew=1.5, label="PyHessian's rule stops")
+        ax.set(yscale="log", xlabel="Hessian-vector products", ylabel="relative error",
+               title=r"(a) $\lambda_{\max}$")
+        k = curves["k"]
+        bx.plot(curves["lanczos_hvp"], _floor(curves["lanczos_errk"]), ".-", color=blue, ms=3.5, lw=1.2,
+                label="Lanczos (ours)")
+        if np.isfinite(curves["lanczos_stopk_hvp"]):
+            bx.plot(curves["lanczos_stopk_hvp"], max(curves["lanczos_stopk_err"], FLOOR), "o", ms=9, mfc="none",
+                    mec=blue, mew=1.5, label="Lanczos's rule stops")
+        for i, d in enumerate(curves["deflation"]):
+            bx.plot(d["n_hvp"], max(d["error"], FLOOR), "s", color=red, ms=6,
+                    label="power it. + deflation" if i == 0 else None)
+            bx.annotate(f"tol {d['tol']:g}", (d["n_hvp"], max(d["error"], FLOOR)), xytext=(3, 3),
+                        textcoords="offset points", fontsize=7.5, color=red)
+        bx.set(yscale="log", xlabel="Hessian-vector products", title=f"(b) top {k}: largest relative error")
+        for a, where in ((ax, "upper right"), (bx, "lower left")):
+            a.axhline(target, color="0.5", ls=":", lw=1)
+            a.legend(loc=where)
+        fig.tight_layout()
+    return fig
+
+
+def convergence_rows(curves: dict) -> list[dict]:
+    """The numbers behind the convergence figure: one row per iterate of each method."""
+    rows = [dict(method="lanczos", n_hvp=n, error_lam_max=e1, error_top_k=ek)
+            for n, e1, ek in zip(curves["lanczos_hvp"], curves["lanczos_err1"], curves["lanczos_errk"])]
+    rows += [dict(method="power", n_hvp=n, error_lam_max=e1, error_top_k=None)
+             for n, e1 in zip(curves["power_hvp"], curves["power_err1"])]
+    rows += [dict(method=f"power+deflation tol={d['tol']:g}", n_hvp=d["n_hvp"], error_lam_max=None,
+                  error_top_k=d["error"]) for d in curves["deflation"]]
+    return rows
+
+
+def sample_counts(stats: list[dict], samples: list[dict], full: dict, *, chosen: int, tolerance: float):
+    """Each quantity against the number of samples (one panel each, two per row, the legend in the
+    fourth): every draw, the mean over draws, the whole-set value ± tolerance, the chosen count."""
+    fig, axes = figures.column_figure(2, 2, row_height=2.9)
+    counts = np.array([s["n"] for s in stats])
+    blue, orange, red = figures.CATEGORY[0], figures.CATEGORY[4], figures.CATEGORY[1]
+    with figures.style():
+        for j, (ax, q) in enumerate(zip(axes.flat, QUANTITIES)):
+            ref = full[q]
+            ax.axhspan(ref * (1 - tolerance), ref * (1 + tolerance), color="0.88", lw=0,
+                       label="whole set ± tolerance")
+            ax.axhline(ref, color="k", lw=1, label="whole training set")
+            for s in stats:
+                rows = [r for r in samples if r["n"] == s["n"]]
+                jitter = np.exp(np.linspace(-0.12, 0.12, len(rows))) if len(rows) > 1 else np.ones(1)
+                err = [r.get(f"{q}_stderr", 0.0) for r in rows] if q != "lam_max" else [0.0] * len(rows)
+                figures.errorbar(ax, s["n"] * jitter, [r[q] for r in rows], np.array(err), color=blue, alpha=0.6,
+                                 ms=3.5, label="one random draw" if s is stats[0] else None)
+            ax.plot(counts, [s[q]["mean"] for s in stats], "-", color=orange, lw=1.2, label="mean over draws")
+            ax.axvline(chosen, color=red, ls="--", lw=1, label="count chosen by the rule")
+            ax.set(xscale="log", title=f"({'abc'[j]}) {LABELS[q]}")
+            ax.set_xticks(counts, [str(n) for n in counts], rotation=45 if len(counts) > 4 else 0)
+            ax.minorticks_off()
+            if j >= 1:
+                ax.set_xlabel("training samples in the Hessian")
+        legend_ax = axes.flat[3]
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        legend_ax.axis("off")
+        legend_ax.legend(handles, labels, loc="center", fontsize=9)
+        fig.tight_layout()
+    return fig
+
+
+def sample_rows(samples: list[dict], full: dict) -> list[dict]:
+    """The numbers behind the sample-count figure: one row per (count, draw), then the whole set."""
+    keys = ("n", "draw", "lam_max", "trace", "trace_stderr", "frobenius", "frobenius_stderr", "loss")
+    return [{k: r.get(k) for k in keys} for r in samples] + [{**{k: full.get(k) for k in keys}, "draw": "all"}]
+
+
+# -- tables ---------------------------------------------------------------------------------------------
+def checks_table(checks: list[dict]) -> str:
+    lines = ["| check | rule | result: worst case (coverage: each network) | verdict |", "| --- | --- | ---: | --- |"]
+    for c in checks:
+        worst = (", ".join(f"{x:.3f}" for x in c["rates"]) if "rates" in c else f"{c['worst']:.1e}")
+        lines.append(f"| {c['check']} | {c['rule']} | {worst} | **{'pass' if c['passed'] else 'FAIL'}** |")
+    return "\n".join(lines)
+
+
+def validation_table(rows: list[dict]) -> str:
+    """Per network: exact value and estimate ± standard error, and whether the 95% bar covers it."""
+    names = {"hutchinson": r"Tr $H$, Hutchinson", "hutch++": r"Tr $H$, Hutch++", "frobenius": r"$\Vert H\Vert_F$"}
+    lines = ["| network (parameters) | quantity | exact | estimate ± s.e. | HVPs | (estimate − exact) / s.e. "
+             "| inside ±1.96 s.e. |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        for i, (key, label) in enumerate(names.items()):
+            e = r["estimates"][key]
+            lead = f"{r['model']} ({r['dim']})" if i == 0 else ""
+            lines.append(f"| {lead} | {label} | {e['truth']:.4g} | {e['estimate']:.4g} ± {e['stderr']:.2g} | "
+                         f"{e['n_hvp']} | {e['z']:+.2f} | {'yes' if e['covered'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def counts_table(stats: list[dict], full: dict, chosen: int, tolerance: float) -> str:
+    lines = [r"| samples | $\lambda_{\max}$ over the draws: min – max (max/min) | largest distance from the whole set: "
+             r"$\lambda_{\max}$ | Tr $H$ | $\Vert H\Vert_F$ " f"| all within {100 * tolerance:g}% |",
+             "| ---: | ---: | ---: | ---: | ---: | --- |"]
+    for s in stats:
+        ok = all(s[q]["max_dev"] <= tolerance for q in QUANTITIES)
+        mark = " (chosen)" if s["n"] == chosen else ""
+        lam = s["lam_max"]
+        lines.append(f"| {s['n']}{mark} | {lam['min']:.3g} – {lam['max']:.3g} ({lam['ratio']:.2f}×) | "
+                     f"{100 * lam['max_dev']:.1f}% | {100 * s['trace']['max_dev']:.1f}% | "
+                     f"{100 * s['frobenius']['max_dev']:.1f}% | {'yes' if ok else 'no'} |")
+    lines.append(f"| whole training set ({full['n']}) | {full['lam_max']:.4g} | | {full['trace']:.4g} | "
+                 f"{full['frobenius']:.4g} | |")
+    return "\n".join(lines)
+
+
+def timing_table(tm: dict, full_tm: dict, n: int, n_full: int) -> str:
+    labels = [("first_hvp", "first HVP (builds the gradient graph)", None), ("hvp", "one HVP", None),
+              ("lam_max", r"$\lambda_{\max}$ (Lanczos, residual rule)", "lam_max"),
+              ("trace", r"Tr $H$ (Hutch++)", "trace"), ("frobenius", r"$\Vert H\Vert_F$", "frobenius")]
+    lines = [f"| measurement | seconds at {n} samples | HVPs | seconds, whole set ({n_full}) |",
+             "| --- | ---: | ---: | ---: |"]
+    for key, label, hk in labels:
+        hv = f"{tm['n_hvp'][hk]:.0f}" if hk else "1"
+        lines.append(f"| {label} | {tm['seconds'][key]:.3g} | {hv} | {full_tm['seconds'][key]:.3g} |")
+    return "\n".join(lines)
