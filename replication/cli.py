@@ -5,6 +5,7 @@ Examples::
     python -m replication run sde --profile smoke            # one chapter's compute, into the store
     python -m replication run all --profile gpu -f grid.yml   # every chapter (e.g. on a GPU machine)
     python -m replication plan --profile paper                # runs and device-hours before anything runs
+    python -m replication export memorization --output out/   # a chapter's stored runs and verdicts, CSV/JSON
     python -m replication run all --profile paper --executor ray [--address auto]
     python -m replication run all --profile paper --executor slurm --partition gpu --time-min 240
     python -m replication params sde --profile laptop -p seeds=16
@@ -52,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cluster", default=None, help="slurm: 'slurm' (default) or 'local' (submitit's local "
                      "executor, no scheduler)")
     run.add_argument("--jobs-folder", default=None, help="slurm: where submitit keeps scripts and logs")
+
+    export = sub.add_parser("export", help="write a chapter's stored runs and verdicts as CSV and JSON")
+    export.add_argument("chapter", help="chapter name or 'all'")
+    add_params(export)
+    export.add_argument("--output", type=Path, default=Path("export"), help="folder (default ./export)")
 
     plan = sub.add_parser("plan", help="the bill before the work: runs stored / to compute and estimated "
                                        "device-hours per chapter")
@@ -271,6 +277,14 @@ def _main(args) -> int:
         note = _cuda_unavailable(params)
         if note:     # a profile for another machine: it validates, and says what run would do here
             print(f"note: {note}; 'run' refuses it on this machine", file=sys.stderr)
+        return 0
+    if args.command == "export":
+        from .export import export_chapter
+
+        for name, params in resolved.items():
+            done = export_chapter(name, params, args.output)
+            print(f"[export] {name}: {done['stored']} of {done['runs']} runs stored; "
+                  f"{', '.join(done['files']) or 'nothing to write'} in {done['folder']}")
         return 0
     if args.command == "plan":
         from . import planning
