@@ -22,6 +22,8 @@ def _last(person) -> str:
 def author_year(entry) -> str:
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     year = entry.fields.get("year", "n.d.")
+    if people and _last(people[-1]).lower() == "others":       # "A and others": et al.
+        return f"{_last(people[0])} et al., {year}"
     if not people:
         who = Text.from_latex(entry.fields.get("title", entry.key)).render_as("text").split(":")[0]
     elif len(people) == 1:
