@@ -200,12 +200,21 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     files[:] = unique
 
 
+def _own_styles(app, config) -> None:
+    """Serve the package's static folder (the book's CSS) with the theme's."""
+    folder = str(Path(__file__).resolve().parent / "static")
+    if folder not in config.html_static_path:
+        config.html_static_path.append(folder)
+
+
 def setup(app):
     """Install MathJax into the book before each build; fix duplicated inline scripts."""
     from .bibstyle import register
 
     register()                              # the author-year bibliography labels (bibtex_default_style)
     app.connect("config-inited", _install)  # before Sphinx checks html_extra_path
+    app.connect("config-inited", _own_styles)
+    app.add_css_file("replication.css")     # replication/static/replication.css
     app.connect("html-page-context", _dedupe_scripts)
     return {"version": MATHJAX_VERSION, "parallel_read_safe": True,
             "parallel_write_safe": True}

@@ -163,3 +163,10 @@ def write_parameters_cell(path, *, check: bool = False) -> bool:
         cells[0].source = source
         nbformat.write(book, path)
     return True
+
+
+def data_label(data: Mapping[str, Any]) -> str:
+    """How a page names the data of its runs: dataset, canonical or not, fingerprint; never a path."""
+    from .figures import data_label as label
+
+    return label(data)

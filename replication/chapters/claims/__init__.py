@@ -76,19 +76,19 @@ def synthesis(record: ClaimsRecord) -> str:
 
     def listing(outcome: str) -> str:
         nums = [str(n) for n, o in per_claim.items() if o == outcome]
-        return ", ".join(nums)
+        return ("claim " if len(nums) == 1 else "claims ") + ", ".join(nums)
 
     parts = [f"Of the paper's {len(per_claim)} claims, at the **{record.profile}** profile of this build:"]
     labels = [(_claims.HOLDS, "hold by their rules"), ("mixed", "hold in some tests and fail in others"),
-              (_claims.FAILS, "fail"), (_claims.INCONCLUSIVE, "are inconclusive (the runs cannot tell)"),
-              (_claims.NOT_RUN, "were not tested")]
-    items = [f"{c[o]} {text} (claim{'s' if c[o] != 1 else ''} {listing(o)})" for o, text in labels if c[o]]
+              (_claims.FAILS, "fail"), (_claims.INCONCLUSIVE, "inconclusive (the runs cannot tell)"),
+              (_claims.NOT_RUN, "not tested")]
+    items = [f"{text}: {listing(o)}" for o, text in labels if c[o]]
     parts.append("; ".join(items) + ".")
     ours = record.for_claim(None)
     if ours:
         oc = Counter(v.outcome for v in ours)
-        parts.append(f"The book adds {len(ours)} tests of its own: "
-                     + ", ".join(f"{oc[o]} {o}" for o in _claims.OUTCOMES if oc[o]) + ".")
+        parts.append(f"The book's own tests ({len(ours)}): "
+                     + ", ".join(f"{o} {oc[o]}" for o in _claims.OUTCOMES if oc[o]) + ".")
     if record.missing:
         parts.append("Chapters without stored verdicts at this profile: "
                      + ", ".join(record.missing) + ".")

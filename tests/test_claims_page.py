@@ -1,0 +1,46 @@
+"""The claims page and the introduction's synthesis: gathered from stored verdicts, one outcome per
+claim, every paper claim listed (untested ones as "not run"), links only to figures that exist."""
+from replication import claims
+from replication.chapters import claims as page
+from replication.claims import Verdict
+from replication.params import resolve
+
+
+def _v(id, claim, outcome, chapter="sharpness", figure=""):
+    return Verdict(id=id, claim=claim, statement=f"statement {id}", source="ICLR 2018", rule="a rule",
+                   outcome=outcome, evidence={"rho": -0.7}, chapter=chapter, profile="smoke", figure=figure)
+
+
+def test_outcome_of_a_claim_from_its_verdicts():
+    assert page.outcome_of_claim([]) == "not run"
+    assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "holds")]) == "holds"
+    assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "fails")]) == "mixed"
+    assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "inconclusive")]) == "inconclusive"
+    assert page.outcome_of_claim([_v("a", 4, "not run"), _v("b", 4, "fails")]) == "fails"
+
+
+def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
+    from replication.store import ResultStore
+
+    store = ResultStore(tmp_path)
+    claims.save("sharpness", "smoke", [_v("claim-4-x", 4, "holds", figure="fig-a"), _v("sharpness-own", None, "fails")],
+                store_root=tmp_path)
+    claims.save("memorization", "smoke", [_v("claim-11-x", 11, "fails", chapter="memorization")], store_root=tmp_path)
+    record = page.compute(resolve(page.SPEC, "smoke"), store=store)
+    assert "sharpness" in record.chapters and "claims" not in record.chapters and "intro" not in record.chapters
+    assert {v.id for v in record.verdicts} == {"claim-4-x", "sharpness-own", "claim-11-x"}
+    assert "invariance" in record.missing
+    text = page.synthesis(record)
+    assert "hold by their rules: claim 4;" in text and "fail: claim 11;" in text and "not tested: claims 1, 2, 3" in text
+    md = page.claim_tables(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
+    assert md.count("### Claim ") == len(claims.PAPER_CLAIMS)
+    assert "### Claim 1: not run" in md and "### Claim 4: holds" in md and "{numref}`fig-a`" in md
+    md = page.claim_tables(record, titles={}, labels={})          # a label not in the build: no link
+    assert "{numref}" not in md and "### The book's own tests" in md
+
+
+def test_no_verdicts_says_so(tmp_path):
+    from replication.store import ResultStore
+
+    record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
+    assert "No chapter has stored verdicts" in page.synthesis(record)
