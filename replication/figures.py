@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -94,11 +95,13 @@ def mean_band(ax, x, runs: Sequence[Sequence[float]], *, color, label: str | Non
     if Y.ndim == 1:
         Y = Y[None, :]
     n = np.sum(np.isfinite(Y), axis=0)
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():          # columns without a finite run are drawn as gaps (nan)
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(Y, axis=0)
     ax.plot(x, mean, color=color, label=label, **kwargs)
     if Y.shape[0] >= 3:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             sd = np.nanstd(Y, axis=0, ddof=1)
             half = st.t.ppf(0.5 * (1 + level), np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
         ok = n >= 3
