@@ -51,7 +51,7 @@ def bill_table(record: dict, profile: str) -> str:
     return "\n".join(lines)
 
 
-def bill_sentence(record: dict, profile: str) -> str:
+def bill_sentence(record: dict, profile: str, *, basis_note: bool = True) -> str:
     rows = [b for b in record["bills"][profile] if b.basis not in ("not planned", "nothing to run")]
     total = sum(b.seconds_all for b in rows) / 3600
     text = (f"By this estimate the `{profile}` profile needs about {total:.1f} device-hours on one GPU "
@@ -61,7 +61,7 @@ def bill_sentence(record: dict, profile: str) -> str:
         text += (f", {'within' if total <= goal else 'above'} the project's goal of {goal:g} GPU-hours on one "
                  f"H200-class GPU ({total / goal:.1f} times the goal)")
     text += "."
-    if not record["gpu_measured"]:
+    if basis_note and not record["gpu_measured"]:
         text += (" **No GPU has been measured yet**: every number in this table is an unmeasured estimate "
                  f"(floating-point operations counted per example, divided by an assumed "
                  f"{planning.ASSUMED_FLOPS['cuda'] / 1e12:g} TFLOP/s sustained, plus "
