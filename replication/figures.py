@@ -188,7 +188,7 @@ def _cell(value: Any) -> Any:
 
 def verdict_markdown(verdicts: Iterable, *, caption: str = "") -> str:
     """Verdicts as a markdown table: claim, rule, evidence, outcome (bold: the one thing that matters)."""
-    lines = [f"**{caption}**", ""] if caption else []
+    lines = [f"**Table: {caption}**", ""] if caption else []
     lines += ["| claim | rule (fixed before the numbers) | evidence | verdict |", "| --- | --- | --- | --- |"]
     for v in verdicts:
         evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())

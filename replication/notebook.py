@@ -18,6 +18,7 @@ default.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Mapping
 
 from . import profiles
@@ -97,9 +98,29 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
 
 
 def markdown(text: str) -> None:
+    """Show computed markdown.  A table announced as ``**Table: caption** more caption`` followed by a
+    blank line and a markdown table becomes a numbered table with that caption (see :func:`numbered_tables`)."""
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(numbered_tables(text)))
+
+
+_TABLE = re.compile(r"^\*\*Table:\s*(?P<bold>.*?)\*\*(?P<rest>[^\n]*(?:\n(?!\n)[^\n]*)*)\n\n"
+                    r"(?P<table>\|[^\n]*\|\n\|[ :|-]+\|(?:\n\|[^\n]*\|)*)", re.M)
+
+
+def numbered_tables(text: str) -> str:
+    """Every ``**Table: caption** ...`` + markdown table in ``text`` as a MyST ``{table}`` directive, so
+    Sphinx numbers it ("Table 3") and shows the caption above it; the label is derived from the table's
+    content (``tbl-<hash>``), stable across builds."""
+    import hashlib
+
+    def directive(m: "re.Match") -> str:
+        caption = " ".join((m["bold"].rstrip(".").strip() + (". " + m["rest"].strip() if m["rest"].strip() else "")).split())
+        label = "tbl-" + hashlib.sha256(m["table"].encode()).hexdigest()[:10]
+        return f":::{{table}} {caption}\n:name: {label}\n\n{m['table']}\n:::"
+
+    return _TABLE.sub(directive, text)
 
 
 def evaluate(params: ChapterParams):
@@ -119,7 +140,7 @@ def glue_verdicts(verdicts) -> None:
         glue(f"verdict-{v.id}-summary", v.summary or v.outcome)
 
 
-def verdict_table(verdicts, *, caption: str = "") -> None:
+def verdict_table(verdicts, *, caption: str = "the chapter's verdicts, by rules fixed before the numbers") -> None:
     """The chapter's verdicts as a table: claim, rule, evidence, outcome."""
     from .figures import verdict_markdown
 

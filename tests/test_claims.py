@@ -84,3 +84,13 @@ def test_equivalence_has_three_outcomes():
     assert stats.equivalence(a, 0.90 + rng.normal(0, 0.002, 8), 0.01)["outcome"] == "holds"
     assert stats.equivalence(a, 0.80 + rng.normal(0, 0.002, 8), 0.01)["outcome"] == "fails"
     assert stats.equivalence(a[:2], np.array([0.85, 0.95]), 0.01)["outcome"] == "inconclusive"
+
+
+def test_announced_tables_become_numbered_tables():
+    from replication.notebook import numbered_tables
+
+    text = "Intro.\n\n**Table: the `gpu` profile.** Estimates.\n\n| a | b |\n| --- | ---: |\n| 1 | 2 |\n\nAfter."
+    out = numbered_tables(text)
+    assert ":::{table} the `gpu` profile. Estimates.\n:name: tbl-" in out
+    assert "| 1 | 2 |\n:::\n\nAfter." in out and out.startswith("Intro.")
+    assert numbered_tables("| a |\n| --- |\n| 1 |") == "| a |\n| --- |\n| 1 |"     # no caption: left alone
