@@ -35,8 +35,7 @@ import torch
 from torch import nn
 
 from .config import RunConfig, require
-from .hessian import HessianOperator, lanczos
-from .hessian.estimators import frobenius_norm, hutchpp_trace
+from .hessian import HessianOperator, width_measures
 from .hessian.covariance import gradient_covariance_trace
 
 MEASURES = ("lam_max", "trace", "frobenius", "trace_C")
@@ -117,26 +116,22 @@ def measure(cfg: MeasureConfig, train_cfg, payload: dict) -> dict:
     built = time.perf_counter() - start
     out["loss"] = H.loss()
     out["info"] = H.info()
-    if "lam_max" in cfg.measures:
-        start = time.perf_counter()
-        top = lanczos(H, k=1, tol=cfg.lanczos_tol, max_iter=min(H.dim, cfg.lanczos_max_iter), seed=LANCZOS_SEED,
-                      return_eigenvectors=False)
-        out["seconds"]["lam_max"] = time.perf_counter() - start + built   # includes building the operator
-        out.update(lam_max=float(top.eigenvalues[0]), lam_residual=float(top.residuals[0]),
-                   lam_converged=bool(top.converged[0]), lanczos=top.to_dict())
-        out["n_hvp"]["lam_max"] = top.n_hvp
-    if "trace" in cfg.measures:
-        start = time.perf_counter()
-        tr = hutchpp_trace(H, n_hvp=cfg.trace_hvp, seed=TRACE_SEED)
-        out["seconds"]["trace"] = time.perf_counter() - start
-        out.update(trace=tr.estimate, trace_stderr=tr.stderr)
-        out["n_hvp"]["trace"] = tr.n_hvp
-    if "frobenius" in cfg.measures:
-        start = time.perf_counter()
-        fro = frobenius_norm(H, n_probes=cfg.frobenius_probes, seed=FROBENIUS_SEED)
-        out["seconds"]["frobenius"] = time.perf_counter() - start
-        out.update(frobenius=fro.estimate, frobenius_stderr=fro.stderr)
-        out["n_hvp"]["frobenius"] = fro.n_hvp
+    wm = width_measures(H, which=cfg.measures, lanczos_tol=cfg.lanczos_tol,
+                        lanczos_max_iter=min(H.dim, cfg.lanczos_max_iter), trace_hvp=cfg.trace_hvp,
+                        frobenius_probes=cfg.frobenius_probes, lanczos_seed=LANCZOS_SEED, trace_seed=TRACE_SEED,
+                        frobenius_seed=FROBENIUS_SEED)
+    out["seconds"].update(wm.seconds)
+    if wm.top is not None:
+        out["seconds"]["lam_max"] += built                           # includes building the operator
+        out.update(lam_max=float(wm.top.eigenvalues[0]), lam_residual=float(wm.top.residuals[0]),
+                   lam_converged=bool(wm.top.converged[0]), lanczos=wm.top.to_dict())
+        out["n_hvp"]["lam_max"] = wm.top.n_hvp
+    if wm.trace is not None:
+        out.update(trace=wm.trace.estimate, trace_stderr=wm.trace.stderr)
+        out["n_hvp"]["trace"] = wm.trace.n_hvp
+    if wm.frobenius is not None:
+        out.update(frobenius=wm.frobenius.estimate, frobenius_stderr=wm.frobenius.stderr)
+        out["n_hvp"]["frobenius"] = wm.frobenius.n_hvp
     H.release()
     if "trace_C" in cfg.measures:
         start = time.perf_counter()
