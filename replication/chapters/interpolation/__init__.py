@@ -15,10 +15,11 @@ import torch
 
 from ...params import ChapterSpec, Param, ParameterError
 from ...store import ResultStore
+from ...train import DATASET_INFO
 from . import experiment, landscape
 
 MODELS = ("small_cnn", "vgg11", "resnet20", "resnet32", "resnet56")
-DATASET_SIZE = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000}
+DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
 
 
 def _check(values: dict) -> None:

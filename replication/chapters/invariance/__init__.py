@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from ...config import ConfigError
 from ...params import ChapterSpec, Param, ParameterError
+from ...train import DATASET_INFO
 from . import claims, experiment
 from .experiment import InvarianceResults, NoiseScaleRun, compute  # noqa: F401
 
-DATASET_SIZE = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000}
+DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
 
 
 def _check(values: dict) -> None:

@@ -23,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 
 from ...params import ParameterError
+from ...train import DATASET_INFO
 from ...schedules import Table, clr_cbs_pair
 
-DATASET_SIZE = {"fashion-mnist": 60_000, "mnist": 60_000, "cifar10": 50_000}
+DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
 SCHEDULES = ("clr", "cbs", "sqrt", "const-low", "const-high")
 
 
