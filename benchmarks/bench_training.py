@@ -160,7 +160,7 @@ def main() -> int:
         "",
         f"Not in (b)/(c): the evaluation after the epoch (train set {n} + test 1000 examples, every member), "
         f"median {statistics.median(b_eval):.2f} s for (b) and {statistics.median(c_eval):.2f} s for the "
-        f"{MEMBERS} members of (c).  Goal: (c) ≥ 4× (a).",
+        f"{MEMBERS} members of (c).",
     ]
     text = "\n".join(lines) + "\n"
     out = ROOT / "benchmarks" / "results" / f"training_{host}.md"

@@ -207,8 +207,26 @@ def _own_styles(app, config) -> None:
         config.html_static_path.append(folder)
 
 
+def _describe_images(app, doctree, docname) -> None:
+    """Give every image without alternative text one: the caption of its figure (a screen reader then
+    reads what the figure shows, not the hashed file name Sphinx uses by default), else a plain
+    description of a computed figure."""
+    from docutils import nodes
+
+    for image in doctree.findall(nodes.image):
+        if image.get("alt"):
+            continue
+        figure = image.parent if isinstance(image.parent, nodes.figure) else None
+        if figure is None and isinstance(image.parent, nodes.reference) and isinstance(image.parent.parent, nodes.figure):
+            figure = image.parent.parent
+        captions = list(figure.findall(nodes.caption)) if figure is not None else []
+        text = " ".join(captions[0].astext().split()) if captions else ""
+        image["alt"] = (text[:300] + ("…" if len(text) > 300 else "")) if text else \
+            "A figure computed from this page's runs; the text around it describes it."
+
+
 def setup(app):
-    """Install MathJax into the book before each build; fix duplicated inline scripts."""
+    """Install MathJax into the book before each build; fix duplicated inline scripts; alt texts."""
     from .bibstyle import register
 
     register()                              # the author-year bibliography labels (bibtex_default_style)
@@ -216,6 +234,7 @@ def setup(app):
     app.connect("config-inited", _own_styles)
     app.add_css_file("replication.css")     # replication/static/replication.css
     app.connect("html-page-context", _dedupe_scripts)
+    app.connect("doctree-resolved", _describe_images)
     return {"version": MATHJAX_VERSION, "parallel_read_safe": True,
             "parallel_write_safe": True}
 

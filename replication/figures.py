@@ -186,15 +186,34 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def verdict_markdown(verdicts: Iterable, *, caption: str = "") -> str:
-    """Verdicts as a markdown table: claim, rule, evidence, outcome (bold: the one thing that matters)."""
-    lines = [f"**Table: {caption}**", ""] if caption else []
-    lines += ["| claim | rule (fixed before the numbers) | evidence | verdict |", "| --- | --- | --- | --- |"]
+def verdict_markdown(verdicts: Iterable, *, caption: str = "", where=None, name_claim: bool = True) -> str:
+    """Verdicts as a list, one item per test: the outcome (bold: the one thing that matters) and the
+    claim tested, then the rule fixed before the numbers and the evidence on lines of their own.
+    Four short lines read better in the 660 px column than a four-column table of long cells.
+    ``where(v)`` may add a link to the page and figure of each test, and ``name_claim=False`` leaves
+    out "claim N:" (the claims page does both: its sections are the claims)."""
+    lines = [f"**{caption.rstrip('.')}.**", ""] if caption else []
     for v in verdicts:
         evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
-        tag = f"claim {v.claim}: " if v.claim else ""
-        lines.append(f"| {tag}{v.statement} | {v.rule} | {evidence} | **{v.outcome}** |")
-    return "\n".join(lines)
+        tag = f"claim {v.claim}: " if v.claim and name_claim else ""
+        place = f" ({where(v)})" if where is not None else ""
+        lines.append(f"- **{v.outcome}**: {_sentence(tag + (v.statement or v.id), end='')}{place}  \n"
+                     f"  *Rule, fixed before the numbers:* {_sentence(v.rule)}  \n"
+                     f"  *Evidence:* {_sentence(evidence)}")
+    return "\n".join(lines) + "\n"
+
+
+def _sentence(text: str, end: str = ".") -> str:
+    """One line of ``text`` (no line break would end the list item), ending with ``end`` unless it
+    already ends a sentence."""
+    text = " ".join(str(text).split())
+    return text if not end or text.endswith((".", "!", "?", ":")) else text + end
+
+
+def table_cell(text: str) -> str:
+    """``text`` safe inside a markdown table cell: a ``|`` (as in a rule's ``|corr(...)|``) would
+    end the cell, a line break the row."""
+    return " ".join(str(text).split()).replace("\\|", "|").replace("|", "\\|")
 
 
 def _fmt(x: Any) -> str:

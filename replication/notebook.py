@@ -3,7 +3,7 @@
 A chapter notebook runs, in order::
 
     from replication import notebook as nb
-    nb.watch_parameters()                    # 1. before the parameters cell
+    nb.start()                               # 1. before the parameters cell
     profile = "laptop"; seeds = 8; ...       # 2. the cell tagged `parameters` (laptop defaults)
                                              #    (papermill injects its cell right after it)
     params = nb.chapter_params("sde", globals())   # 3. resolve + validate, before any compute
@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from . import profiles
 from .params import ChapterParams, ParameterError, resolve
 
-_state: dict[str, Any] = {"injected": None}
+_state: dict[str, Any] = {"injected": None, "chapter": ""}
 
 
 def injected_names(source: str) -> set[str] | None:
@@ -36,6 +36,26 @@ def injected_names(source: str) -> set[str] | None:
         if isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return names
+
+
+def start() -> None:
+    """The first cell of every chapter: :func:`sharp_figures`, then :func:`watch_parameters`."""
+    sharp_figures()
+    watch_parameters()
+
+
+def sharp_figures() -> None:
+    """Inline figures as PNGs at twice their resolution ("retina"), labelled with their size at one
+    pixel per point: the page shows each at the column size it was drawn for
+    (:data:`replication.figures.COLUMN_INCHES`), and Sphinx links the shown image to its file, so a
+    click opens it at full resolution.  Does nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def watch_parameters() -> None:
@@ -70,6 +90,7 @@ def chapter_params(chapter: str, namespace: Mapping[str, Any]) -> ChapterParams:
     from . import chapters
 
     spec = chapters.get(chapter).SPEC
+    _state["chapter"] = chapter              # names this page's table labels (numbered_tables)
     injected = set(_state["injected"] or ())
     unknown = sorted(injected - set(spec.names) - {"profile"})
     if unknown:
@@ -109,15 +130,22 @@ _TABLE = re.compile(r"^\*\*Table:\s*(?P<bold>.*?)\*\*(?P<rest>[^\n]*(?:\n(?!\n)[
                     r"(?P<table>\|[^\n]*\|\n\|[ :|-]+\|(?:\n\|[^\n]*\|)*)", re.M)
 
 
-def numbered_tables(text: str) -> str:
+def numbered_tables(text: str, page: str | None = None) -> str:
     """Every ``**Table: caption** ...`` + markdown table in ``text`` as a MyST ``{table}`` directive, so
-    Sphinx numbers it ("Table 3") and shows the caption above it; the label is derived from the table's
-    content (``tbl-<hash>``), stable across builds."""
+    Sphinx numbers it ("Table 3") and shows the caption above it; the label is derived from the page
+    (default: the chapter of the last :func:`chapter_params`) and the table's content
+    (``tbl-<page>-<hash>``): stable across builds, and distinct when two pages show the same table."""
+    page = _state["chapter"] if page is None else page
     import hashlib
 
     def directive(m: "re.Match") -> str:
-        caption = " ".join((m["bold"].rstrip(".").strip() + (". " + m["rest"].strip() if m["rest"].strip() else "")).split())
-        label = "tbl-" + hashlib.sha256(m["table"].encode()).hexdigest()[:10]
+        bold, rest = m["bold"].strip(), m["rest"].strip()
+        if rest and rest[0] in ",;:.)":       # "**Table: count**, over the draws": one sentence
+            caption = bold.rstrip(".") + rest
+        else:
+            caption = bold.rstrip(".") + (". " + rest if rest else "")
+        caption = " ".join(caption.split())
+        label = "tbl-" + (f"{page}-" if page else "") + hashlib.sha256(m["table"].encode()).hexdigest()[:10]
         return f":::{{table}} {caption}\n:name: {label}\n\n{m['table']}\n:::"
 
     return _TABLE.sub(directive, text)
@@ -140,8 +168,8 @@ def glue_verdicts(verdicts) -> None:
         glue(f"verdict-{v.id}-summary", v.summary or v.outcome)
 
 
-def verdict_table(verdicts, *, caption: str = "the chapter's verdicts, by rules fixed before the numbers") -> None:
-    """The chapter's verdicts as a table: claim, rule, evidence, outcome."""
+def verdict_table(verdicts, *, caption: str = "") -> None:
+    """The chapter's verdicts, one list item per test: outcome and claim, rule, evidence."""
     from .figures import verdict_markdown
 
     markdown(verdict_markdown(verdicts, caption=caption))

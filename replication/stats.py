@@ -47,6 +47,24 @@ def mean_ci(samples, level: float = 0.95) -> tuple[float, float]:
     return mean, float(t_quantile * standard_error(values))
 
 
+def geometric_mean_ci(samples, level: float = 0.95) -> tuple[float, float, float]:
+    """``(centre, low, high)``: the geometric mean of positive samples and the Student-t interval of
+    the mean of their logarithms, mapped back,
+
+        exp(m ± t_{(1+level)/2, n-1} · s / sqrt(n)),   m, s the mean and sd of log x.
+
+    For quantities that vary by factors (λ_max, Tr H, ‖H‖_F on a log axis) this interval stays
+    positive and symmetric on the axis they are drawn on, where the arithmetic one can reach below
+    zero at three seeds.  Non-positive or non-finite samples give ``nan``; one sample an infinite
+    interval ``(x, 0, inf)``.
+    """
+    values = _as_samples(samples)
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        return float("nan"), float("nan"), float("nan")
+    m, half = mean_ci(np.log(values), level)
+    return float(np.exp(m)), float(np.exp(m - half)), float(np.exp(m + half))
+
+
 def bootstrap_ci(
     samples,
     statistic: Callable[[np.ndarray], float] = np.mean,

@@ -13,8 +13,12 @@ pages) served from 127.0.0.1, it reports a problem when:
   ``mjx-container``, or produced an ``mjx-merror``;
 - the browser console has a SEVERE entry (JS errors, failed resource loads, ...);
 - a table is wider than the content column (it would be cut off or need sideways scrolling);
-- a figure in the content is shown below MIN_IMAGE_SCALE of its own width (its fonts shrink
-  with it; figures are drawn for the column instead);
+- a figure in the content is shown below MIN_IMAGE_SCALE of its intended width (the declared
+  width of an image drawn at twice its resolution, else its pixel width): its fonts shrink with it,
+  and figures are drawn for the column instead;
+- a figure of a notebook's output (``.cell_output`` or ``figure``) does not open larger on a
+  click: it must link to an image file with at least MIN_ZOOM times its shown width in pixels;
+- a content image has no alternative text, or only its file name (what Sphinx writes by default);
 - the page's text shows a machine path (a home, work or temporary folder of some computer);
 - any request went to a host other than 127.0.0.1/localhost.  Chromium runs with a host
   resolver that resolves nothing else, so such a request also fails fast and
@@ -45,6 +49,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 MATH_TIMEOUT_S = 10.0  # for MathJax to finish typesetting
 MATHJAX_GRACE_S = 2.0  # for MathJax to appear after the load event (it normally already has)
 MIN_IMAGE_SCALE = 0.85  # a content image shown narrower than this fraction of its width is a problem
+MIN_ZOOM = 1.5          # a notebook figure's linked full-resolution image has this many times its shown pixels
 MACHINE_PATH = r"""(?:^|[\s("'=:])(/(?:home|root|tmp|work|Users|private/var|var/folders|mnt/c)/[^\s"'<>)]*|[A-Z]:\\Users\\[^\s]*)"""
 
 CHROMIUM_FLAGS = (
@@ -192,10 +197,24 @@ const mathTimeout = arguments[0], grace = arguments[1];
       width: Math.round(t.getBoundingClientRect().width), scroll: t.scrollWidth,
       column: Math.round(column), caption: (t.caption ? t.caption.textContent : t.rows[0] && t.rows[0].textContent || '').trim().slice(0, 50)}))
     .filter(t => t.scroll > t.column + 2 || t.width > t.column + 2);
-  out.shrunk = Array.from(article.querySelectorAll('img')).filter(i => i.naturalWidth > 0
-      && !/\.svg(\?|#|$)/i.test(i.currentSrc || '') && i.clientWidth > 0
-      && i.clientWidth < arguments[2] * i.naturalWidth)
-    .map(i => ({src: (i.currentSrc || '').split('/').pop(), shown: i.clientWidth, natural: i.naturalWidth}));
+  // A raster image's intended width is its declared one (width attribute or inline style, as
+  // Sphinx writes for a figure drawn at twice its resolution), else its pixel width.
+  const raster = Array.from(article.querySelectorAll('img')).filter(i => i.naturalWidth > 0
+      && !/\.svg(\?|#|$)/i.test(i.currentSrc || '') && i.clientWidth > 0);
+  const intended = i => parseFloat(i.getAttribute('width')) || (/px$/.test(i.style.width) && parseFloat(i.style.width))
+      || i.naturalWidth;
+  const name = i => (i.currentSrc || '').split('/').pop().slice(0, 24);
+  out.shrunk = raster.filter(i => i.clientWidth < arguments[2] * intended(i))
+    .map(i => ({src: name(i), shown: i.clientWidth, natural: Math.round(intended(i))}));
+  // A figure of a notebook's output must open larger on a click: a link to an image file with at
+  // least arguments[4] times the pixels it is shown with.
+  out.flat = raster.filter(i => i.closest('.cell_output, figure')).filter(i => {
+      const a = i.closest('a[href]');
+      return !(a && /\.(png|jpe?g|svg|webp)(\?|#|$)/i.test(a.getAttribute('href'))
+               && i.naturalWidth >= arguments[4] * i.clientWidth);
+    }).map(i => ({src: name(i), shown: i.clientWidth, natural: i.naturalWidth, link: !!i.closest('a[href]')}));
+  out.unnamed = raster.filter(i => !(i.getAttribute('alt') || '').trim()
+      || /\.(png|jpe?g|gif|svg|webp)$/i.test((i.getAttribute('alt') || '').trim())).map(name);
   const pathRe = new RegExp(arguments[3]);
   out.paths = [];
   const w3 = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
@@ -252,7 +271,8 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
             time.sleep(0.05)
         try:
             found = driver.execute_async_script(_PAGE_JS, int(MATH_TIMEOUT_S * 1000),
-                                                int(MATHJAX_GRACE_S * 1000), MIN_IMAGE_SCALE, MACHINE_PATH)
+                                                int(MATHJAX_GRACE_S * 1000), MIN_IMAGE_SCALE, MACHINE_PATH,
+                                                MIN_ZOOM)
         except Exception as exc:
             problems.append(f"page script failed: {type(exc).__name__}: {exc}")
             found = {}
@@ -284,6 +304,12 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
     for img in found.get("shrunk", []):
         problems.append(f"figure shown at {img['shown']} of its {img['natural']} px "
                         f"(< {MIN_IMAGE_SCALE:.0%}): {img['src']}")
+    for img in found.get("flat", []):
+        why = "its link" if img["link"] else "no link to its file"
+        problems.append(f"figure cannot be enlarged: {img['src']} shown at {img['shown']} px, "
+                        f"image {img['natural']} px ({why}; needs >= {MIN_ZOOM}x)")
+    for src in found.get("unnamed", []):
+        problems.append(f"image without alternative text (none, or its file name): {src}")
     for path in sorted(set(found.get("paths", [])))[:5]:
         problems.append(f"machine path on the page: {path!r}")
     severe, urls = _drain_logs(driver)

@@ -1,5 +1,6 @@
 """The book end to end at the smoke profile: every chapter executed with papermill, the HTML built
 with warnings as errors, a second build reusing what is done, and a real-browser check."""
+import base64
 import json
 import re
 import sys
@@ -47,6 +48,11 @@ def test_executed_notebooks_carry_parameters_and_figures(built):
     assert not [o for o in outputs if o.output_type == "error"]
     figures = [o for o in outputs if any(k.endswith("image/png") for k in o.get("data", {}))]
     assert len(figures) >= 4, "four glued figures in the theory chapter"
+    for o in figures:          # drawn at twice the resolution they are shown at (nb.sharp_figures)
+        png = base64.b64decode(next(v for k, v in o.data.items() if k.endswith("image/png")))
+        pixels = int.from_bytes(png[16:20], "big")
+        declared = o.metadata["image/png"]["width"]
+        assert pixels == 2 * declared or pixels == 2 * declared + 1, (pixels, declared)
 
 
 def test_html_pages_and_build_record(built):

@@ -74,11 +74,13 @@ def _png(width: int = 16, height: int = 8) -> bytes:
 
 
 def _figure_png() -> bytes:
+    """A 200 x 150 px figure, written as the book's notebooks write them: twice the resolution of
+    its declared 100 x 75 px (see replication.notebook.sharp_figures)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=50)
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=100)
     ax.plot([0, 1, 2], [0, 1, 4])
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -98,7 +100,8 @@ def _notebook() -> dict:
              "source": ["# Notebook\n", "\n", "A figure, and math $e^{i\\pi} = -1$."]},
             {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1,
              "source": ["import matplotlib.pyplot as plt\n", "plt.plot([0, 1, 2], [0, 1, 4]);"],
-             "outputs": [{"output_type": "display_data", "metadata": {},
+             "outputs": [{"output_type": "display_data",
+                          "metadata": {"image/png": {"width": 100, "height": 75}},
                           "data": {"image/png": png,
                                    "text/plain": ["<Figure size 100x75 with 1 Axes>"]}}]},
         ],
@@ -170,6 +173,10 @@ def test_fixture_book_passes(built_book, driver):
             imgs[page] = driver.execute_script(
                 "return Array.from(document.querySelectorAll('main img'))"
                 ".filter(i => i.naturalWidth > 0).length")
+        zoom = driver.execute_script(     # shown at its declared size, linked to its full-resolution file
+            "const i = document.querySelector('.cell_output img'), a = i.closest('a[href]');"
+            "return [i.clientWidth, i.naturalWidth, a && a.getAttribute('href')]")
+    assert zoom[0] == 100 and zoom[1] == 200 and zoom[2].endswith(".png"), zoom
     assert n >= 3  # inline, $$ display, {math} block
     assert src.startswith(base) and src.split("?")[0].endswith("_static/mathjax/tex-chtml.js")
     assert fonts and all(u.startswith(base + "_static/mathjax/output/chtml/fonts/")
@@ -244,13 +251,18 @@ def test_wide_table_shrunk_figure_and_machine_path_fail(built_book, driver, tmp_
     (html / "path.html").write_text(
         "<!doctype html><title>p</title><main><p>data from verified cache /home/alice/.cache/data</p>"
         "<p>a store on /shared/lab/store is an example, not a machine path</p></main>")
+    (html / "flat.html").write_text(                      # a notebook figure without a larger view
+        f"<!doctype html><title>n</title><main style='width:900px'><div class='cell_output'>"
+        f"<img alt='x.png' src='data:image/png;base64,{base64.b64encode(_png(300, 40)).decode()}'></div></main>")
     (html / "fits.html").write_text(
         f"<!doctype html><title>f</title><main style='width:900px'><table><tr><td>1</td></tr></table>"
-        f"<img src='data:image/png;base64,{base64.b64encode(_png(300, 40)).decode()}'></main>")
-    problems = browser_check.check_site(html, ["wide.html", "shrunk.html", "path.html", "fits.html"],
+        f"<img alt='a plot' src='data:image/png;base64,{base64.b64encode(_png(300, 40)).decode()}'></main>")
+    problems = browser_check.check_site(html, ["wide.html", "shrunk.html", "path.html", "flat.html", "fits.html"],
                                         driver=driver)
     text = "\n".join(problems)
     assert any(p.startswith("wide.html: table wider than the column") for p in problems), text
     assert any(p.startswith("shrunk.html: figure shown at") for p in problems), text
+    assert any(p.startswith("flat.html: figure cannot be enlarged") and "no link" in p for p in problems), text
+    assert any(p.startswith("flat.html: image without alternative text") for p in problems), text
     assert any(p.startswith("path.html: machine path on the page: '/home/alice/.cache/data'") for p in problems), text
     assert not [p for p in problems if "/shared/lab" in p or p.startswith("fits.html")], text

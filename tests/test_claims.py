@@ -94,3 +94,9 @@ def test_announced_tables_become_numbered_tables():
     assert ":::{table} the `gpu` profile. Estimates.\n:name: tbl-" in out
     assert "| 1 | 2 |\n:::\n\nAfter." in out and out.startswith("Intro.")
     assert numbered_tables("| a |\n| --- |\n| 1 |") == "| a |\n| --- |\n| 1 |"     # no caption: left alone
+    # the same table on two pages (the synthesis: introduction and claims page) gets two labels
+    labels = {numbered_tables(text, page=p).split(":name: ")[1].split("\n")[0] for p in ("intro", "claims")}
+    assert len(labels) == 2 and all(label.startswith("tbl-") for label in labels)
+    # a caption whose bold part runs on after a comma stays one sentence
+    out = numbered_tables("**Table: count**, over the draws.\n\n| a |\n| --- |\n| 1 |")
+    assert out.startswith(":::{table} count, over the draws.\n")

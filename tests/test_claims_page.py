@@ -31,10 +31,17 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     assert {v.id for v in record.verdicts} == {"claim-4-x", "sharpness-own", "claim-11-x"}
     assert "invariance" in record.missing
     text = page.synthesis(record)
-    assert "hold by their rules: claim 4;" in text and "fail: claim 11;" in text and "not tested: claims 1, 2, 3" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "{ref}`4 <claims-claim-4>`" in rows["holds by its rules"] and rows["holds by its rules"].endswith("| — |")
+    assert "{ref}`11 <claims-claim-11>`" in rows["fails"] and rows["fails"].endswith("| 1 |")  # and our one test
+    assert "{ref}`1 <claims-claim-1>`, {ref}`2 <claims-claim-2>`" in rows["not tested at this profile"]
+    assert "mixed" not in rows and not [r for r in rows if r.startswith("inconclusive")]  # outcomes nobody reached: no row
+    assert "**Table: What replicates at the smoke profile.**" in text
     md = page.claim_tables(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
     assert md.count("### Claim ") == len(claims.PAPER_CLAIMS)
     assert "### Claim 1: not run" in md and "### Claim 4: holds" in md and "{numref}`fig-a`" in md
+    assert "(claims-claim-4)=\n### Claim 4" in md                # the synthesis links these labels
+    assert "- **holds**: statement claim-4-x ({doc}`Sharp <sharpness>`" in md and "*Rule, fixed before the numbers:* a rule." in md
     md = page.claim_tables(record, titles={}, labels={})          # a label not in the build: no link
     assert "{numref}" not in md and "### The book's own tests" in md
 

@@ -263,3 +263,32 @@ def test_cifar_path_at_tiny_size_with_the_standin_accepted(tmp_path_factory, sto
     assert any(e and e["surface"] for eps in res.endpoints.values() for e in eps)
     assert all(np.all(np.isfinite(ln["train_loss"])) for lines in res.lines.values() for ln in lines)
     data.clear_memo()
+
+
+def _table_rows_are_whole(markdown: str) -> None:
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert rows and len({line.count("|") for line in rows}) == 1, rows
+
+
+def test_page_numbers_are_rounded_to_their_intervals_and_tables_fit():
+    from replication.chapters.interpolation import figures
+
+    assert claims.rounded(0.000225, -0.000743, 0.00119) == "0.0002 [−0.0007, 0.0012]"
+    assert claims.rounded(1.708, 1.612, 1.810) == "1.71 [1.61, 1.81]"
+    assert claims.rounded(0.954, -0.205, 2.11) == "1.0 [−0.2, 2.1]"
+    assert claims.rounded(0.0, 0.0, 0.0) == "0"          # no spread: no "0.00 ± 0.00"
+    assert figures.number(0.1 / 128) == "7.8×10⁻⁴" and figures.number(0.002) == "0.002"
+    res, params = _synthetic(4.0, 3.0, seeds=3)
+    facts = claims.summary(res, params)
+    vs = claims.verdicts(res, params)
+    barrier = next(v for v in vs if v.id == "interpolation-no-barrier-fig2")
+    assert "e-" not in barrier.summary and "nan" not in barrier.summary
+    assert not any("*" in v.summary + v.statement + v.rule for v in vs)   # markdown would turn them into italics
+    for table in (figures.panel_table(facts, "fig2"), figures.panel_table(facts, "fig3"),
+                  figures.claims_table(facts, vs, 6), figures.claims_table(facts, vs, 7)):
+        _table_rows_are_whole(table)
+        assert "nan" not in table and "e-0" not in table
+    # fewer than three seeds: each seed's value, not a t-interval that runs off the scale
+    res2, params2 = _synthetic(4.0, 3.0, seeds=2)
+    two = figures.panel_table(claims.summary(res2, params2), "fig2")
+    assert "[" not in two.split("\n")[2].rsplit("|", 2)[0]

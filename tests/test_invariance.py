@@ -170,3 +170,41 @@ def test_compute_at_a_tiny_size_through_the_store(store, one_thread):
     ids = [v.id for v in invariance.verdicts(res, p)]
     assert ids == ["claim-1-same-curves-small-beta", "claim-10-break-grows-with-n", "claim-9-linear-beats-sqrt",
                    "claim-13-linear-scaling-explained", "invariance-noise-scale-predicts-break"]
+
+
+def _table_rows_are_whole(markdown: str) -> None:
+    """Every row of a markdown table has the header's number of cells (a stray "|" in a cell splits it)."""
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    widths = {line.count("|") for line in rows}
+    assert len(widths) == 1, rows
+
+
+def test_page_text_reads_for_people():
+    from replication.chapters.invariance import figures
+
+    noise = _noise({1000: [30, 60, 70], 4000: [150, 300, 320]})
+    verdicts = list(_verdicts(_runs({1000: 8, 4000: 64}, sqrt_extra=0.05), noise).values())
+    text = " ".join(v.summary + v.rule + v.statement for v in verdicts)
+    assert "|" not in text     # |ḡ|² once split the noise-scale row of the verdict table into two cells
+    assert "nan" not in text and "np." not in text
+    assert "*" not in text     # two asterisks in one table cell ("β*S₀ … β*S₀") turn the text between them italic
+    # a censored break (no break within the βs run) reads as a lower bound, not "≈ nan" or "(…, ∞]"
+    pred = next(v for v in verdicts if v.id == "invariance-noise-scale-predicts-break").summary
+    assert "above" in pred and "nan" not in pred and "∞]" not in text
+    res = SimpleNamespace(runs=_runs({1000: 8, 4000: 64}, sqrt_extra=0.05), noise=noise, epochs=4)
+    facts = claims.summary(res, _params())
+    for table in (figures.break_table(facts), figures.distance_table(facts), figures.prediction_table(facts, _params())):
+        _table_rows_are_whole(table)
+        assert "nan" not in table
+    assert claims.signed(-4.7) == "−4.7" and claims.signed(0.5) == "+0.5"
+
+
+def test_numbers_are_written_for_people():
+    from replication.chapters.invariance.figures import network_text, number
+
+    assert number(0.001) == "0.001" and number(1200) == "1,200" and number(5e-6) == "5.0×10⁻⁶"
+    assert number(0.02 / 20) == "0.001" and number(7.8125e-4) == "7.8×10⁻⁴"
+    res = SimpleNamespace(n_parameters=101_770, architecture="ReLU MLP 784-128-10 (1 hidden layers; 0.10M params)")
+    text = network_text(res, SimpleNamespace(model="mlp", hidden=[128]))
+    assert text == "an MLP with one hidden layer of 128 ReLU units (101,770 parameters)"
+    assert "layers" in network_text(res, SimpleNamespace(model="mlp", hidden=[64, 64]))

@@ -194,3 +194,25 @@ def test_smoke_compute_verdicts_and_figures(store):
         assert fig.get_size_inches()[0] == pytest.approx(6.6)
     rows = figures.export_rows(results, p)
     assert len(rows) == len(results.rows) * p.epochs
+
+
+# -- the page's numbers and sentences -------------------------------------------------------------------------
+def test_small_numbers_and_correlations_for_people():
+    from replication.chapters.memorization import page
+
+    assert claims.sci(0.00025) == "2.5×10⁻⁴" and claims.sci(0.004) == "0.004"
+    assert page.ratio_range(0.00025, 0.004) == "2.5×10⁻⁴ to 4×10⁻³"
+    assert claims.rho_text(-0.97, -0.97, -0.87) == "−0.97 [−0.97, −0.87]"
+    assert claims.rho_text(0.0, -0.8, 0.8) == "0.00 [−0.80, +0.80]"
+    assert page.verdict_clause("the observation", "holds") == "the observation **holds**"
+
+
+def test_grid_table_never_says_zero_diverged():
+    from replication.chapters.memorization import page
+
+    p = resolve(chapter.SPEC, "laptop")
+    rows = [dict(labels, diverged=False) for labels, _ in experiment.runs(p)]
+    results = SimpleNamespace(rows=rows)
+    text = page.grid_table(results, p, {"n_diverged": 0})
+    assert "no run diverged" in text and "0 diverged" not in text
+    assert "1 run diverged and is left out" in page.grid_table(results, p, {"n_diverged": 1})

@@ -30,7 +30,7 @@ def test_parameters_cell_defaults_equal_the_laptop_profile(path):
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     index = tagged[0]
     before = "\n".join(c.source for c in nb.cells[:index] if c.cell_type == "code")
-    assert "watch_parameters()" in before, "watch_parameters() must run before the parameters cell"
+    assert "nb.start()" in before, "nb.start() must run before the parameters cell (it watches the injected names)"
     values = {}
     for node in ast.parse(nb.cells[index].source).body:
         assert isinstance(node, ast.Assign), "the parameters cell holds plain assignments only"

@@ -56,3 +56,22 @@ def test_plan_command_prints_the_bill(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out
     assert "device-hours on cuda" in out and "unmeasured" in out
     assert main(["plan", "nosuch"]) == 2
+
+
+def test_appendix_bill_table_states_a_shared_basis_once():
+    from replication.chapters import appendix
+    from replication.notebook import numbered_tables
+
+    def bill(chapter, basis, hours):
+        return planning.ChapterBill(chapter, runs=3, stored=0, epochs=30, seconds=hours * 3600,
+                                    seconds_all=hours * 3600, basis=basis, epochs_all=30)
+
+    same = {"bills": {"gpu": [bill("a", "unmeasured estimate", 1.0), bill("b", "unmeasured estimate", 0.5),
+                              bill("c", "nothing to run", 0.0)]}}
+    md = appendix.bill_table(same, "gpu")
+    assert md.count("unmeasured estimate") == 1 and "| basis |" not in md.splitlines()[2]
+    assert "| c |" not in md and md.splitlines()[-1] == "| all chapters | 6 | | 1.50 |"
+    assert numbered_tables(md).startswith(":::{table} The bill of the `gpu` profile.")
+    mixed = {"bills": {"gpu": [bill("a", "measured", 1.0), bill("b", "unmeasured estimate", 0.5)]}}
+    md = appendix.bill_table(mixed, "gpu")
+    assert "basis |" in md.splitlines()[2] and "| a | 3 | 30 | 1.00 | measured |" in md

@@ -209,3 +209,32 @@ def test_chapter_at_smoke_through_the_store(store, one_thread):
     for make in (figures.cyclic, figures.constant, figures.stages):
         fig = make(results, p)
         assert fig.get_size_inches()[0] == pytest.approx(6.6)
+
+
+# -- the page's numbers and sentences -------------------------------------------------------------------------
+def test_numbers_are_rounded_to_their_uncertainty_with_a_real_minus():
+    assert [claims.decimals(u) for u in (0.3, 0.17, 1.04, 4.2, None)] == [1, 2, 1, 0, 2]
+    assert claims.mean_sd(84.27, 0.30) == "84.3 ± 0.3"
+    assert claims.mean_sd(82.37, 1.04) == "82.4 ± 1.0"
+    assert claims.with_interval(-0.26, -0.72, 0.20) == "−0.3 [−0.7, +0.2]"
+    assert "-" not in claims.with_interval(-0.99, -3.01, 1.04)          # a typographic minus, never a hyphen
+    assert claims.schedule_label("cbs-3") == "CBS, stages of 3 epochs"
+    assert claims.schedule_label("clr-1") == "CLR, stages of 1 epoch"
+
+
+def test_page_sentences_read_as_written_and_say_nothing_computed():
+    from replication.chapters.schedules import page
+
+    assert page.verdict_clause("claim 8", "holds") == "claim 8 **holds**"
+    assert page.verdict_clause("claim 8", "inconclusive") == "claim 8 is **inconclusive**"
+    p = resolve(chapter.SPEC, "smoke")
+    res = dataclasses.replace(_fake(p, acc={n: 80.0 for n in experiment.schedules(p)}), stored=21, computed=0)
+    line = page.runs_line(res, p)
+    assert "all read back from the result store" in line and "0 computed" not in line and "trained now" not in line
+    facts = claims.summary(res, p)
+    verdicts = chapter.verdicts(res, p)
+    text = page.findings(facts, verdicts, p) + page.stage_findings(facts, verdicts)
+    assert ": holds" not in text and "is **holds**" not in text and "np." not in text
+    table = page.paper_table(facts, res, p, "data/schedules/paper_numbers.csv")
+    assert "ICLR 2018 submission," not in table.split("\n\n", 1)[1]      # the source is named once, in the caption
+    assert " lr " not in table and "128-640" not in table

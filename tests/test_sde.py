@@ -398,3 +398,33 @@ def test_no_number_is_typed_in_the_prose_of_the_theory_and_width_pages(name):
             s = re.sub(pattern, " ", s, flags=re.S | re.M)
         typed += [m.group() for m in re.finditer(r"(?<![\w.-])\d+(?:[.,]\d+)*", s)]
     assert typed == [], f"{name}.ipynb: numbers typed in prose: {typed}"
+
+
+def test_counts_and_sentences_read_as_a_person_writes_them():
+    """No "group(s)", no "0 of the settings", no nested "(... (2 holds) ...)" in the verdicts' evidence."""
+    assert sde_claims._count(["holds"] * 5) == "all 5 hold"
+    assert sde_claims._count(["holds", "holds", "fails"]) == "2 hold, 1 fails"
+    assert sde_claims._count(["fails", "inconclusive", "fails"]) == "2 fail, 1 inconclusive"
+    assert sde_claims._count(["holds"]) == "holds" and sde_claims._count([]) == "none judged"
+    assert [sde_claims.said(o) for o in ("holds", "fails", "inconclusive")] == ["holds", "fails", "is inconclusive"]
+    rows = [dict(loss="logistic", sampling="epochs", sides=[dict(eta=0.2, S=2, ratio=1.5, where="above"),
+                                                             dict(eta=0.05, S=32, ratio=0.2, where="below")])]
+    text = sde_claims.epochs_sentence(rows)
+    assert " 0 " not in text and "none of them within the 95% interval" in text
+    assert "below the SDE-with-C prediction in 1 and above it in 1 of 2 settings" in text
+
+
+def test_tables_of_the_theory_page_are_numbered_and_fit_the_column():
+    from replication.chapters.sde import figures as sde_figures
+    from replication.claims import Verdict
+
+    entry = dict(loss="linear", sampling="independent", C_over_H=0.25, vs_H=0.31, vs_SDE_C=1.29, vs_C=1.19,
+                 vs_exact=1.0, n_settings=6, small_eta_lam_max=0.1,
+                 sde_tests=[dict(outcome="holds"), dict(outcome="holds"), dict(outcome="fails")])
+    table = sde_figures.regression_table([entry, {**entry, "sampling": "epochs", "vs_exact": math.nan}])
+    assert table.startswith("**Table: ") and "| linear, reshuffled epochs | 0.25 |" in table and "| — |" in table
+    assert all(line.count("|") <= 7 for line in table.splitlines() if line.startswith("|"))
+    v = Verdict(id="claim-2-sde-with-c-linear-independent", claim=2, chapter="sde", profile="smoke", source="s",
+                statement="s", rule="r", outcome="fails", evidence={}, summary="")
+    table = sde_figures.sde_with_c_table([entry], [v])
+    assert "| linear, independent batches | 3 of 6 | 0.10 | 2 hold, 1 fails | **fails** |" in table

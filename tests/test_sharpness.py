@@ -241,3 +241,52 @@ def test_the_notebook_types_no_number_and_glues_verdicts_by_id():
     assert glued and glued <= ids
     code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "nb.evaluate(params)" in code and "plots_sharpness" not in code
+
+
+def _cells(line: str) -> int:
+    """Cells of a markdown table row (escaped pipes do not split)."""
+    return len(re.split(r"(?<!\\)\|", line.strip().strip("|")))
+
+
+def test_findings_read_as_prose_and_tables():
+    """Presentation: counts are Python ints (no ``np.int64(48)`` on the page), numbers have no
+    e-notation, zero divergences read as a sentence, every table row has its header's cells, and
+    log-axis intervals (geometric) stay above zero with three seeds."""
+    from replication.chapters.sharpness import report
+
+    rng = np.random.default_rng(3)
+    runs = {"main": _by(lambda e, S: 3.0 * (e / S) ** -0.5, rng), "v3": _by(lambda e, S: 1.0, rng),
+            "factorial": _by(lambda e, S: 2.0 / e, rng), "rescale": _rescale((10.0, 10.0, 10.2), (0.8, 0.8, 0.8))}
+    facts = _facts(runs)
+    assert all(type(facts[g][k]) is int for g in ("main", "v3", "factorial") for k in ("n_measured", "n_diverged"))
+    V = {v.id: v for v in claims.verdicts(facts, resolve(sharpness.SPEC, "smoke"))}
+    pages = [report.findings(g, facts, V) for g in ("main", "v3", "factorial")]
+    pages.append(report.rescale_findings(facts, V, facts["rescale"]["pairs"]))
+    for md in pages:
+        assert "np." not in md and not re.search(r"\de[-+]\d", md) and not re.search(r"(?<![\d.])0 of the", md)
+        assert "No run diverged." in md
+        for block in md.split("\n\n"):
+            rows = [line for line in block.splitlines() if line.startswith("|")]
+            assert len({_cells(line) for line in rows}) <= 1, block
+    assert report.number(5e-6) == "5.0 × 10⁻⁶" and report.number(0.005) == "0.005"
+    assert report.numbers([5e-6, 1e-3]) == ["5.0 × 10⁻⁶", "1.0 × 10⁻³"]
+    assert report.diverged_sentence(2, 48) == "2 of the 48 runs diverged and are left out of the statistics."
+    wide = _rows({(0.01, 100): [1.0, 50.0, 3.0], (0.02, 100): [2.0, 2.5, 2.2]})
+    for p in claims.pair_table(wide):
+        assert 0 < p["lam_max_glo"] < p["lam_max_gm"] < p["lam_max_ghi"]
+    assert claims.pair_table(wide)[0]["lam_max"] - claims.pair_table(wide)[0]["lam_max_ci"] < 0   # arithmetic: < 0
+
+
+def test_a_rule_with_pipes_keeps_its_verdict_row_whole():
+    """The equal-loss rules contain |corr(...)|: each verdict stays whole in the shared verdict list."""
+    from replication.figures import verdict_markdown
+
+    rng = np.random.default_rng(4)
+    vs = claims.verdicts(_facts({"main": _by(lambda e, S: 1.0, rng), "rescale": _rescale((10.0,) * 3, (0.8,) * 3)}),
+                         resolve(sharpness.SPEC, "smoke"))
+    assert any("|" in v.rule for v in vs)
+    md = verdict_markdown(vs)
+    items = [line for line in md.splitlines() if line.startswith("- **")]
+    assert len(items) == len(vs)                                   # one list item per verdict
+    assert md.count("*Rule, fixed before the numbers:* ") == len(vs)
+    assert any("|corr(" in line for line in md.splitlines())     # no table: pipes need no escaping

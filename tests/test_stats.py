@@ -48,3 +48,18 @@ def test_bootstrap_ci_agrees_with_t_interval_for_large_normal_sample():
     assert low < mean < high
     assert (high - low) / (2 * half) == pytest.approx(1.0, rel=0.15)
     assert bootstrap_ci(samples, n_resamples=1000, seed=0) == (low, high)
+
+
+def test_geometric_mean_ci_is_the_t_interval_of_the_logs():
+    from replication.stats import geometric_mean_ci
+
+    x = np.array([2.0, 8.0, 32.0])                 # logs 1, 3, 5 (base 2): mean 3, sd 2
+    centre, lo, hi = geometric_mean_ci(x, level=0.95)
+    half = scipy_stats.t.ppf(0.975, df=2) * 2 * np.log(2) / np.sqrt(3)
+    assert centre == pytest.approx(8.0)
+    assert lo == pytest.approx(8.0 * np.exp(-half)) and hi == pytest.approx(8.0 * np.exp(half))
+    assert lo > 0 and lo * hi == pytest.approx(centre ** 2)      # symmetric on a log axis
+    # the arithmetic interval of the same seeds reaches below zero; this one cannot
+    assert mean_ci(x)[0] - mean_ci(x)[1] < 0
+    assert all(np.isnan(geometric_mean_ci([1.0, -1.0, 2.0])))
+    assert geometric_mean_ci([3.0]) == pytest.approx((3.0, 0.0, float("inf")))

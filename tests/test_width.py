@@ -140,7 +140,7 @@ def test_benchmark_file_is_read_not_typed(tmp_path, monkeypatch):
     found = width.load_benchmark(tmp_path)
     assert found["found"] and found["file"].endswith("hessian_box7.md") and found["same_host"]
     text = width.benchmark_markdown(found)
-    assert "hessian_box7.md`" in text and "host `box7` (this machine)" in text and "| top-5 | 15 |" in text
+    assert "hessian_box7.md`" in text and "host `box7` (this machine)" in text and "| top 5 | 15 HVPs | not reached | more than 11.4× the HVPs |" in text
     monkeypatch.setattr(width.socket, "gethostname", lambda: "laptop")
     assert "not this one" in width.benchmark_markdown(width.load_benchmark(tmp_path))
 
@@ -203,3 +203,29 @@ def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
                                         "width-lanczos-fewer-hvps", "width-sample-count"]
     assert all(v.outcome in ("holds", "fails", "inconclusive") and v.profile == "smoke" for v in verdicts)
     assert verdicts[0].outcome == "holds"
+
+
+def test_numbers_on_the_page_are_written_for_people():
+    from replication.chapters.width import figures as wf
+
+    assert wf.sci(1e-10, 1) == "10⁻¹⁰" and wf.sci(1.5e-16) == "1.5×10⁻¹⁶" and wf.sci(0.013) == "0.013"
+    assert wf.sci(3.2e-4) == "3.2×10⁻⁴" and wf.sci(float("nan")) == "n/a" and wf.sci(0.0) == "0"
+    assert wf.signed_percent(0.39) == "+39%" and wf.signed_percent(-0.02) == "−2%"
+    assert wf.with_uncertainty(1.8843, 0.2311) == ("1.88", "0.23") and wf.with_uncertainty(5.2851, 0.0561) == ("5.285", "0.056")
+    checks = width.validation_checks([dict(coverage_seeds=200, hvp_error={"double_backward": 1.5e-16, "func": 1e-16,
+                                                                        "float32": 5e-8},
+                                           lanczos_error=1e-15, power_error=2e-15,
+                                           coverage={"hutchinson": 0.95, "hutch++": 0.94, "frobenius": 0.93})])
+    table = wf.checks_table(checks)
+    assert table.startswith("**Table: ") and "e-" not in table and "≤ 10⁻¹⁰" in table and "1.5×10⁻¹⁶" in table
+    row = dict(model="mlp-tanh", dim=213, estimates={k: dict(truth=1.8321, estimate=1.8843, stderr=0.2311, n_hvp=100,
+                                                             z=-0.23, covered=True)
+                                                     for k in ("hutchinson", "hutch++", "frobenius")})
+    table = wf.validation_table([row])
+    assert "| tanh MLP (213) | Tr $H$, Hutchinson | 1.832 | 1.88 ± 0.23 | −0.2 | yes |" in table
+
+
+def test_a_missing_benchmark_names_no_folder_of_the_machine(tmp_path):
+    text = width.benchmark_markdown(width.load_benchmark(tmp_path))
+    assert str(tmp_path) not in text and "/" not in text.replace("benchmarks/bench_hessian.py", "").replace(
+        "benchmarks/results/hessian_*.md", "")

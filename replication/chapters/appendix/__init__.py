@@ -34,20 +34,29 @@ def compute(params, *, store=None, progress=True) -> dict:
 
 
 def profiles_table(record: dict) -> str:
-    lines = ["| profile | what it is for |", "| --- | --- |"]
+    lines = ["**Table: The profiles shipped with the book.**", "",
+             "| profile | what it is for |", "| --- | --- |"]
     lines += [f"| `{name}` | {text} |" for name, text in record["profiles"].items()]
     return "\n".join(lines)
 
 
 def bill_table(record: dict, profile: str) -> str:
-    """The bill of ``profile`` as a markdown table (chapters that train nothing are left out)."""
+    """The bill of ``profile`` as a numbered markdown table (chapters that train nothing are left out);
+    the basis of the estimate goes in the caption when every row shares it, else in a column."""
     rows = [b for b in record["bills"][profile] if b.basis not in ("not planned", "nothing to run")]
-    lines = ["| chapter | training runs | epochs in all | device-hours (estimate) | basis |",
-             "| --- | ---: | ---: | ---: | --- |"]
+    bases = sorted({b.basis for b in rows})
+    caption = f"**Table: The bill of the `{profile}` profile.** Training runs and device-hours on one GPU"
+    caption += f", {bases[0]} for every chapter." if len(bases) == 1 else "."
+    head = "| chapter | training runs | epochs in all | device-hours |"
+    rule = "| --- | ---: | ---: | ---: |"
+    if len(bases) > 1:
+        head, rule = head + " basis |", rule + " --- |"
+    lines = [caption, "", head, rule]
     for b in rows:
-        lines.append(f"| {b.chapter} | {b.runs} | {b.epochs_all} | {b.seconds_all / 3600:.2f} | {b.basis} |")
+        lines.append(f"| {b.chapter} | {b.runs} | {b.epochs_all:,} | {b.seconds_all / 3600:.2f} |"
+                     + (f" {b.basis} |" if len(bases) > 1 else ""))
     total = sum(b.seconds_all for b in rows)
-    lines.append(f"| **all chapters** | {sum(b.runs for b in rows)} | | **{total / 3600:.2f}** | |")
+    lines.append(f"| all chapters | {sum(b.runs for b in rows)} | | {total / 3600:.2f} |" + (" |" if len(bases) > 1 else ""))
     return "\n".join(lines)
 
 

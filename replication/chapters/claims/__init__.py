@@ -12,6 +12,7 @@ import dataclasses
 from collections import Counter
 
 from ... import claims as _claims
+from ...figures import verdict_markdown
 from ...params import ChapterSpec
 
 ABOUT = 'every claim of the paper and every test of this book, with its rule, its evidence and its verdict, gathered from what the chapters computed.'   # the introduction's one-line summary of this chapter
@@ -66,33 +67,34 @@ def counts(record: ClaimsRecord) -> Counter:
     return Counter(outcome_of_claim(record.for_claim(n)) for n in _claims.PAPER_CLAIMS)
 
 
+#: how the synthesis names each outcome of a claim, in the order of its table
+OUTCOME_LABELS = ((_claims.HOLDS, "holds by its rules"), ("mixed", "holds in some tests, fails in others"),
+                  (_claims.FAILS, "fails"), (_claims.INCONCLUSIVE, "inconclusive: the runs cannot tell"),
+                  (_claims.NOT_RUN, "not tested at this profile"))
+
+
 def synthesis(record: ClaimsRecord) -> str:
-    """A short paragraph for the introduction, every word of it computed from the verdicts."""
+    """The introduction's summary, every word of it computed from the verdicts: one sentence, then a
+    numbered table of outcomes with the paper's claims and the count of the book's own tests."""
     per_claim = {n: outcome_of_claim(record.for_claim(n)) for n in _claims.PAPER_CLAIMS}
-    c = Counter(per_claim.values())
     if not record.verdicts:
         return ("No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
                 "build the chapters first (the book command does).")
-
-    def listing(outcome: str) -> str:
-        nums = [str(n) for n, o in per_claim.items() if o == outcome]
-        return ("claim " if len(nums) == 1 else "claims ") + ", ".join(nums)
-
-    parts = [f"Of the paper's {len(per_claim)} claims, at the **{record.profile}** profile of this build:"]
-    labels = [(_claims.HOLDS, "hold by their rules"), ("mixed", "hold in some tests and fail in others"),
-              (_claims.FAILS, "fail"), (_claims.INCONCLUSIVE, "inconclusive (the runs cannot tell)"),
-              (_claims.NOT_RUN, "not tested")]
-    items = [f"{text}: {listing(o)}" for o, text in labels if c[o]]
-    parts.append("; ".join(items) + ".")
-    ours = record.for_claim(None)
-    if ours:
-        oc = Counter(v.outcome for v in ours)
-        parts.append(f"The book's own tests ({len(ours)}): "
-                     + ", ".join(f"{o} {oc[o]}" for o in _claims.OUTCOMES if oc[o]) + ".")
+    ours = Counter(v.outcome for v in record.for_claim(None))
+    n_ours = sum(ours.values())
+    lead = (f"At the **{record.profile}** profile of this build, the paper's {len(per_claim)} claims"
+            + (f" and the book's {n_ours} own tests" if n_ours else "") + " come out as follows.")
+    rows = ["| outcome | the paper's claims | the book's own tests |", "| --- | --- | ---: |"]
+    for outcome, text in OUTCOME_LABELS:
+        nums = [n for n, o in per_claim.items() if o == outcome]
+        if nums or ours[outcome]:
+            listed = ", ".join(f"{{ref}}`{n} <{claim_label(n)}>`" for n in nums) or "none"
+            rows.append(f"| {text} | {listed} | {ours[outcome] or '—'} |")
+    out = [lead, "", f"**Table: What replicates at the {record.profile} profile.** A claim tested several "
+           "times is mixed when some of its tests hold and others fail.", "", *rows]
     if record.missing:
-        parts.append("Chapters without stored verdicts at this profile: "
-                     + ", ".join(record.missing) + ".")
-    return " ".join(parts)
+        out += ["", "Chapters without stored verdicts at this profile: " + ", ".join(record.missing) + "."]
+    return "\n".join(out)
 
 
 def _evidence(v) -> str:
@@ -108,30 +110,31 @@ def _where(v, titles: dict, labels: dict) -> str:
     return link
 
 
+def claim_label(number: int) -> str:
+    """The cross-reference label of claim ``number``'s section on the claims page."""
+    return f"claims-claim-{number}"
+
+
 def claim_tables(record: ClaimsRecord, *, titles: dict, labels: dict) -> str:
-    """Markdown: one section per paper claim, then the book's additions; each verdict one row."""
+    """Markdown: one section per paper claim (labelled :func:`claim_label`), then the book's additions;
+    each verdict one block: outcome and test, where it is on the pages, the rule, the evidence."""
     out = []
     for n, statement in _claims.PAPER_CLAIMS.items():
         vs = record.for_claim(n)
-        out.append(f"### Claim {n}: {outcome_of_claim(vs)}\n\n{statement}\n")
+        out.append(f"({claim_label(n)})=\n### Claim {n}: {outcome_of_claim(vs)}\n\n*{statement}*\n")
         if not vs:
-            out.append("*Not run: no chapter of this build tests it.*\n")
+            out.append("Not run: no chapter of this build tests it.\n")
             continue
-        out.append(_table(vs, titles, labels))
+        out.append(_blocks(vs, titles, labels))
     ours = record.for_claim(None)
     if ours:
         out.append("### The book's own tests\n")
-        out.append(_table(ours, titles, labels, with_statement=True))
+        out.append(_blocks(ours, titles, labels))
     return "\n".join(out)
 
 
-def _table(vs, titles, labels, *, with_statement: bool = False) -> str:
-    head = "| test | rule (fixed before the numbers) | evidence | where | verdict |"
-    rows = [head, "| --- | --- | --- | --- | --- |"]
-    for v in vs:
-        what = v.statement if with_statement or v.statement else v.id
-        rows.append(f"| {what} | {v.rule} | {_evidence(v)} | {_where(v, titles, labels)} | **{v.outcome}** |")
-    return "\n".join(rows) + "\n"
+def _blocks(vs, titles, labels) -> str:
+    return verdict_markdown(vs, where=lambda v: _where(v, titles, labels), name_claim=False)
 
 
 def figure_labels(root) -> dict[str, set[str]]:

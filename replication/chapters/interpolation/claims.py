@@ -135,6 +135,7 @@ def summary(results, params) -> dict:
         fnw = [fn_width(e, delta) for e in eps if e]
         runs = [r for r in results.runs[name] if r]
         out["settings"][name] = dict(setting=st, lam=_interval(lam, LEVEL_SIGN), fn_width=_interval(fnw, LEVEL_SIGN),
+                                     lam_values=lam, fn_width_values=fnw,
                                      eta_lam=_interval([st["eta"] * v for v in lam], LEVEL_SIGN),
                                      best_epoch=[r["best_epoch"] for r in runs],
                                      best_val_acc=_interval([r["best_val_acc"] for r in runs], LEVEL_SIGN),
@@ -147,6 +148,20 @@ def _fmt_ratio(iv: dict) -> str:
     if not np.isfinite(iv["lo"]):
         return f"×{math.exp(iv['mean']):.2f} (no interval)" if np.isfinite(iv["mean"]) else "n/a"
     return f"×{math.exp(iv['mean']):.2f} [{math.exp(iv['lo']):.2f}, {math.exp(iv['hi']):.2f}]"
+
+
+def rounded(mean: float, lo: float, hi: float, unit: str = "") -> str:
+    """``mean [lo, hi]`` rounded to the interval: the half-width to one significant digit (two when
+    that digit is a 1), the mean and bounds to the same decimal place; a true minus (−) for negatives."""
+    if not np.isfinite(mean):
+        return "n/a"
+    half = (hi - lo) / 2 if np.isfinite(lo) and np.isfinite(hi) else math.nan
+    if not np.isfinite(half) or half <= 0:
+        return f"{mean:.3g}{unit}".replace("-", "−")
+    exponent = int(math.floor(math.log10(half)))
+    decimals = max(0, -exponent + (1 if f"{half:e}"[0] == "1" else 0))
+    f = lambda x: f"{x:.{decimals}f}".replace("-", "−")  # noqa: E731
+    return f"{f(mean)}{unit} [{f(lo)}, {f(hi)}]"
 
 
 def _combine(outcomes) -> str:
@@ -262,8 +277,9 @@ def verdicts(results, params) -> list[Verdict]:
             evidence={"largest_mean_barrier": worst["mean"], "lo": worst["lo"], "hi": worst["hi"], "margin": bm,
                       "panels": len(ivs)},
             figure=label,
-            summary=f"largest mean barrier {worst['mean']:.3g} nats [{worst['lo']:.3g}, {worst['hi']:.3g}] "
-                    f"over {len(ivs)} panels",
+            summary=f"largest mean barrier {rounded(worst['mean'], worst['lo'], worst['hi'])} nats"
+                    + (" (95% interval)" if np.isfinite(worst["lo"]) and worst["hi"] > worst["lo"] else "")
+                    + f" over {len(ivs)} panels",
             **common))
     if params.directions > 0:
         ivs = [facts["panels"][p["id"]]["fn_ratio"] for p in fig2]

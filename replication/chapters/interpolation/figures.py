@@ -3,12 +3,47 @@
 ``batch_color`` (cividis), mean over seed pairs with a t-band (``mean_band``)."""
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from ... import figures as F
+from ... import stats
 from . import claims
 
 TRAIN, TEST = "#222222", "#1f77b4"
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def number(x: float, digits: int = 2) -> str:
+    """``x`` for a reader: plain between 0.001 and 10⁵ (``0.002``, ``1,024``), else ``7.8×10⁻⁴``;
+    ``digits`` significant digits."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else "n/a"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{float(f'{x:.{digits}g}'):,.10f}".rstrip("0").rstrip(".").replace("-", "−")
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}".replace("-", "−", 1)
+
+
+def _styled(draw):
+    """Draw the whole figure under the book's style (:data:`replication.figures.STYLE`), so every
+    text takes its font size."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with F.style():
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _plain_ticks(axis) -> None:
+    """Plain numbers (20, 50, 200) instead of powers of ten on a log axis or colour bar."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _log(rows) -> list:
@@ -41,47 +76,66 @@ def _line_panel(ax_loss, ax_acc, results, panel: dict, norm, *, key="ratio", cma
     F.mean_band(ax_acc, a, [100 * np.asarray(ln["train_acc"]) for ln in lines], color=TRAIN, label="training")
     F.mean_band(ax_acc, a, [100 * np.asarray(ln["test_acc"]) for ln in lines], color=TEST, label="test", ls="--")
     _plain_log(ax_loss)
+    lo, hi = ax_acc.get_ylim()                 # a t-band over three pairs can reach past 0% or 100%
+    ax_acc.set_ylim(max(lo, 0.0), min(hi, 100.0))
     for ax in (ax_loss, ax_acc):
         _mark_endpoints(ax, sa, sb, norm, key, cmap)
         ax.set_xlim(a[0], a[-1])
-    desc = lambda s: f"η={s['eta']:g}, S={s['S']}"  # noqa: E731
-    ax_loss.set_title(f"{panel['label']} {desc(sa)} → {desc(sb)}", loc="left")
+    desc = lambda s: f"η = {s['eta']:g}, S = {s['S']}"  # noqa: E731
+    if panel["figure"] == "fig2":
+        title = f"{panel['label']} {desc(sa)} → {desc(sb)}"
+    else:
+        title = f"{panel['label']}: to {desc(sb)}"
+    ax_loss.set_title(title, loc="left")
     ax_loss.set_ylabel("loss")
     ax_acc.set_ylabel("accuracy (%)")
 
 
+@_styled
 def line_figure(results, figure: str):
     """Loss (left, log scale) and accuracy (right) along α, one row per panel of ``figure``
     ('fig2' or 'fig3'); training solid, test dashed; endpoints marked in the colour of their η/S
     (fig2) or S (fig3)."""
     pans = [p for p in results.panels if p["figure"] == figure and not p["id"].endswith("other-init")]
-    fig, axes = F.column_figure(len(pans), 2, row_height=2.3, sharex=True)
+    fig, axes = F.column_figure(len(pans), 2, row_height=2.3, sharex=True, layout="constrained")
     sets = results.settings[figure]
     if figure == "fig2":
         norm, key, cmap = F.ratio_norm([s["ratio"] for s in sets]), "ratio", F.ratio_color
     else:
         norm, key, cmap = F.ratio_norm([s["S"] for s in sets]), "S", F.batch_color
-    for row, p in zip(axes, pans):
-        _line_panel(row[0], row[1], results, p, norm, key=key, cmap=cmap)
-    axes[0, 1].legend(loc="lower center")
-    for ax in axes[-1]:
-        ax.set_xlabel(r"$\alpha$  ($\theta = (1-\alpha)\,\theta_a + \alpha\,\theta_b$)")
-    if figure == "fig2":
-        F.ratio_colorbar(fig, axes, norm)
-    else:
-        import matplotlib.cm as cm
+    with F.style():
+        for row, p in zip(axes, pans):
+            _line_panel(row[0], row[1], results, p, norm, key=key, cmap=cmap)
+        handles, labels = axes[0, 1].get_legend_handles_labels()
+        for ax in axes[-1]:
+            ax.set_xlabel(r"$\alpha$")
+        if figure == "fig2":
+            cb = F.ratio_colorbar(fig, axes, norm, label=r"$\eta/S$ of the endpoint")
+        else:
+            import matplotlib.cm as cm
 
-        fig.colorbar(cm.ScalarMappable(norm=norm, cmap=F.BATCH_CMAP), ax=axes, label="S", fraction=0.05, pad=0.02)
+            cb = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=F.BATCH_CMAP), ax=axes, label="batch size S of the endpoint",
+                              fraction=0.05, pad=0.02)
+            _plain_ticks(cb.ax.yaxis)
+        fig.legend(handles, labels, loc="outside upper center", ncol=2)
     return fig
 
 
+@_styled
 def choices_figure(results):
     """The two choices shown once: batch-norm statistics recomputed vs interpolated (left) and, when
     computed, shared vs independent initialization (right); training loss along panel (a)."""
     first = results.panels[0]
     other = [p for p in results.panels if p["id"].endswith("other-init")]
     ncols = 1 + bool(other)
-    fig, axes = F.column_figure(1, 2, row_height=2.8)
+    if ncols == 2:
+        fig, axes = F.column_figure(1, 2, row_height=2.8)
+    else:
+        import matplotlib.pyplot as plt
+
+        with F.style():
+            fig, ax0 = plt.subplots(figsize=(0.62 * F.COLUMN_INCHES, 2.8))
+        axes = np.array([[ax0]])
     a = np.asarray(results.alphas)
     ax = axes[0, 0]
     rec = _log([ln["train_loss"] for ln in results.lines[first["id"]] if ln])
@@ -96,18 +150,17 @@ def choices_figure(results):
         F.mean_band(ax2, a, _log([ln["train_loss"] for ln in results.lines[other[0]["id"]] if ln]), color=F.CATEGORY[2],
                     label="independent" if first["shared"] else "shared", ls="--")
         ax2.set_title("initialization of the pair", loc="left")
-    else:
-        axes[0, 1].set_visible(False)
     for axx in axes[0][:ncols]:
         _plain_log(axx)
         axx.set_xlabel(r"$\alpha$")
-        axx.legend(loc="upper left", fontsize=7.5)
+        axx.legend(loc="upper left")
         for x in (0, 1):
             axx.axvline(x, color="0.6", lw=1, zorder=0)
     axes[0, 0].set_ylabel("training loss")
     return fig
 
 
+@_styled
 def directions_figure(results, delta: float):
     """Training loss along filter-normalized random directions around every endpoint (mean over
     directions and seeds with a t-band): Fig. 2 settings coloured by η/S (left), Fig. 3 settings by S
@@ -126,18 +179,19 @@ def directions_figure(results, delta: float):
             t = np.asarray(eps[0]["t"])
             curves = [np.mean(e["curves"], axis=0) for e in eps]
             lows.append(min(np.min(c) for c in curves))
-            F.mean_band(ax, t, _log(curves), color=cmap(st[key], norm), label=f"η={st['eta']:g}, S={st['S']}",
+            F.mean_band(ax, t, _log(curves), color=cmap(st[key], norm), label=f"η = {st['eta']:g}, S = {st['S']}",
                         ls=("-", "--", ":", "-.")[i % 4])
         if lows:
             ax.axhline(np.log10(min(lows) + delta), color="0.4", ls=":", lw=1)
         _plain_log(ax)
         ax.set_xlabel("t (filter-normalized units)")
         ax.set_title("Fig. 2 settings" if figure == "fig2" else "Fig. 3 settings (equal η/S)", loc="left")
-        ax.legend(loc="upper center", fontsize=7.5)
+        ax.legend(loc="upper center")
     axes[0, 0].set_ylabel("training loss")
     return fig
 
 
+@_styled
 def surface_figure(results):
     """2-D filter-normalized training-loss surfaces (log10 contours) where computed, else None."""
     found = [(name, eps[0]) for name, eps in results.endpoints.items() if eps and eps[0] and eps[0].get("surface")]
@@ -150,7 +204,7 @@ def surface_figure(results):
         t = np.asarray(ep["surface"]["t"])
         Z = np.log10(np.asarray(ep["surface"]["loss"]))
         cs = ax.contourf(t, t, Z, levels=12, cmap="magma_r")
-        ax.set_title(f"η={st['eta']:g}, S={st['S']}", loc="left")
+        ax.set_title(f"η = {st['eta']:g}, S = {st['S']}", loc="left")
         ax.set_xlabel("t₁")
         fig.colorbar(cs, ax=ax, label="log₁₀ training loss")
     axes[0, 0].set_ylabel("t₂")
@@ -193,42 +247,120 @@ def pair_rows(facts: dict) -> list[dict]:
     return rows
 
 
-def settings_table(facts: dict) -> str:
-    """Per setting: η, S, η/S, best epoch(s), best validation accuracy, λ_max, η·λ_max, filter-normalized width."""
-    def iv(d, scale=1.0, f=".3g"):
-        if not np.isfinite(d["mean"]):
-            return "–"
-        half = (d["hi"] - d["lo"]) / 2 if np.isfinite(d["lo"]) else None
-        return f"{scale * d['mean']:{f}}" + (f" ± {scale * half:{f}}" if half is not None else "")
+def _name(figure: str, setting: dict) -> str:
+    return ("Fig. 2 " if figure == "fig2" else "Fig. 3 ") + setting["name"]
 
-    lines = ["| run | η | S | η/S | best epoch | best validation accuracy (%) | λ_max | η·λ_max | "
-             "filter-normalized width |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, e in facts["settings"].items():
-        st = e["setting"]
-        label = ("Fig. 2 " if name.startswith("fig2") else "Fig. 3 ") + st["name"]
-        epochs = ", ".join(str(x) for x in e["best_epoch"])
-        lines.append(f"| {label} | {st['eta']:g} | {st['S']} | {st['ratio']:.2g} | {epochs} | "
-                     f"{iv(e['best_val_acc'], 100, '.1f')} | {iv(e['lam'])} | {iv(e['eta_lam'], 1, '.2f')} | "
-                     f"{iv(e['fn_width'], 1, '.2f')} |")
+
+def _singles(v) -> str:
+    """Fewer than three values: each of them, no interval (one at two seeds says little)."""
+    return ", ".join(f"{x:.3g}" for x in v)
+
+
+def _geometric(values) -> str:
+    """Geometric mean of positive values with its 95% interval, rounded to it; with fewer than
+    three values, the values themselves."""
+    v = [x for x in values if x is not None and np.isfinite(x) and x > 0]
+    if not v:
+        return "–"
+    if len(v) < 3:
+        return _singles(v)
+    centre, lo, hi = stats.geometric_mean_ci(v)
+    return claims.rounded(centre, lo, hi)
+
+
+def _mean(values, scale: float = 1.0) -> str:
+    """Mean with its 95% t-interval, rounded to it; with fewer than three values, the values themselves."""
+    v = [scale * x for x in values if x is not None and np.isfinite(x)]
+    if not v:
+        return "–"
+    if len(v) < 3:
+        return _singles(v)
+    m, half = stats.mean_ci(v)
+    return claims.rounded(m, m - half, m + half)
+
+
+def run_settings_table(results, params) -> str:
+    """The training settings: η, S, η/S, epochs and SGD steps of every run."""
+    lines = ["| run | η | S | η/S | epochs | SGD steps |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for figure, epochs in (("fig2", params.fig2_epochs), ("fig3", params.fig3_epochs)):
+        for st in results.settings[figure]:
+            steps = claims.steps(params, st, figure)
+            lines.append(f"| {_name(figure, st)} | {st['eta']:g} | {st['S']:,} | {number(st['ratio'])} | {epochs} | "
+                         f"{steps:,} |")
     return "\n".join(lines)
 
 
-def panel_table(facts: dict) -> str:
-    """Per panel: widths along the line, λ ratio, barrier (means ± 95% t half-widths over seed pairs)."""
-    def m(rows, k):
-        v = np.array([r[k] for r in rows], float)
-        v = v[np.isfinite(v)]
-        if not len(v):
-            return "–"
-        iv = claims._interval(v, 0.95)
-        return f"{iv['mean']:.2f}" + (f" ± {(iv['hi'] - iv['lo']) / 2:.2f}" if np.isfinite(iv["lo"]) else "")
+def settings_table(results, facts: dict) -> str:
+    """Per endpoint setting: best validation accuracy, λ_max, η·λ_max, filter-normalized width
+    (accuracy: mean and t-interval; the positive quantities: geometric mean and its interval)."""
+    lines = ["| run | best validation accuracy (%) | λ_max | η·λ_max | filter-normalized width |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, e in facts["settings"].items():
+        st = e["setting"]
+        lam = e["lam_values"]
+        acc = [r["best_val_acc"] for r in results.runs[name] if r]
+        lines.append(f"| {_name(name.rsplit('-', 1)[0], st)} | {_mean(acc, 100)} | "
+                     f"{_geometric(lam)} | {_geometric([st['eta'] * x for x in lam])} | "
+                     f"{_geometric(e['fn_width_values'])} |")
+    return "\n".join(lines)
 
-    lines = ["| panel | endpoint a → b | pairs | width of a | width of b | loss at a | loss at b | barrier (train) | "
-             "barrier (test) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+def _width(rows, side: str) -> str:
+    """The widths of one side over the seed pairs: geometric mean and interval (≥ where some are
+    censored, i.e. lower bounds); with fewer than three pairs, each width."""
+    vals = [(r[f"width_{side}"], bool(r[f"censored_{side}"])) for r in rows if np.isfinite(r[f"width_{side}"])]
+    if not vals:
+        return "–"
+    if len(vals) < 3:
+        return ", ".join(("≥ " if c else "") + f"{w:.2g}" for w, c in vals)
+    widths = [w for w, _ in vals]
+    if all(c for _, c in vals) and len(set(widths)) == 1:
+        return f"≥ {widths[0]:.2g} (all censored)"
+    return ("≥ " if any(c for _, c in vals) else "") + _geometric(widths)
+
+
+def panel_table(facts: dict, figure: str) -> str:
+    """Per panel of ``figure``: the widths of both endpoints along the line (geometric mean and 95% interval
+    over the seed pairs; ≥ where some are censored) and the barrier on the segment (mean and 95% t-interval)."""
+    lines = ["| panel | width of a (α) | width of b (α) | barrier (nats) |", "| --- | ---: | ---: | ---: |"]
     for pid, f in facts["panels"].items():
+        if f["panel"]["figure"] != figure:
+            continue
         rows = f["rows"]
-        d = lambda s: f"η={s['eta']:g}, S={s['S']}"  # noqa: E731
-        lines.append(f"| {f['panel']['label']} | {d(f['a'])} → {d(f['b'])} | {len(rows)} | {m(rows, 'width_a')} | "
-                     f"{m(rows, 'width_b')} | {m(rows, 'loss_a')} | {m(rows, 'loss_b')} | {m(rows, 'barrier')} | "
-                     f"{m(rows, 'test_barrier')} |")
+        name = f"{f['a']['name']} → {f['b']['name']}"
+        if figure == "fig2":
+            label = f["panel"]["label"]
+            name = f"{label.split(' ')[0]} {name}" + (f" ({' '.join(label.split(' ')[1:])})" if " " in label else "")
+        barrier = [r["barrier"] for r in rows]
+        lines.append(f"| {name} | {_width(rows, 'a')} | {_width(rows, 'b')} | "
+                     f"{_mean(barrier) if len(barrier) < 3 else _interval(f['barrier'])} |")
+    return "\n".join(lines)
+
+
+def _interval(iv: dict, scale: float = 1.0) -> str:
+    return claims.rounded(scale * iv["mean"], scale * iv["lo"], scale * iv["hi"])
+
+
+def claims_table(facts: dict, verdicts, claim: int) -> str:
+    """Claim 6 (low ratio against the baseline) or 7 (β against β = 1), one row per comparison: the
+    width and λ_max ratios with the rule's intervals (95% for claim 6, 90% for claim 7), the verdict."""
+    rows = [v for v in verdicts if v.claim == claim]
+    figure = "fig2" if claim == 6 else "fig3"
+    pans = [f for pid, f in facts["panels"].items() if f["panel"]["figure"] == figure
+            and not pid.endswith("other-init") and (claim == 7 or f["panel"]["a"] == 0)]
+    if claim == 6:
+        head = "| low-ratio endpoint | width ratio, baseline / it | λ_max ratio, it / baseline | verdict |"
+    else:
+        head = "| endpoint | width ratio to β = 1 | λ_max ratio to β = 1 | verdict |"
+    lines = [head, "| --- | ---: | ---: | :---: |"]
+    for f, v in zip(pans, rows):
+        e = v.evidence
+
+        def ratio(k):
+            if e.get(k) is None:
+                return "–"
+            return f"×{e[k]:.2f}" + (f" [{e[k + '_lo']:.2f}, {e[k + '_hi']:.2f}]" if e.get(k + "_lo") is not None else "")
+        b = f["b"]
+        lines.append(f"| {b['name']} (η = {b['eta']:g}, S = {b['S']:,}) | {ratio('width_ratio')} | "
+                     f"{ratio('lam_ratio')} | **{v.outcome}** |")
     return "\n".join(lines)

@@ -54,18 +54,22 @@ def contents_markdown(record: dict) -> str:
 def render(record: dict) -> str:
     """The build record as markdown (shown on the introduction page)."""
     versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
-    lines = ["| | |", "| --- | --- |",
+    lines = ["**Table: This copy of the book.** Written by the build itself.", "",
+             "| | this build |", "| --- | --- |",
              f"| profile | **{record['profile']}**: {record['profile_description']} |",
              f"| device | {record['device']} |",
              f"| code version | `{record['code_version']}` |",
              f"| built | {record['built']} |",
              f"| libraries | {versions} |"]
     if record["chapters"]:
-        lines += ["", "| chapter | wall time | |", "| --- | ---: | --- |"]
-        lines += [f"| {c['chapter']} | {c['seconds']:.1f} s | {'reused from the previous build' if c['reused'] else 'executed'} |"
+        lines += ["", "**Table: Wall time of each chapter in this build.** Computing its runs (or reading "
+                  "them from the result store) and executing its notebook; a chapter unchanged since the "
+                  "previous build is reused.", "",
+                  "| chapter | wall time (s) | this build |", "| --- | ---: | --- |"]
+        lines += [f"| {c['chapter']} | {c['seconds']:.0f} | {'reused' if c['reused'] else 'executed'} |"
                   for c in record["chapters"]]
         total = sum(c["seconds"] for c in record["chapters"])
-        lines.append(f"| **all chapters** | **{total:.1f} s** | |")
+        lines.append(f"| all chapters | {total:.0f} | |")
     else:
         lines += ["", "*This page was executed on its own, not by the book command: no chapter timings.*"]
     return "\n".join(lines)

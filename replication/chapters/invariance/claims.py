@@ -191,10 +191,27 @@ def _fmt_beta(b: float) -> str:
     return "∞" if not math.isfinite(b) else f"{b:g}"
 
 
+def signed(x: float, fmt: str = "+.1f") -> str:
+    """``x`` with its sign, a true minus (−) for negatives: ``+0.5``, ``−4.7``."""
+    return format(x, fmt).replace("-", "−")
+
+
 def break_text(br: dict) -> str:
     if math.isnan(br["beta_star"]):
-        return f"β* > {br['beta_max']:g} (no break in range)"
-    return f"β* ≈ {br['beta_star']:.3g} in ({_fmt_beta(br['lo'])}, {_fmt_beta(br['hi'])}]"
+        return f"β∗ > {br['beta_max']:g} (no break in range)"
+    close = "]" if math.isfinite(br["hi"]) else ")"
+    return f"β∗ ≈ {br['beta_star']:.3g} in ({_fmt_beta(br['lo'])}, {_fmt_beta(br['hi'])}{close}"
+
+
+def _prediction_text(N: int, ev: dict) -> str:
+    """One size of the prediction's summary: the measured β∗S₀ with its interval, the predicted range."""
+    lo, hi, m = ev[f"measured_lo_{N}"], ev[f"measured_hi_{N}"], ev[f"measured_{N}"]
+    measured = (f"measured β∗S₀ ≈ {m:.0f} in ({lo:.0f}, {_fmt_beta(hi)}{']' if math.isfinite(hi) else ')'}"
+                if math.isfinite(m) else f"measured β∗S₀ above {lo:.0f} (no break in range)")
+    p_lo, p_hi, p_end = ev[f"predicted_lo_{N}"], ev[f"predicted_hi_{N}"], ev[f"predicted_end_{N}"]
+    predicted = (f"predicted {p_lo:.0f}–{p_hi:.0f} along training, {p_end:.0f} at the end" if math.isfinite(p_lo)
+                 else "no prediction")
+    return f"N = {N:,}: {measured}, {predicted}"
 
 
 def verdicts(results, params) -> list[Verdict]:
@@ -221,7 +238,7 @@ def verdicts(results, params) -> list[Verdict]:
                    seed_sd=spread, margin=margin, n_tests=len(c1),
                    n_equivalent=sum(c["outcome"] == HOLDS for c in c1))
         sent1 = (f"{ev1['n_equivalent']} of {len(c1)} (N, β) settings equivalent to β = 1 within ±{100 * margin:g} "
-                 f"points (widest 90% interval [{100 * worst['lo']:+.1f}, {100 * worst['hi']:+.1f}] points at "
+                 f"points (widest 90% interval [{signed(100 * worst['lo'])}, {signed(100 * worst['hi'])}] points at "
                  f"N = {worst['N']:,}, β = {worst['beta']:g}); largest gap between mean curves "
                  f"{100 * gap:.1f} points against a seed sd of up to {100 * spread:.1f} points.")
     out.append(Verdict(
@@ -253,10 +270,10 @@ def verdicts(results, params) -> list[Verdict]:
         ev10[f"hi_{N}"] = b["hi"]
     out.append(Verdict(
         id="claim-10-break-grows-with-n", claim=10,
-        statement="The invariance breaks beyond a β* that grows with the training-set size.",
+        statement="The invariance breaks beyond a β∗ that grows with the training-set size.",
         source=SOURCE_FIG6, figure="fig-inv-final", outcome=o10, evidence=ev10,
         summary="; ".join(f"N = {N:,}: {break_text(b)}" for N, b in zip(sizes, brs)) + ".",
-        rule=(f"β* per size = where the mean accuracy difference to β = 1 crosses −{margin:g} for good "
+        rule=(f"β∗ per size = where the mean accuracy difference to β = 1 crosses −{margin:g} for good "
               f"(interval: largest clearly intact β, smallest clearly broken β, 90% Welch intervals); holds when the "
               f"estimates rise with N and the smallest and largest sizes' intervals are separated in that order; "
               f"fails when separated in the reverse order; otherwise inconclusive"), **common))
@@ -266,7 +283,7 @@ def verdicts(results, params) -> list[Verdict]:
 
     def _d(c):
         return (f"{100 * c['linear']:.1f} points (linear) against {100 * c['sqrt']:.1f} (square root), "
-                f"D = {100 * c['mean']:+.1f} [{100 * c['lo']:+.1f}, {100 * c['hi']:+.1f}] points over "
+                f"D = {signed(100 * c['mean'])} [{signed(100 * c['lo'])}, {signed(100 * c['hi'])}] points over "
                 f"{c['n_settings']} (N, β) settings")
     out.append(Verdict(
         id="claim-9-linear-beats-sqrt", claim=9,
@@ -279,7 +296,7 @@ def verdicts(results, params) -> list[Verdict]:
                   "No β below the break ran with both rescalings.")
                  + (f" Over every β run both ways, beyond the break too: {_d(c9a)}." if c9a["n_settings"] else "")),
         rule=("D = distance(√) − distance(linear), per seed the mean over the (N, β) settings run both ways with "
-              "1 < β <= the lower end of that size's β* interval, of the mean absolute gap over epochs to the mean "
+              "1 < β <= the lower end of that size's β∗ interval, of the mean absolute gap over epochs to the mean "
               "β = 1 validation-accuracy curve; 95% t interval over seeds above 0: holds; below 0: fails; "
               "containing 0 or no such β: inconclusive"), **common))
     # -- claim 13
@@ -294,8 +311,8 @@ def verdicts(results, params) -> list[Verdict]:
         statement="The linear-scaling heuristic of large-batch training is explained by the η/S invariance.",
         source="ICLR 2018, §1", figure="fig-inv-final", outcome=o13,
         evidence=dict(claim_1=o1, claim_9=o9, claim_10=o10),
-        summary=(f"Same curves at small β: {o1}; linear closer than square root: {o9}; "
-                 f"the invariance's limit grows with N: {o10}."),
+        summary=(f"Judged from claim 1 (same curves at small β), {o1}, and claim 9 (linear closer than square "
+                 f"root), {o9}; claim 10 (the limit grows with N) is {o10}."),
         rule=("judged from this chapter's claims 1 and 9 (what the invariance predicts for linear scaling): holds "
               "when both hold, fails when either fails, otherwise inconclusive; claim 10 says where it stops"),
         **common))
@@ -323,13 +340,10 @@ def verdicts(results, params) -> list[Verdict]:
         op = INCONCLUSIVE
     out.append(Verdict(
         id="invariance-noise-scale-predicts-break", claim=None,
-        statement="The gradient noise scale measured along β = 1 training predicts the breaking batch size β*S₀.",
+        statement="The gradient noise scale measured along β = 1 training predicts the breaking batch size β∗S₀.",
         source="McCandlish et al. 2018; Li, Malladi & Arora 2021", figure="fig-inv-noise", outcome=op, evidence=ev,
-        summary="; ".join(f"N = {N:,}: measured β*S₀ ≈ {ev[f'measured_{N}']:.0f} in ({ev[f'measured_lo_{N}']:.0f}, "
-                          f"{_fmt_beta(ev[f'measured_hi_{N}'])}], predicted {ev[f'predicted_lo_{N}']:.0f}–"
-                          f"{ev[f'predicted_hi_{N}']:.0f} along training, {ev[f'predicted_end_{N}']:.0f} at the end"
-                          for N in sizes) + ".",
-        rule=("predicted break batch S = B N/(B + N − 1), B = Tr C/|ḡ|² over the training set, its range over the "
+        summary="; ".join(_prediction_text(N, ev) for N in sizes) + ".",
+        rule=("predicted break batch S = B N/(B + N − 1), B = Tr C/‖ḡ‖² over the training set, its range over the "
               "probed epochs of β = 1 training; measured (lo·S₀, hi·S₀] from claim 10's rule; holds when they overlap "
               "for every size; fails when for some size the measured interval lies outside [min/2, 2·max] of the "
               "prediction; otherwise inconclusive (including no break in range)"), **common))

@@ -7,8 +7,41 @@ import math
 import numpy as np
 
 from ... import figures as F
-from .claims import CHANCE
+from .claims import CHANCE, _acc, signed
 from .experiment import LINEAR, SQRT, curves
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def number(x: float, digits: int = 2) -> str:
+    """``x`` for a reader: plain between 0.001 and 10⁵ (``0.001``, ``12.5``, ``1,200``), else
+    ``5.0×10⁻⁶``; ``digits`` significant digits."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else ("∞" if x > 0 else "−∞" if x < 0 else "n/a")
+    if 1e-3 <= abs(x) < 1e5:
+        text = f"{float(f'{x:.{digits}g}'):,.10f}".rstrip("0").rstrip(".")
+        return text.replace("-", "−")
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}".replace("-", "−", 1)
+
+
+def count_word(n: int) -> str:
+    return _WORDS[n] if 0 <= n < len(_WORDS) else f"{n:,}"
+
+
+def network_text(results, params) -> str:
+    """The network in words, its parameter count once: "an MLP with one hidden layer of 128 ReLU units
+    (101,770 parameters)"; the convolutional models by their description."""
+    if params.model == "mlp":
+        hidden = list(params.hidden)
+        if len(set(hidden)) == 1:
+            layers = (f"{count_word(len(hidden))} hidden layer{'s' if len(hidden) > 1 else ''} of "
+                      f"{hidden[0]:,} ReLU units")
+        else:
+            layers = f"{count_word(len(hidden))} hidden layers of {', '.join(f'{h:,}' for h in hidden)} ReLU units"
+        return f"an MLP with {layers} ({results.n_parameters:,} parameters)"
+    return f"a {results.architecture}"
 
 
 def _plain(ax, x=True, y=False, decades=False):
@@ -62,8 +95,13 @@ def curves_figure(results, facts):
             ax.set_xlabel("epoch")
         sm = cm.ScalarMappable(norm=norm, cmap=F.BATCH_CMAP)
         cb = fig.colorbar(sm, ax=axes, label="batch size S = β S₀ (η/S fixed)", fraction=0.04, pad=0.02)
-        cb.ax.yaxis.set_major_formatter(__import__("matplotlib.ticker").ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        cb.ax.yaxis.set_minor_formatter(__import__("matplotlib.ticker").ticker.NullFormatter())
+        from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+        cb.ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        cb.ax.yaxis.set_minor_formatter(NullFormatter())
+        for ax in axes[-1]:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
@@ -86,8 +124,16 @@ def final_figure(results, facts, params):
                     continue
                 b = [t["beta"] for t in tab]
                 label = f"N = {N:,}" if variant == LINEAR else None
-                ax_a.errorbar(b, [t["acc"] for t in tab], yerr=[min(t["acc_ci"], 0.5) for t in tab], color=c, ls=ls,
-                              marker=mk, ms=3.5, lw=1.2, capsize=2, label=label, alpha=1 if variant == LINEAR else 0.7)
+                alpha = 1 if variant == LINEAR else 0.7
+                if min(t["n"] for t in tab) >= 3:    # a t-interval over seeds says something from three on
+                    ax_a.errorbar(b, [t["acc"] for t in tab], yerr=[min(t["acc_ci"], 0.5) for t in tab], color=c,
+                                  ls=ls, marker=mk, ms=3.5, lw=1.2, capsize=2, label=label, alpha=alpha)
+                else:                                # fewer seeds: the mean and every seed's accuracy
+                    ax_a.plot(b, [t["acc"] for t in tab], color=c, ls=ls, marker=mk, ms=3.5, lw=1.2, label=label,
+                              alpha=alpha)
+                    for t in tab:
+                        seeds = _acc(results.runs, N, t["beta"], variant)
+                        ax_a.plot([t["beta"]] * len(seeds), seeds, ls="none", marker=mk, ms=2.5, color=c, alpha=0.35)
                 ax_b.plot(b, [t["train_loss"] for t in tab], color=c, ls=ls, marker=mk, ms=3.5, lw=1.2,
                           alpha=1 if variant == LINEAR else 0.7)
             tab = facts["tables"][N]
@@ -161,7 +207,7 @@ def noise_figure(results, facts, params):
         ax_b.plot(ns, ns, color="0.4", lw=0.8, ls=":", label="S = N")
         ax_a.set_yscale("log")
         ax_a.set_xlabel("epoch (β = 1 training)")
-        ax_a.set_ylabel("B_noise = Tr C / |ḡ|²")
+        ax_a.set_ylabel(r"$B_{\mathrm{noise}} = \mathrm{Tr}\,C\,/\,|\bar g|^2$")
         ax_a.set_title("(a) noise scale (-- predicted S)", loc="left")
         ax_a.legend(loc="best")
         ax_b.set_xscale("log")
@@ -199,3 +245,44 @@ def final_rows(facts) -> list[dict]:
 
 def noise_rows(results) -> list[dict]:
     return [dict(r) for r in results.noise]
+
+
+# -- tables of the page (markdown; ``nb.markdown`` numbers them) -----------------------------------------
+def break_table(facts) -> str:
+    """Claim 10: β* per training-set size with its interval."""
+    lines = ["| training-set size N | β∗ | interval of β∗ |", "| ---: | ---: | :---: |"]
+    for N in facts["sizes"]:
+        br = facts["breaks"][N]
+        est = (f"> {br['beta_max']:g} (no break)" if math.isnan(br["beta_star"]) else f"{br['beta_star']:.3g}")
+        hi = "∞)" if not math.isfinite(br["hi"]) else f"{br['hi']:g}]"
+        lines.append(f"| {N:,} | {est} | ({br['lo']:g}, {hi} |")
+    return "\n".join(lines)
+
+
+def distance_table(facts) -> str:
+    """Claim 9: the mean curve distance to β = 1 of both rescalings and D, below the break and over every β."""
+    lines = ["| βs averaged | (N, β) settings | linear (points) | square root (points) | D = √ − linear (points, 95% interval) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, c in (("below the break (the rule)", facts["claim9"]), ("every β run both ways", facts["claim9_all"])):
+        if not c["n_settings"]:
+            lines.append(f"| {name} | none | – | – | – |")
+            continue
+        ci = (f" [{signed(100 * c['lo'])}, {signed(100 * c['hi'])}]" if math.isfinite(c["lo"]) else "")
+        lines.append(f"| {name} | {c['n_settings']} | {100 * c['linear']:.1f} | {100 * c['sqrt']:.1f} | "
+                     f"{signed(100 * c['mean'])}{ci} |")
+    return "\n".join(lines)
+
+
+def prediction_table(facts, params) -> str:
+    """The measured breaking batch β*S₀ against S_pred along β = 1 training and at its end."""
+    S0 = params.base_batch_size
+    lines = ["| training-set size N | measured β∗S₀ | its interval | S_pred along training | S_pred at the end |",
+             "| ---: | ---: | :---: | :---: | ---: |"]
+    for N in facts["sizes"]:
+        br, pr = facts["breaks"][N], facts["prediction"][N]
+        meas = "–" if math.isnan(br["beta_star"]) else f"{br['beta_star'] * S0:.0f}"
+        hi = "∞)" if not math.isfinite(br["hi"]) else f"{br['hi'] * S0:.0f}]"
+        rng = f"{pr['lo']:.0f}–{pr['hi']:.0f}" if math.isfinite(pr["lo"]) else "–"
+        end = f"{pr['end']:.0f}" if math.isfinite(pr["end"]) else "–"
+        lines.append(f"| {N:,} | {meas} | ({br['lo'] * S0:.0f}, {hi} | {rng} | {end} |")
+    return "\n".join(lines)

@@ -50,6 +50,38 @@ FIGURE = "fig-memo-curves"
 FIGURE_MOMENTUM = "fig-memo-speed"
 
 
+# -- numbers as a reader sees them ---------------------------------------------------------------------------
+MINUS = "\u2212"
+
+
+def num(x, digits: int = 2, sign: bool = False) -> str:
+    """``x`` with ``digits`` decimals (a sign with ``sign``) and a typographic minus; "–" when not finite."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    if round(x, digits) == 0:                       # no "−0.00" or "+0.00"
+        return f"{0:.{digits}f}"
+    return (f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
+
+
+def rho_text(rho, lo, hi, digits: int = 2) -> str:
+    """A rank correlation with its interval: "−0.97 [−0.97, −0.87]"; zero without a sign."""
+    def r(x):
+        return num(x, digits, sign=True)
+    return f"{r(rho)} [{r(lo)}, {r(hi)}]" if math.isfinite(rho) else "–"
+
+
+def sci(x: float, digits: int = 2) -> str:
+    """A small positive number for a page: 0.004 as it is, 0.00025 as 2.5×10⁻⁴ (``digits`` significant)."""
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    sup = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return (f"10{sup}" if mantissa == "1" else f"{mantissa}×10{sup}").replace("-", MINUS)
+
+
 # -- readouts of one run ----------------------------------------------------------------------------------
 def first_epoch(values: Iterable[float | None], level: float) -> int | None:
     """The first epoch (1-based) whose value reaches ``level``; ``None`` if none does."""
@@ -256,9 +288,9 @@ def summary(results, params) -> dict:
 def _fmt_levels(levels: list[dict]) -> str:
     judged = [l for l in levels if l["judged"]]
     if not judged:
-        return "no level reached by runs of enough distinct η/S"
-    return "; ".join(f"{100 * l['level']:g}%: ρ = {l['rho']:+.2f} [{l['lo']:+.2f}, {l['hi']:+.2f}] "
-                     f"({l['n_groups']} η/S, {l['n_reached']} runs) {l['outcome']}" for l in judged)
+        return "no training-accuracy level is reached by runs of enough distinct η/S"
+    return "; ".join(f"at {100 * l['level']:g}% training accuracy ρ = {rho_text(l['rho'], l['lo'], l['hi'])} "
+                     f"({l['n_groups']} values of η/S, {l['n_reached']} runs): {l['outcome']}" for l in judged)
 
 
 def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
@@ -293,8 +325,8 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
             outcome=s["outcome"],
             evidence={"rho": s["rho"], "lo": s["lo"], "hi": s["hi"], "n_ratios": s["n_groups"],
                       "n_reached": s["n_reached"], "n_runs": s["n_runs"]},
-            summary=f"ρ = {s['rho']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] over {s['n_groups']} η/S; "
-                    f"{s['n_reached']} of {s['n_runs']} runs reach the level", **common))
+            summary=f"ρ = {rho_text(s['rho'], s['lo'], s['hi'])} over {s['n_groups']} values of η/S; "
+                    f"{s['n_reached']} of {s['n_runs']} runs reach {100 * params.memorization_level:g}%", **common))
     o = facts["onset"]
     out.append(Verdict(
         id="memorization-best-before-onset", claim=None, source="ICLR 2018, App. G.3 (after Arpit et al. 2017)",
@@ -323,27 +355,9 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
                  f"either way, fails if entirely outside, else inconclusive",
             outcome=c["outcome"],
             evidence={k: c[k] for k in ("factor", "lo", "hi", "n_pairs", "n_both", "best_diff")},
-            summary=(f"momentum / plain epochs ×{c['factor']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}] over "
-                     f"{c['n_pairs']} pairs in which a run reaches the level ({c['n_both']} where both do); "
-                     f"best held-out accuracy "
-                     f"differs by {100 * c['best_diff']:+.1f} points" if c["n_pairs"] >= 2 else "too few pairs"),
+            summary=(f"momentum runs take {num(c['factor'])} [{num(c['lo'])}, {num(c['hi'])}] times the epochs of "
+                     f"their plain partners (90% interval; {c['n_pairs']} pairs, both runs reach the level in "
+                     f"{c['n_both']}); best held-out accuracy {num(100 * c['best_diff'], 1, True)} points"
+                     if c["n_pairs"] >= 2 else "fewer than two pairs in which a run reaches the level"),
             **common))
     return out
-
-
-def level_table(facts: dict) -> str:
-    """Markdown: per panel and judged level, ρ with its interval and the outcome."""
-    lines = ["| panel | training accuracy | η/S reaching it | runs | Spearman ρ [95% interval] | level "
-             "| run-level ρ with η/S, η, 1/S |",
-             "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
-
-    def f(x):
-        return f"{x:+.2f}" if math.isfinite(x) else "–"
-
-    for p in facts["panels"].values():
-        for l in p["levels"]:
-            rho = f"{l['rho']:+.2f} [{l['lo']:+.2f}, {l['hi']:+.2f}]" if math.isfinite(l["rho"]) else "–"
-            lines.append(f"| {p['name']} | {100 * l['level']:g}% | {l['n_groups']} | {l['n_reached']} of {l['n_total']} "
-                         f"| {rho} | {l['outcome'] if l['judged'] else 'not judged (too few η/S)'} "
-                         f"| {f(l['rho_runs_ratio'])}, {f(l['rho_runs_eta'])}, {f(l['rho_runs_inv_S'])} |")
-    return "\n".join(lines)

@@ -1,8 +1,9 @@
-"""The memorization chapter's figures, on the shared style of :mod:`replication.figures`."""
+"""The memorization chapter's figures, on the shared style of :mod:`replication.figures`.  Accuracies
+are drawn in percent, as the page quotes them."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from ... import figures as F
 from . import claims
@@ -29,16 +30,17 @@ def curves(results, params, facts):
             p = facts["panels"][(noise, m)]
             for r in sorted(rows, key=lambda r: r["ratio"]):
                 h = r["history"]
-                ax.plot(h["train_acc"], h["test_acc"], color=F.ratio_color(r["ratio"], norm), lw=0.9, alpha=0.8)
-            ax.axvline(p["ceiling"], color="0.3", ls="--", lw=0.8)
+                ax.plot(100 * np.asarray(h["train_acc"], float), 100 * np.asarray(h["test_acc"], float),
+                        color=F.ratio_color(r["ratio"], norm), lw=0.9, alpha=0.8)
+            ax.axvline(100 * p["ceiling"], color="0.3", ls="--", lw=0.8)
             for l in p["levels"]:
                 if l["judged"]:
-                    ax.axvline(l["level"], color="0.5", ls=":", lw=0.8)
+                    ax.axvline(100 * l["level"], color="0.5", ls=":", lw=0.8)
             ax.set_title(p["name"])
         for ax in axes[-2:]:
-            ax.set_xlabel("training accuracy (noisy labels)")
+            ax.set_xlabel("training accuracy, noisy labels (%)")
         for ax in axes[::2]:
-            ax.set_ylabel("clean held-out accuracy")
+            ax.set_ylabel("clean held-out accuracy (%)")
         F.ratio_colorbar(fig, axes, norm)
     return fig
 
@@ -61,16 +63,18 @@ def speed(results, params, facts):
                 color = F.ratio_color(r["ratio"], norm)
                 axes[0, j].scatter(r["eff_ratio"] * jitter, e, marker=marker, s=18, color=color,
                                    edgecolor="k" if e > E else "none", lw=0.6)
-                axes[1, j].scatter(r["eff_ratio"] * jitter, max(r["history"]["test_acc"]), marker=marker, s=18,
-                                   color=color)
+                axes[1, j].scatter(r["eff_ratio"] * jitter, 100 * max(r["history"]["test_acc"]), marker=marker,
+                                   s=18, color=color)
             axes[0, j].axhline(E + 0.5, color="0.5", ls=":", lw=0.8)
             axes[0, j].set_title(f"{100 * noise:g}% noise")
             axes[1, j].set_xlabel(r"$\eta/((1-m)S)$")
             axes[1, j].set_xscale("log")
+            axes[1, j].xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+            axes[1, j].xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
             axes[1, j].xaxis.set_minor_formatter(NullFormatter())
             axes[0, j].set_xlim(min(allr) / 1.5, max(allr) * 1.5)
         axes[0, 0].set_ylabel(f"epochs to {100 * params.memorization_level:g}%\non corrupted labels")
-        axes[1, 0].set_ylabel("best held-out accuracy")
+        axes[1, 0].set_ylabel("best held-out\naccuracy (%)")
         axes[0, 0].scatter([], [], marker="o", color="0.4", label="plain SGD")
         if params.momentum > 0:
             axes[0, 0].scatter([], [], marker="^", color="0.4", label=f"momentum {params.momentum:g}")

@@ -228,10 +228,69 @@ def summary(results, params) -> dict:
                 table=table_rows(results, params))
 
 
+# -- numbers as a reader sees them -------------------------------------------------------------------------
+MINUS = "\u2212"
+KIND_NAMES = {"clr": "CLR", "cbs": "CBS", "sqrt": "√-rule"}
+
+
 def _f(x, digits=2, sign=False):
+    """``x`` with ``digits`` decimals (a sign with ``sign``), a typographic minus; "n/a" when not finite."""
     if x is None or not math.isfinite(x):
         return "n/a"
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+    if round(x, digits) == 0:                       # no "−0.0" or "+0.0"
+        return f"{0:.{digits}f}"
+    return (f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
+
+
+def decimals(uncertainty) -> int:
+    """Decimals that round a number to its uncertainty: one significant digit of the uncertainty, two
+    when that digit is 1 (0.3 -> 1, 0.17 -> 2, 1.04 -> 1, 4.2 -> 0); 2 when the uncertainty is unknown."""
+    if uncertainty is None or not math.isfinite(uncertainty) or uncertainty <= 0:
+        return 2
+    exponent = math.floor(math.log10(uncertainty))
+    lead = int(uncertainty / 10 ** exponent + 1e-9)
+    return max(0, -exponent + (1 if lead == 1 else 0))
+
+
+def mean_sd(mean, sd, digits: int | None = None) -> str:
+    """``mean ± sd`` rounded to the sd (or to ``digits`` decimals, e.g. one rounding for a whole column)."""
+    d = decimals(sd) if digits is None else digits
+    return _f(mean, d) + (f" ± {_f(sd, d)}" if sd is not None and math.isfinite(sd) else "")
+
+
+def with_interval(x, lo, hi, *, sign=True, min_decimals: int = 1) -> str:
+    """``x [lo, hi]`` rounded to the interval's half-width (at least ``min_decimals`` decimals, so an end
+    near a margin is not rounded onto it)."""
+    d = (max(min_decimals, decimals(0.5 * (hi - lo))) if all(v is not None and math.isfinite(v) for v in (lo, hi))
+         else 2)
+    return f"{_f(x, d, sign)} [{_f(lo, d, sign)}, {_f(hi, d, sign)}]"
+
+
+def schedule_label(name: str, results=None) -> str:
+    """A schedule as the page names it: "CBS, stages of 3 epochs", "constant, S = 50, η = 0.02"."""
+    kind, _, step = name.rpartition("-")
+    if kind in KIND_NAMES and step.isdigit():
+        s = int(step)
+        return f"{KIND_NAMES[kind]}, stages of {s} epoch{'s' if s != 1 else ''}"
+    if results is not None and name in results.schedules:
+        sc = results.schedules[name]
+        return f"constant, S = {sc['batch_size'][0]}, η = {sc['lr'][0]:g}"
+    return name
+
+
+def _pair(c: dict) -> str:
+    """"CBS − CLR" for a comparison of :func:`comparison` (stage lengths left to the context)."""
+    def short(name):
+        kind = name.rpartition("-")[0]
+        return KIND_NAMES.get(kind) or {"const-high": "large batch", "const-low": "small batch"}.get(name, name)
+    return f"{short(c['a'])} − {short(c['b'])}"
+
+
+def ratio_interval(o: dict) -> str:
+    """The oscillation's ratio with its 95% interval, from the mean log ratio: "1.29 [1.15, 1.45]"."""
+    if not all(math.isfinite(o.get(k, math.nan)) for k in ("mean_log", "lo", "hi")):
+        return f"×{_f(o.get('ratio'), 2)}"
+    return f"{_f(math.exp(o['mean_log']), 2)} [{_f(math.exp(o['lo']), 2)}, {_f(math.exp(o['hi']), 2)}]"
 
 
 def verdicts(results, params) -> list[Verdict]:
@@ -255,9 +314,9 @@ def verdicts(results, params) -> list[Verdict]:
             outcome=t["outcome"], figure=figure,
             evidence={"difference_points": t["diff"], "lo": t["lo"], "hi": t["hi"], "margin": m, "n_a": t["n_a"],
                       "n_b": t["n_b"], "largest_curve_gap": c["gap"]["gap"], "gap_epoch": c["gap"]["epoch"]},
-            summary=(f"{c['a']} − {c['b']}: {_f(t['diff'], 2, True)} points, 90% interval "
-                     f"[{_f(t['lo'], 2, True)}, {_f(t['hi'], 2, True)}] against ±{m:g} ({t['n_a']} and {t['n_b']} seeds); "
-                     f"largest gap between the mean curves {_f(c['gap']['gap'])} points (epoch {c['gap']['epoch']})."),
+            summary=(f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval) against a "
+                     f"margin of ±{m:g} ({t['n_a']} and {t['n_b']} runs); the mean curves are at most "
+                     f"{_f(c['gap']['gap'], 1)} points apart (epoch {c['gap']['epoch']})."),
             **common))
     c = comp["sqrt"]
     t = c["test"]
@@ -271,9 +330,9 @@ def verdicts(results, params) -> list[Verdict]:
         outcome=flipped, figure="fig-sched-cyclic",
         evidence={"difference_points": t["diff"], "lo": t["lo"], "hi": t["hi"], "margin": m,
                   "largest_curve_gap": c["gap"]["gap"], "gap_epoch": c["gap"]["epoch"]},
-        summary=(f"{c['a']} − {c['b']}: {_f(t['diff'], 2, True)} points, 90% interval "
-                 f"[{_f(t['lo'], 2, True)}, {_f(t['hi'], 2, True)}]; largest gap between the mean curves "
-                 f"{_f(c['gap']['gap'])} points (epoch {c['gap']['epoch']})."),
+        summary=(f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval) against a "
+                 f"margin of ±{m:g}; the mean curves are at most {_f(c['gap']['gap'], 1)} points apart "
+                 f"(epoch {c['gap']['epoch']})."),
         **common))
     st = facts["stages"]
     out.append(Verdict(
@@ -286,9 +345,10 @@ def verdicts(results, params) -> list[Verdict]:
         evidence={"long_minus_short_points": st["b"], "lo": st["lo"], "hi": st["hi"], "n_runs": st["n"],
                   "clr_difference": st["per"]["clr"]["diff"], "cbs_difference": st["per"]["cbs"]["diff"],
                   "short_epochs": st["short"], "long_epochs": st["long"]},
-        summary=(f"long ({st['long']} epochs) minus short ({st['short']}) stages: {_f(st['b'], 2, True)} points, 95% "
-                 f"interval [{_f(st['lo'], 2, True)}, {_f(st['hi'], 2, True)}] over {st['n']} runs "
-                 f"(CLR {_f(st['per']['clr']['diff'], 2, True)}, CBS {_f(st['per']['cbs']['diff'], 2, True)})."),
+        summary=(f"stages of {st['long']} epochs minus stages of {st['short']}: "
+                 f"{with_interval(st['b'], st['lo'], st['hi'])} points (95% interval, {st['n']} runs; "
+                 f"CLR {_f(st['per']['clr']['diff'], decimals(0.5 * (st['hi'] - st['lo'])), True)}, "
+                 f"CBS {_f(st['per']['cbs']['diff'], decimals(0.5 * (st['hi'] - st['lo'])), True)})."),
         **common))
     o = facts["oscillation"]
     out.append(Verdict(
@@ -302,9 +362,8 @@ def verdicts(results, params) -> list[Verdict]:
         evidence={"mean_log_ratio": o["mean_log"], "lo": o["lo"], "hi": o["hi"], "ratio": o["ratio"],
                   "cycles": o["pairs"], "cycles_lower_after_high": o["lower"], "runs": o["n_runs"],
                   "runs_every_cycle": o["runs_all"]},
-        summary=(f"λ_max after low-noise / after high-noise stages: ×{_f(o['ratio'])} on average (log ratio "
-                 f"{_f(o['mean_log'], 2, True)}, 95% interval [{_f(o['lo'], 2, True)}, {_f(o['hi'], 2, True)}]); lower "
-                 f"after the high-noise stage in {o['lower']} of {o['pairs']} cycles, and in every cycle of "
-                 f"{o['runs_all']} of {o['n_runs']} runs."),
+        summary=(f"λ_max after low-noise stages is {ratio_interval(o)} times its value after high-noise stages "
+                 f"(geometric mean, 95% interval); lower after the high-noise stage in {o['lower']} of "
+                 f"{o['pairs']} cycles, and in every cycle in {o['runs_all']} of {o['n_runs']} runs."),
         **common))
     return out

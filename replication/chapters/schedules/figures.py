@@ -6,8 +6,10 @@ the next categorical colours; η/S (when it is the colour) on the book's viridis
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ... import figures as F
+from ... import stats
 from . import claims
 
 COLORS = {"clr": F.CATEGORY[1], "cbs": F.CATEGORY[0], "sqrt": F.CATEGORY[2], "const-low": F.CATEGORY[3],
@@ -23,6 +25,32 @@ def _label(name: str, sched: dict) -> str:
     if kind == "const-high":
         return f"S = {sched['batch_size'][0]}, η = {sched['lr'][0]:g}"
     return LABELS[kind]
+
+
+def _epoch_axis(ax) -> None:
+    """Epochs are whole numbers: integer ticks only."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _geometric_band(ax, x, Y, *, color, label=None, level: float = claims.LEVEL, **kwargs) -> None:
+    """Geometric mean over runs (rows of ``Y``) with the Student-t interval of the mean log
+    (:func:`replication.stats.geometric_mean_ci`) when a column has three or more runs; with fewer, the
+    single runs as thin lines.  For λ_max, which varies by factors and is judged on log ratios."""
+    Y = np.asarray(Y, float)
+    centre, lo, hi = (np.full(Y.shape[1], np.nan) for _ in range(3))
+    for j in range(Y.shape[1]):
+        v = Y[:, j][np.isfinite(Y[:, j]) & (Y[:, j] > 0)]
+        if len(v) >= 3:
+            centre[j], lo[j], hi[j] = stats.geometric_mean_ci(v, level)
+        elif len(v):
+            centre[j] = float(np.exp(np.mean(np.log(v))))
+    ax.plot(x, centre, color=color, label=label, **kwargs)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        ax.fill_between(np.asarray(x)[ok], lo[ok], hi[ok], color=color, alpha=0.2, lw=0)
+    if Y.shape[0] < 3:
+        for row in Y:
+            ax.plot(x, row, color=color, lw=0.6, alpha=0.5)
 
 
 def _legend(fig, ax, ncol: int = 3) -> None:
@@ -44,6 +72,7 @@ def _accuracy_panels(axes, results, names, *, ylim_from: int = 1):
             lows.append(np.nanmin(np.nanmean(Y, 0)[ylim_from:]) if Y.shape[1] > ylim_from else np.nanmin(Y))
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        _epoch_axis(ax)
         lo = np.nanmin(lows)
         if np.isfinite(lo):
             ax.set_ylim(bottom=max(0.0, lo - 2))
@@ -62,28 +91,27 @@ def cyclic(results, params):
         x = np.arange(1, len(sc["batch_size"]) + 1)
         ax.step(x, sc["batch_size"], where="mid", color=COLORS[sc["kind"]], lw=1.3)
     ax.set_yscale("log")
-    ax.set_ylabel("batch size S")
+    ax.set_ylabel("batch size $S$")
     ax.set_xlabel("epoch")
     ax2 = ax.twinx()
     sc = results.schedules[f"clr-{s}"]
     ax2.step(np.arange(1, len(sc["lr"]) + 1), sc["lr"], where="mid", color=COLORS["clr"], lw=1.0, ls="--")
-    ax2.set_ylabel("η of CLR (dashed)", color=COLORS["clr"])
+    ax2.set_ylabel(r"$\eta$ of CLR (dashed)", color=COLORS["clr"])
     ax2.tick_params(axis="y", colors=COLORS["clr"])
     ax2.grid(False)
     ax.set_title("the schedules")
     ax = axes[1, 1]
-    ratios = [r for n in names for r in results.schedules[n]["ratio"]]
-    norm = F.ratio_norm(ratios)
-    for name, marker, size in zip(names, ("o", "x", "s"), (26, 26, 14)):
+    for name, marker, ls in zip(names, ("o", "x", "s"), ("-", "--", "-")):
         sc = results.schedules[name]
         x = np.arange(1, len(sc["ratio"]) + 1)
-        ax.plot(x, sc["ratio"], color=COLORS[sc["kind"]], lw=0.8, alpha=0.7)
-        ax.scatter(x, sc["ratio"], c=[F.ratio_color(r, norm) for r in sc["ratio"]], marker=marker, s=size,
-                   zorder=3, edgecolors="none" if marker != "x" else None)
+        ax.plot(x, sc["ratio"], color=COLORS[sc["kind"]], lw=1.0, ls=ls, marker=marker, ms=4,
+                mfc="none" if marker == "s" else None)
     ax.set_yscale("log")
-    ax.set_ylabel("η/S")
+    ax.set_ylabel(r"$\eta/S$")
     ax.set_xlabel("epoch")
-    ax.set_title("η/S per epoch")
+    ax.set_title(r"$\eta/S$ per epoch")
+    for a in axes[1]:
+        _epoch_axis(a)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
@@ -116,17 +144,18 @@ def stages(results, params):
             for i, r in enumerate(rows):
                 for q in r["probes"]:
                     Y[i, epochs.index(q["epoch"])] = q["lambda_max"]
-            F.mean_band(ax, epochs, Y, color=COLORS[kind], label=LABELS[kind], lw=1.2, marker="o", ms=3)
+            _geometric_band(ax, epochs, Y, color=COLORS[kind], label=LABELS[kind], lw=1.2, marker="o", ms=3)
         ax.set_ylim(bottom=0)
-        ax.set_title(f"λ_max, stages of {s} epoch{'s' if s != 1 else ''}")
+        ax.set_title(rf"$\lambda_{{\max}}$, stages of {s} epoch{'s' if s != 1 else ''}")
         if col == 0:
-            ax.set_ylabel("λ_max at the stage end")
+            ax.set_ylabel(r"$\lambda_{\max}$ at the stage end")
         ax = axes[1, col]
         for kind in ("clr", "cbs"):
             Y = claims.curves(g[f"{kind}-{s}"], "test_acc")
             F.mean_band(ax, np.arange(1, Y.shape[1] + 1), Y, color=COLORS[kind], label=LABELS[kind], lw=1.2)
         ax.set_title("test accuracy (%)")
         ax.set_xlabel("epoch")
+        _epoch_axis(ax)
         Y = np.concatenate([claims.curves(g[f"{k}-{s}"], "test_acc") for k in ("clr", "cbs")])
         lo = np.nanmin(np.nanmean(Y, 0)[Y.shape[1] // 3:])
         if np.isfinite(lo):

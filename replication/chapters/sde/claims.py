@@ -47,9 +47,28 @@ def _combine(outcomes) -> str:
     return HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE
 
 
+_PLURAL = {HOLDS: "hold", FAILS: "fail", INCONCLUSIVE: "inconclusive"}
+
+
 def _count(outcomes) -> str:
+    """The outcomes of several settings as a person says them: "all 5 hold", "2 hold, 1 fails"."""
     outcomes = list(outcomes)
-    return ", ".join(f"{outcomes.count(o)} {o}" for o in (HOLDS, FAILS, INCONCLUSIVE) if outcomes.count(o))
+    if not outcomes:
+        return "none judged"
+    if len(set(outcomes)) == 1:
+        o = outcomes[0]
+        return o if len(outcomes) == 1 else f"all {len(outcomes)} {_PLURAL.get(o, o)}"
+    return ", ".join(f"{n} {o if n == 1 else _PLURAL.get(o, o)}"
+                     for o in (HOLDS, FAILS, INCONCLUSIVE) if (n := outcomes.count(o)))
+
+
+def said(outcome: str) -> str:
+    """A verdict's outcome as the verb of a sentence: "holds", "fails", "is inconclusive", "was not run"."""
+    return {INCONCLUSIVE: "is inconclusive", "not run": "was not run"}.get(outcome, outcome)
+
+
+def _number(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _crossing(x, y, level=0.5) -> float:
@@ -189,9 +208,17 @@ def epochs_sentence(regression: list[dict]) -> str:
         sides = e["sides"]
         counts = {w: sum(s["where"] == w for s in sides) for w in ("below", "above", "consistent")}
         extreme = max(sides, key=lambda s: abs(math.log(s["ratio"])) if s["ratio"] > 0 else 0)
-        parts.append(f"for the {e['loss']} regression the measured loss lies below the SDE-with-C prediction in "
-                     f"{counts['below']}, above it in {counts['above']} and within the 95% interval in "
-                     f"{counts['consistent']} of {len(sides)} settings (furthest: {extreme['ratio']:.2f} times the "
+        said_where = [f"{word} in {counts[w]}" for w, word in (("below", "below the SDE-with-C prediction"),
+                                                               ("above", "above it"),
+                                                               ("consistent", "within the 95% interval"))
+                      if counts[w]]
+        if len(said_where) > 1:
+            said_where[-1] = "and " + said_where[-1]
+        parts.append(f"for the {e['loss']} regression the measured loss lies "
+                     + (", " if len(said_where) > 2 else " ").join(said_where)
+                     + f" of {len(sides)} settings"
+                     + ("" if counts["consistent"] else ", none of them within the 95% interval")
+                     + f" (furthest: {extreme['ratio']:.2f} times the "
                      f"prediction at η = {extreme['eta']:g}, S = {extreme['S']})")
     if not parts:
         return "No run used reshuffled epochs at this profile."
@@ -213,8 +240,9 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         evidence={"groups": len(judged), "largest_spread": max((p["spread"] for p in judged), default=None),
                   "smallest_ks_p": min((p["ks_pvalue"] for p in judged), default=None)},
         figure="fig-sde-ou",
-        summary=(f"{len(judged)} group(s) judged: {_count(p['outcome'] for p in judged)}; spread up to "
-                 f"{100 * max(p['spread'] for p in judged):.1f}%." if judged else "no small-step group at this profile."),
+        summary=(f"{_number(len(judged), 'same-ratio group')} judged, {_count(p['outcome'] for p in judged)}; "
+                 f"spread up to {100 * max(p['spread'] for p in judged):.1f}%." if judged
+                 else "No same-ratio group at small steps at this profile."),
         **common))
     tests = facts["trace_tests"]
     out.append(Verdict(
@@ -225,8 +253,8 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         outcome=_combine(t["outcome"] for t in tests),
         evidence={"settings": len(tests), "largest_deviation": facts["max_dev_small"]},
         figure="fig-sde-ou",
-        summary=(f"{len(tests)} settings: {_count(t['outcome'] for t in tests)}; largest deviation "
-                 f"{100 * facts['max_dev_small']:.1f}%." if tests else "no small-step setting at this profile."),
+        summary=(f"{_number(len(tests), 'setting')} judged, {_count(t['outcome'] for t in tests)}; largest "
+                 f"deviation {100 * facts['max_dev_small']:.1f}%." if tests else "No small-step setting at this profile."),
         **common))
     d = [t for t in facts["discrete_tests"] if t["judged"]]
     skipped = len(facts["discrete_tests"]) - len(d)
@@ -240,9 +268,12 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         evidence={"judged": len(d), "not_equilibrated": skipped, "edge_loss_over_sde": facts["edge_ratio_at_max"],
                   "largest_eta_lam_max_judged": facts["edge_max_eta_lam"]},
         figure="fig-sde-edge",
-        summary=(f"{len(d)} settings judged ({_count(t['outcome'] for t in d)}), {skipped} not equilibrated; at "
-                 f"η λ_max = {facts['edge_max_eta_lam']:.2f} the loss is {facts['edge_ratio_at_max']:.2f}× the SDE's."
-                 if d else f"no equilibrated large-step setting ({skipped} not equilibrated)."),
+        summary=(f"{_number(len(d), 'setting')} judged, {_count(t['outcome'] for t in d)}"
+                 + (f"; {skipped} not equilibrated, not judged" if skipped else "")
+                 + f". At η λ_max = {facts['edge_max_eta_lam']:.2f} the loss is {facts['edge_ratio_at_max']:.2f} "
+                 "times the SDE's." if d else
+                 f"No large-step setting equilibrated ({skipped} did not)." if skipped else
+                 "No large-step setting at this profile."),
         **common))
     for e in facts["regression"]:
         if e["sampling"] != "independent" and any(x["loss"] == e["loss"] and x["sampling"] == "independent"
@@ -280,9 +311,9 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
             evidence={"settings": len(t), "of": e["n_settings"], "geo_mean_ratio_all": e["vs_SDE_C"],
                       "largest_eta_lam_max_judged": e["small_eta_lam_max"]},
             figure="fig-sde-reg",
-            summary=(f"{len(t)} of {e['n_settings']} settings in the regime (η λ_max ≤ {e['small_eta_lam_max']:.2f}): "
-                     f"{_count(x['outcome'] for x in t)}." if t else
-                     f"none of {e['n_settings']} settings is in the small-step regime at this profile."),
+            summary=(f"{len(t)} of {e['n_settings']} settings have small steps (η λ_max up to "
+                     f"{e['small_eta_lam_max']:.2f}); {_count(x['outcome'] for x in t)}." if t else
+                     f"None of the {e['n_settings']} settings has small steps at this profile."),
             **common))
     exact = next((e for e in facts["regression"] if "exact_tests" in e), None)
     if exact is not None:
@@ -295,7 +326,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
             outcome=_combine(x["outcome"] for x in t),
             evidence={"settings": len(t), "largest_deviation": worst},
             figure="fig-sde-reg",
-            summary=f"{len(t)} settings: {_count(x['outcome'] for x in t)}; largest deviation {100 * worst:.1f}%.",
+            summary=f"{_number(len(t), 'setting')}, {_count(x['outcome'] for x in t)}; largest deviation {100 * worst:.1f}%.",
             **common))
     T_star, lo, hi = facts["T_laplace"], facts["T_sim_lo"], facts["T_sim_hi"]
     band = (T_star * (1 - CROSSOVER_TOLERANCE), T_star * (1 + CROSSOVER_TOLERANCE))
@@ -316,9 +347,9 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         evidence={"T_star": T_star, "T_gibbs": facts["T_gibbs"], "T_sim": facts["T_sim"], "T_sim_lo": lo,
                   "T_sim_hi": hi, "equilibrated": facts["n_mixed"], "temperatures": facts["n_well"]},
         figure="fig-sde-well",
-        summary=(f"T* = {T_star:.3f}, exact Gibbs {facts['T_gibbs']:.3f}, simulated crossing "
-                 + (f"{facts['T_sim']:.3f}" if math.isfinite(facts["T_sim"]) else "not bracketed")
-                 + f" (band {interval}) from {facts['n_mixed']} of {facts['n_well']} temperatures."),
+        summary=(f"T* = {T_star:.3f}; exact Gibbs law {facts['T_gibbs']:.3f}; simulation "
+                 + (f"{facts['T_sim']:.3f}, band {interval}" if math.isfinite(facts["T_sim"]) else "not bracketed")
+                 + f", from {facts['n_mixed']} of {facts['n_well']} temperatures."),
         **common))
     g = facts["gibbs_tests"]
     out.append(Verdict(
@@ -329,7 +360,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         outcome=_combine(x["outcome"] for x in g),
         evidence={"judged": len(g), "largest_gap": facts["well_max_dev_gibbs"]},
         figure="fig-sde-well",
-        summary=(f"{len(g)} temperature(s) judged: {_count(x['outcome'] for x in g)}; largest gap "
-                 f"{facts['well_max_dev_gibbs']:.3f}." if g else "no equilibrated temperature at this profile."),
+        summary=(f"{_number(len(g), 'temperature')} judged, {_count(x['outcome'] for x in g)}; largest gap "
+                 f"{facts['well_max_dev_gibbs']:.3f}." if g else "No equilibrated temperature at this profile."),
         **common))
     return out

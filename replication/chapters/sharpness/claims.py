@@ -35,6 +35,7 @@ CH_FACTOR = 2.0       # "C ≈ H": Tr C / Tr H within this factor of 1
 EDGE_FACTOR = 1.5     # "hovers at 2/η": η λ_max within this factor of 2 late in training
 SET_FACTOR = 1.2      # λ_max "set": from the first probe after which every probe is within ×1.2 of the final
 QUANTITIES = ("frobenius", "lam_max", "trace", "val_acc")
+POSITIVE = ("frobenius", "lam_max", "trace", "train_loss", "trace_C", "eta_lam")   # drawn on log axes
 LABELS = {"frobenius": "‖H‖_F", "lam_max": "λ_max", "trace": "Tr H", "val_acc": "validation accuracy",
           "train_loss": "training loss", "trace_C": "Tr C", "eta_lam": "η·λ_max"}
 NETS = {"main": "deep", "v3": "shallow", "factorial": "equal-time"}
@@ -51,18 +52,24 @@ def finite(rows, key):
 
 def pair_table(rows: list[dict], key=("eta", "S")) -> list[dict]:
     """Per (η, S) (or per β): runs, diverged runs, and the mean and t-interval half-width over the
-    seeds that did not diverge of each quantity."""
+    seeds that did not diverge of each quantity; for the positive ones (:data:`POSITIVE`, drawn on log
+    axes) also the geometric mean and its interval (``_gm``, ``_glo``, ``_ghi``,
+    :func:`stats.geometric_mean_ci`)."""
     groups: dict = {}
     for r in rows:
         groups.setdefault(tuple(r[k] for k in key), []).append(r)
     out = []
     for k, rs in groups.items():
         entry = dict(zip(key, k), ratio=rs[0]["ratio"], eta=rs[0]["eta"], S=rs[0]["S"], beta=rs[0].get("beta"),
-                     epochs=rs[0].get("epochs"), n_runs=len(rs), n_diverged=sum(r["diverged"] for r in rs))
+                     epochs=rs[0].get("epochs"), n_runs=len(rs), n_diverged=int(sum(r["diverged"] for r in rs)))
         for q in QUANTITIES + ("train_loss", "train_acc", "trace_C", "eta_lam"):
             v = np.array([r[q] for r in finite(rs, q)], float)
             entry[q] = float(v.mean()) if len(v) else math.nan
             entry[q + "_ci"] = stats.mean_ci(v)[1] if len(v) >= 2 else math.inf
+            if q in POSITIVE:     # for a log axis: geometric mean, t-interval of the logs mapped back
+                gm, glo, ghi = stats.geometric_mean_ci(v) if len(v) >= 2 else (
+                    (float(v[0]), math.nan, math.nan) if len(v) == 1 and v[0] > 0 else (math.nan,) * 3)
+                entry.update({q + "_gm": gm, q + "_glo": glo, q + "_ghi": ghi})
         out.append(entry)
     return sorted(out, key=lambda e: (e["ratio"], e["S"]))
 
@@ -153,8 +160,8 @@ def _rescale(rows) -> dict:
                                                                                   hi=math.nan)
         a = (stats.equivalence(acc, acc0, ACC_POINTS) if len(acc) >= 2 and len(acc0) >= 2
              else dict(outcome="inconclusive", diff=math.nan, lo=math.nan, hi=math.nan))
-        out.append(dict(beta=beta, width=w, acc=a, n_diverged=sum(r["diverged"] for r in by_beta[beta])))
-    return dict(betas=out, n_diverged=sum(r["diverged"] for r in rows))
+        out.append(dict(beta=beta, width=w, acc=a, n_diverged=int(sum(r["diverged"] for r in by_beta[beta]))))
+    return dict(betas=out, n_diverged=int(sum(r["diverged"] for r in rows)))
 
 
 def _combine(outcomes) -> str:
@@ -172,8 +179,8 @@ def summary(results, params=None) -> dict:
     for g, rows in results.runs.items():
         usable = [r for r in rows if not r["diverged"]]
         out[g] = dict(pairs=pair_table(rows, ("beta",) if g == "rescale" else ("eta", "S")),
-                      n_runs=len(rows), n_diverged=sum(r["diverged"] for r in rows),
-                      n_measured=sum(np.isfinite(r["lam_max"]) for r in rows),
+                      n_runs=len(rows), n_diverged=int(sum(r["diverged"] for r in rows)),
+                      n_measured=int(sum(np.isfinite(r["lam_max"]) for r in rows)),
                       ratio_min=min(r["ratio"] for r in rows), ratio_max=max(r["ratio"] for r in rows),
                       train_acc_min=min((r["train_acc"] for r in usable), default=math.nan),
                       train_acc_max=max((r["train_acc"] for r in usable), default=math.nan),

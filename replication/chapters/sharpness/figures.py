@@ -1,5 +1,8 @@
 """Figures of the chapter (on :mod:`replication.figures`: 660 px column, at most two panels per row,
-η/S in viridis on a log scale, S in cividis, 95% t-intervals over seeds, single runs in grey)."""
+η/S in viridis on a log scale, S in cividis, single runs in grey).  Over the seeds of one setting:
+on a linear axis the mean with its 95% t-interval; on a log axis (‖H‖_F, λ_max, the training loss)
+the geometric mean with the t-interval of the logs mapped back (:func:`stats.geometric_mean_ci`),
+which stays positive with three seeds where the arithmetic one runs below zero."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,16 +38,35 @@ def _group_handles(groups):
             for g in groups]
 
 
+def power_label(v: float) -> str:
+    """A tick label at 1 or 3 × 10^k in mathtext: ``$10^{-4}$``, ``$3{\\cdot}10^{-4}$``."""
+    if not v > 0:
+        return ""
+    k = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10.0 ** k
+    lead = "" if abs(m - 1) < 1e-6 else f"{m:.0f}{{\\cdot}}"
+    return f"${lead}10^{{{k}}}$"
+
+
 def _ratio_ticks(ax):
-    """η/S axes: ticks at 1 and 3 × 10^k, labelled compactly (1e-4, 3e-4, ...)."""
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")))
+    """η/S axes: ticks at 1 and 3 × 10^k (only 10^k over more than 2.5 decades), labelled as powers of
+    ten (3·10⁻⁴, not 3e-4); call after plotting."""
+    lo, hi = ax.get_xlim()
+    wide = lo > 0 and hi / lo > 10 ** 2.5
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0,) if wide else (1.0, 3.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: power_label(v)))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _log_ticks(ax, which="y"):
+    """Plain labels on a log axis (0.5, 1, 2, 5, ...), thinned to 1, 3 × 10^k or 10^k on wide ranges
+    (call after plotting: it reads the axis range)."""
     axis = ax.yaxis if which == "y" else ax.xaxis
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
+    decades = np.log10(hi / lo) if lo > 0 and hi > lo else 1.0
+    subs = (tuple(range(1, 10)) if decades < 0.5 else (1.0, 2.0, 5.0) if decades <= 2.2
+            else (1.0, 3.0) if decades <= 3.5 else (1.0,))
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -58,9 +80,25 @@ SPEC = (("frobenius", r"$\|H\|_F$", True, 1.0), ("lam_max", r"$\lambda_{\max}$",
         ("val_acc", "validation accuracy (%)", False, 100.0), ("train_loss", "final training loss", True, 1.0))
 
 
+def centre_and_bars(p: dict, q: str, log: bool, scale: float = 1.0) -> tuple[float, float, float]:
+    """``(centre, below, above)`` of one setting's marker: on a log axis the geometric mean and its
+    interval (as distances below and above it), on a linear one the mean ± the t half-width; a
+    missing interval (one seed) gives zero-length bars."""
+    if log:
+        c, lo, hi = p.get(q + "_gm", np.nan), p.get(q + "_glo", np.nan), p.get(q + "_ghi", np.nan)
+        below, above = (c - lo, hi - c) if np.isfinite(lo) and np.isfinite(hi) else (0.0, 0.0)
+        if not np.isfinite(c):       # a seed at or below zero: the plain mean, without an interval
+            c = p[q] if p[q] > 0 else np.nan
+    else:
+        c, half = p[q], p[q + "_ci"]
+        below = above = half if np.isfinite(half) else 0.0
+    return scale * c, scale * below, scale * above
+
+
 def against_ratio(rows: list[dict], pairs: list[dict], *, lines_by_eta: bool = False):
     """Four panels against η/S: (a) ‖H‖_F, (b) λ_max, (c) validation accuracy, (d) final training loss.
-    Coloured points: mean over seeds of one (η, S) with its 95% t-interval, coloured by S; grey: runs.
+    Coloured points: one (η, S) over its seeds, coloured by S (log panels: geometric mean and interval,
+    accuracy: mean and 95% t-interval); grey: single runs.
     ``lines_by_eta``: join the cells of equal η (thin lines), so the effect of S at fixed η shows."""
     fig, axes = F.column_figure(2, 2, row_height=3.1, layout="constrained")
     bnorm = _batch_norm([p["S"] for p in pairs])
@@ -68,24 +106,23 @@ def against_ratio(rows: list[dict], pairs: list[dict], *, lines_by_eta: bool = F
         for i, (ax, (q, label, log, scale)) in enumerate(zip(axes.flat, SPEC)):
             ok = finite(rows, q)
             ax.plot([r["ratio"] for r in ok], [scale * r[q] for r in ok], ".", color="0.65", ms=3, zorder=2)
+            marks = [(p, *centre_and_bars(p, q, log, scale)) for p in pairs]
+            marks = [m for m in marks if np.isfinite(m[1])]
             if lines_by_eta:
                 for eta in sorted({p["eta"] for p in pairs}):
-                    ps = sorted((p for p in pairs if p["eta"] == eta and np.isfinite(p[q])), key=lambda p: p["ratio"])
-                    ax.plot([p["ratio"] for p in ps], [scale * p[q] for p in ps], "-", color="0.35", lw=0.8, zorder=2)
-            for p in pairs:
-                if not np.isfinite(p[q]):
-                    continue
-                ci = p[q + "_ci"] if np.isfinite(p[q + "_ci"]) else 0.0
-                ax.errorbar(p["ratio"], scale * p[q], yerr=scale * ci, fmt="o", ms=5, capsize=2,
+                    ms = sorted((m for m in marks if m[0]["eta"] == eta), key=lambda m: m[0]["ratio"])
+                    ax.plot([m[0]["ratio"] for m in ms], [m[1] for m in ms], "-", color="0.35", lw=0.8, zorder=2)
+            for p, c, below, above in marks:
+                ax.errorbar(p["ratio"], c, yerr=[[below], [above]], fmt="o", ms=5, capsize=2,
                             color=F.batch_color(p["S"], bnorm), mec="k", mew=0.4, zorder=3)
             ax.set(xscale="log", xlabel=r"$\eta/S$", ylabel=label, title=f"({'abcd'[i]}) {label.split(' (')[0]}")
             _ratio_ticks(ax)
             if log:
                 ax.set_yscale("log")
                 _log_ticks(ax)
-            elif ok:
-                v = [scale * r[q] for r in ok]
-                ax.set_ylim(max(0.0, min(v) - 5), min(100.0, max(v) + 5))
+            elif ok:          # accuracy: room for the runs and the intervals, never beyond 0-100 %
+                v = [scale * r[q] for r in ok] + [c - b for _, c, b, _ in marks] + [c + a for _, c, _, a in marks]
+                ax.set_ylim(max(0.0, min(v) - 2), min(100.0, max(v) + 2))
         import matplotlib.cm as cm
 
         sm = cm.ScalarMappable(norm=bnorm, cmap=F.BATCH_CMAP)
@@ -97,9 +134,32 @@ def against_ratio(rows: list[dict], pairs: list[dict], *, lines_by_eta: bool = F
     return fig
 
 
+def geometric_band(ax, x, runs, *, color, level: float = 0.95, **kwargs) -> None:
+    """The geometric mean over runs (rows of ``runs``, aligned with ``x``) and, with >= 3 runs, the
+    t-interval of the logs mapped back (:func:`stats.geometric_mean_ci`) as a band; with 2 runs the
+    single runs as thin lines instead."""
+    from ... import stats
+
+    Y = np.asarray(runs, float)
+    if Y.ndim == 1:
+        Y = Y[None, :]
+    cols = [Y[:, j][np.isfinite(Y[:, j]) & (Y[:, j] > 0)] for j in range(Y.shape[1])]
+    ci = [stats.geometric_mean_ci(c, level) if len(c) >= 2 else ((c[0], np.nan, np.nan) if len(c) else (np.nan,) * 3)
+          for c in cols]
+    centre, lo, hi = (np.array([c[i] for c in ci], float) for i in range(3))
+    ax.plot(x, centre, color=color, **kwargs)
+    if Y.shape[0] >= 3:
+        ok = np.array([len(c) >= 3 for c in cols])
+        ax.fill_between(np.asarray(x, float)[ok], lo[ok], hi[ok], color=color, alpha=0.12, lw=0)
+    elif Y.shape[0] == 2:
+        for row in Y:
+            ax.plot(x, row, color=color, lw=0.6, alpha=0.5)
+
+
 def probes(rows: list[dict]):
     """λ_max during training of the equal-time runs: (a) λ_max, (b) η λ_max against the fraction of
-    the run's SDE time; one line per (η, S) cell (mean over seeds), coloured by η/S."""
+    the run's SDE time; one line per (η, S) cell (geometric mean over seeds with the 95% interval of
+    the logs as a band), coloured by η/S."""
     fig, axes = F.column_figure(1, 2, row_height=3.0, layout="constrained")
     ok = [r for r in rows if not r["diverged"] and r.get("probes")]
     if not ok:
@@ -115,15 +175,18 @@ def probes(rows: list[dict]):
             x = [e / E for e, _ in rs[0]["probes"]]
             Y = [[lam for _, lam in r["probes"]] for r in rs if len(r["probes"]) == len(x)]
             col = F.ratio_color(eta / S, norm)
-            F.mean_band(ax, x, Y, color=col, lw=1.2)
-            F.mean_band(bx, x, [[eta * v for v in y] for y in Y], color=col, lw=1.2)
-        bx.axhline(2.0, color="k", ls="--", lw=1)
-        bx.text(0.02, 2.0, r" $\eta\lambda_{\max}=2$", va="bottom", fontsize=8)
+            geometric_band(ax, x, Y, color=col, lw=1.2)
+            geometric_band(bx, x, [[eta * v for v in y] for y in Y], color=col, lw=1.2)
+        bx.axhline(2.0, color="k", ls="--", lw=1, zorder=1)
+        bx.annotate(r"$\eta\lambda_{\max}=2$", xy=(1.0, 2.0), xycoords=("axes fraction", "data"),
+                    xytext=(-2, -3), textcoords="offset points", ha="right", va="top", fontsize=8,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8), zorder=5)
         ax.set(yscale="log", xlabel="fraction of the SDE time $t$", ylabel=r"$\lambda_{\max}$",
                title=r"(a) $\lambda_{\max}$ during training")
         _log_ticks(ax)
-        bx.set(xlabel="fraction of the SDE time $t$", ylabel=r"$\eta\,\lambda_{\max}$",
+        bx.set(yscale="log", xlabel="fraction of the SDE time $t$", ylabel=r"$\eta\,\lambda_{\max}$",
                title=r"(b) $\eta\,\lambda_{\max}$ during training")
+        _log_ticks(bx)
         F.ratio_colorbar(fig, axes, norm)
     return fig
 
@@ -137,14 +200,18 @@ def rescaling(rows: list[dict], pairs: list[dict]):
                                                            (1, 100), (True, False))):
             ok = finite(rows, q)
             ax.plot([r["beta"] for r in ok], [scale * r[q] for r in ok], ".", color="0.6", ms=4, label="single runs")
-            good = [p for p in pairs if np.isfinite(p[q])]
-            ax.errorbar([p["beta"] for p in good], [scale * p[q] for p in good],
-                        yerr=[scale * (p[q + "_ci"] if np.isfinite(p[q + "_ci"]) else 0) for p in good],
-                        fmt="o-", color=F.CATEGORY[0], ms=5, capsize=2, label="mean, 95% CI")
+            marks = [(p["beta"], *centre_and_bars(p, q, log, scale)) for p in pairs]
+            marks = [m for m in marks if np.isfinite(m[1])]
+            ax.errorbar([m[0] for m in marks], [m[1] for m in marks], yerr=[[m[2] for m in marks], [m[3] for m in marks]],
+                        fmt="o-", color=F.CATEGORY[0], ms=5, capsize=2,
+                        label="geometric mean, 95% interval" if log else "mean, 95% t-interval")
             ax.set(xscale="log", xlabel=r"$\beta$", ylabel=label, title=f"({'ab'[i]}) {label}")
             if log:
                 ax.set_yscale("log")
                 _log_ticks(ax)
+            if not log:       # accuracy: an interval past 100 % or below 0 is cut at the possible range
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(max(lo, 0.0), min(hi, 100.0))
             ax.set_xticks([p["beta"] for p in pairs])
             ax.set_xticklabels([f"{p['beta']:g}" for p in pairs])
             ax.minorticks_off()

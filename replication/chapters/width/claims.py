@@ -38,14 +38,16 @@ def coverage_band(n: int, nominal: float = NOMINAL, slack: float = COVERAGE_SLAC
 
 def validation_checks(rows: list[dict]) -> list[dict]:
     """One check per claim about the toolkit: rule, worst case over the tiny networks, pass/fail."""
+    from .figures import sci
+
     lo, hi = coverage_band(rows[0]["coverage_seeds"])
     worst = lambda f: max(f(r) for r in rows)  # noqa: E731
     checks = [
-        ("HVP, double backward, float64", f"relative error ≤ {HVP_EXACT:g}", worst(lambda r: r["hvp_error"]["double_backward"]), HVP_EXACT),
-        ("HVP, forward-over-reverse, float64", f"relative error ≤ {HVP_EXACT:g}", worst(lambda r: r["hvp_error"]["func"]), HVP_EXACT),
-        ("HVP, float32", f"relative error ≤ {HVP_FLOAT32:g}", worst(lambda r: r["hvp_error"]["float32"]), HVP_FLOAT32),
-        ("Lanczos, top 3 eigenvalues", f"relative error ≤ {EIG_EXACT:g}", worst(lambda r: r["lanczos_error"]), EIG_EXACT),
-        ("power iteration, largest-magnitude eigenvalue", f"relative error ≤ {POWER_EXACT:g}", worst(lambda r: r["power_error"]), POWER_EXACT),
+        ("HVP, double backward, float64", f"relative error ≤ {sci(HVP_EXACT, 1)}", worst(lambda r: r["hvp_error"]["double_backward"]), HVP_EXACT),
+        ("HVP, forward-over-reverse, float64", f"relative error ≤ {sci(HVP_EXACT, 1)}", worst(lambda r: r["hvp_error"]["func"]), HVP_EXACT),
+        ("HVP, float32", f"relative error ≤ {sci(HVP_FLOAT32, 1)}", worst(lambda r: r["hvp_error"]["float32"]), HVP_FLOAT32),
+        ("Lanczos, top 3 eigenvalues", f"relative error ≤ {sci(EIG_EXACT, 1)}", worst(lambda r: r["lanczos_error"]), EIG_EXACT),
+        ("power iteration, largest-magnitude eigenvalue", f"relative error ≤ {sci(POWER_EXACT, 1)}", worst(lambda r: r["power_error"]), POWER_EXACT),
     ]
     out = [dict(check=c, rule=rule, worst=w, passed=bool(w <= limit)) for c, rule, w, limit in checks]
     for key, label in (("hutchinson", "Hutchinson trace"), ("hutch++", "Hutch++ trace"),
@@ -185,19 +187,22 @@ def _coverage_outcome(rates, n: int) -> str:
 
 def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int) -> list[Verdict]:
     """The toolkit's claims about itself, each with its rule and three outcomes."""
+    from .figures import sci
+
     common = dict(claim=None, chapter="width", profile=profile, source="this book (toolkit validation)")
     out = []
     exact = [c for c in facts["checks"] if "rates" not in c]
     n_ok = sum(c["passed"] for c in exact)
     out.append(Verdict(
         id="width-toolkit-exact", statement="HVPs and eigenvalues of the toolkit equal those of the dense Hessian",
-        rule=(f"on every tiny network: float64 HVP error ≤ {HVP_EXACT:g}, float32 ≤ {HVP_FLOAT32:g}, Lanczos "
-              f"eigenvalues ≤ {EIG_EXACT:g}, power iteration ≤ {POWER_EXACT:g} (relative): holds if all pass, "
+        rule=(f"on every tiny network: float64 HVP error ≤ {sci(HVP_EXACT, 1)}, float32 ≤ {sci(HVP_FLOAT32, 1)}, "
+              f"Lanczos eigenvalues ≤ {sci(EIG_EXACT, 1)}, power iteration ≤ {sci(POWER_EXACT, 1)} (relative): holds if all pass, "
               "fails if any does not, inconclusive without networks"),
         outcome=(INCONCLUSIVE if not exact else HOLDS if n_ok == len(exact) else FAILS),
         evidence={"checks": len(exact), "passed": n_ok, "max_hvp_error_float64": facts["max_hvp_error64"],
                   "max_hvp_error_float32": facts["max_hvp_error32"], "max_lanczos_error": facts["max_lanczos_error"]},
-        figure="", summary=f"{n_ok} of {len(exact)} exactness checks pass.", **common))
+        figure="", summary=(f"all {n_ok} exactness checks pass." if n_ok == len(exact) > 1
+                               else f"{n_ok} of {len(exact)} exactness checks pass."), **common))
     cov = [c for c in facts["checks"] if "rates" in c]
     rates = [r for c in cov for r in c["rates"]]
     n_seeds = facts["coverage_seeds"]
@@ -235,11 +240,12 @@ def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int) -> li
     largest = facts["stats"][-1]["n"]
     if chosen is not None:
         outcome = HOLDS
-        text = f"every draw within {100 * tolerance:g}% from {chosen} samples on ({100 * chosen / n_train:.0f}% of the training set)."
+        text = (f"every draw within {100 * tolerance:g}% from {chosen:,} samples on, "
+                f"{100 * chosen / n_train:.0f}% of the training set.")
     else:
         worst = max(facts["stats"][-1][q]["max_dev"] for q in QUANTITIES)
         outcome = FAILS if worst > 2 * tolerance else INCONCLUSIVE
-        text = f"at the largest count measured, {largest}, a draw is still {100 * worst:.1f}% off."
+        text = f"at the largest count measured, {largest:,}, a draw is still {100 * worst:.1f}% off."
     out.append(Verdict(
         id="width-sample-count", statement="A subset of the training set gives the Hessian's width measures within the tolerance",
         rule=(f"smallest count at which (and above which) every draw's λ_max, Tr H and ‖H‖_F lie within "

@@ -9,6 +9,34 @@ from ... import figures
 from .claims import QUANTITIES
 
 FLOOR = 1e-9  # relative errors below this are drawn at it (log axis)
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(x: float, digits: int = 2) -> str:
+    """A number for a person: plain between 0.001 and 10⁴, else ``1.5×10⁻¹⁶`` (``10⁻¹⁰`` for a power of ten
+    at one digit)."""
+    if x != x:
+        return "n/a"
+    if x == 0 or 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+    return power if mantissa in ("1", "-1") else f"{mantissa}×{power}"
+
+
+def signed_percent(x: float) -> str:
+    """``+39%`` / ``−2%`` (a true minus sign)."""
+    return f"{100 * x:+.0f}%".replace("-", "−")
+
+
+def with_uncertainty(value: float, stderr: float) -> tuple[str, str]:
+    """``value`` and ``stderr`` rounded to two significant digits of the standard error."""
+    import math
+
+    if not (math.isfinite(stderr) and stderr > 0):
+        return f"{value:.4g}", f"{stderr:.2g}"
+    decimals = max(0, 1 - math.floor(math.log10(stderr)))
+    return f"{value:.{decimals}f}", f"{stderr:.{decimals}f}"
 LABELS = {"lam_max": r"$\lambda_{\max}$", "trace": r"Tr $H$ (Hutch++)", "frobenius": r"$\|H\|_F$"}
 
 
@@ -44,8 +72,9 @@ def convergence(curves: dict, *, target: float):
         for i, d in enumerate(curves["deflation"]):
             bx.plot(d["n_hvp"], max(d["error"], FLOOR), "s", color=red, ms=6,
                     label="power it. + deflation" if i == 0 else None)
-            bx.annotate(f"tol {d['tol']:g}", (d["n_hvp"], max(d["error"], FLOOR)), xytext=(3, 3),
-                        textcoords="offset points", fontsize=7.5, color=red)
+            last = d["n_hvp"] == max(x["n_hvp"] for x in curves["deflation"])
+            bx.annotate(f"tol {d['tol']:g}", (d["n_hvp"], max(d["error"], FLOOR)), xytext=(-3 if last else 3, 3),
+                        textcoords="offset points", fontsize=8, color=red, ha="right" if last else "left")
         bx.set(yscale="log", xlabel="Hessian-vector products", title=f"(b) top {k}: largest relative error")
         for a, where in ((ax, "upper right"), (bx, "lower left")):
             a.axhline(target, color="0.5", ls=":", lw=1)
@@ -104,52 +133,84 @@ def sample_rows(samples: list[dict], full: dict) -> list[dict]:
     return [{k: r.get(k) for k in keys} for r in samples] + [{**{k: full.get(k) for k in keys}, "draw": "all"}]
 
 
-# -- tables ---------------------------------------------------------------------------------------------
+# -- tables (computed markdown; ``nb.markdown`` numbers those announced as "**Table: ...**") -------------
 def checks_table(checks: list[dict]) -> str:
-    lines = ["| check | rule | result: worst case (coverage: each network) | verdict |", "| --- | --- | ---: | --- |"]
+    lines = ["**Table: checks against the exact Hessians.** Worst case over the tiny networks (coverage: the rate of "
+             "each network); each rule was fixed before the runs.", "",
+             "| check | rule | result | verdict |", "| --- | --- | ---: | --- |"]
     for c in checks:
-        worst = (", ".join(f"{x:.3f}" for x in c["rates"]) if "rates" in c else f"{c['worst']:.1e}")
+        worst = ", ".join(f"{x:.3f}" for x in c["rates"]) if "rates" in c else sci(c["worst"])
         lines.append(f"| {c['check']} | {c['rule']} | {worst} | **{'pass' if c['passed'] else 'FAIL'}** |")
     return "\n".join(lines)
 
 
+NETWORK_NAMES = {"mlp-tanh": "tanh MLP", "mlp-relu": "ReLU MLP", "cnn": "small CNN"}
+
+
 def validation_table(rows: list[dict]) -> str:
-    """Per network: exact value and estimate ± standard error, and whether the 95% bar covers it."""
+    """Per network: exact value and estimate ± standard error (rounded to it), and whether the 95% bar covers it."""
     names = {"hutchinson": r"Tr $H$, Hutchinson", "hutch++": r"Tr $H$, Hutch++", "frobenius": r"$\Vert H\Vert_F$"}
-    lines = ["| network (parameters) | quantity | exact | estimate ± s.e. | HVPs | (estimate − exact) / s.e. "
-             "| inside ±1.96 s.e. |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    hvps = sorted({e["n_hvp"] for r in rows for e in r["estimates"].values()})
+    lines = ["**Table: one estimate per network against the exact value.** "
+             f"Each from {' or '.join(str(n) for n in hvps)} HVPs; z: (estimate − exact) / standard error; covered: "
+             "inside ±1.96 standard errors.", "",
+             "| network (parameters) | quantity | exact | estimate ± s.e. | z | covered |",
+             "| --- | --- | ---: | ---: | ---: | --- |"]
     for r in rows:
         for i, (key, label) in enumerate(names.items()):
             e = r["estimates"][key]
-            lead = f"{r['model']} ({r['dim']})" if i == 0 else ""
-            lines.append(f"| {lead} | {label} | {e['truth']:.4g} | {e['estimate']:.4g} ± {e['stderr']:.2g} | "
-                         f"{e['n_hvp']} | {e['z']:+.2f} | {'yes' if e['covered'] else 'no'} |")
+            est, se = with_uncertainty(e["estimate"], e["stderr"])
+            exact = f"{e['truth']:.4g}"
+            lead = f"{NETWORK_NAMES.get(r['model'], r['model'])} ({r['dim']:,})" if i == 0 else ""
+            z = f"{e['z']:+.1f}".replace("-", "−")
+            lines.append(f"| {lead} | {label} | {exact} | {est} ± {se} | {z} | {'yes' if e['covered'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def stopping_table(curves: dict, *, target: float) -> str:
+    """Where each method's own stopping rule stops, and the error it has there."""
+    k = curves["k"]
+    t = sci(target, 1)
+    rows = [(r"$\lambda_{\max}$", f"Lanczos, residual ≤ {t}·θ (ours)", curves["lanczos_stop1_hvp"],
+             curves["lanczos_stop1_err"]),
+            (r"$\lambda_{\max}$", f"power iteration, change < {t} (PyHessian)", curves["power_stop_hvp"],
+             curves["power_stop_err"]),
+            (f"top {k}", f"Lanczos, residual ≤ {t}·θ (ours)", curves["lanczos_stopk_hvp"], curves["lanczos_stopk_err"])]
+    rows += [(f"top {k}", f"power iteration with deflation, change < {d['tol']:g}", d["n_hvp"], d["error"])
+             for d in curves["deflation"]]
+    lines = ["**Table: where each stopping rule stops.** HVPs used and the relative error there, against the float64 "
+             f"reference (largest over the top {k} for the top-{k} rows).", "",
+             "| target | method and stopping rule | HVPs | relative error |", "| --- | --- | ---: | ---: |"]
+    lines += [f"| {a} | {b} | {'not reached' if n != n else f'{n:.0f}'} | {sci(e)} |" for a, b, n, e in rows]
     return "\n".join(lines)
 
 
 def counts_table(stats: list[dict], full: dict, chosen: int, tolerance: float) -> str:
-    lines = [r"| samples | $\lambda_{\max}$ over the draws: min – max (max/min) | largest distance from the whole set: "
+    lines = ["**Table: the three quantities at each sample count.** Over the draws, against the whole training set "
+             rf"of {full['n']:,} images ($\lambda_{{\max}}$ = {full['lam_max']:.4g}, Tr $H$ = {full['trace']:.4g}, "
+             rf"$\Vert H\Vert_F$ = {full['frobenius']:.4g}).", "",
+             r"| samples | $\lambda_{\max}$ over the draws: min – max (max/min) | largest distance from the whole set: "
              r"$\lambda_{\max}$ | Tr $H$ | $\Vert H\Vert_F$ " f"| all within {100 * tolerance:g}% |",
              "| ---: | ---: | ---: | ---: | ---: | --- |"]
     for s in stats:
         ok = all(s[q]["max_dev"] <= tolerance for q in QUANTITIES)
         mark = " (chosen)" if s["n"] == chosen else ""
         lam = s["lam_max"]
-        lines.append(f"| {s['n']}{mark} | {lam['min']:.3g} – {lam['max']:.3g} ({lam['ratio']:.2f}×) | "
+        lines.append(f"| {s['n']:,}{mark} | {lam['min']:.1f} – {lam['max']:.1f} ({lam['ratio']:.2f}×) | "
                      f"{100 * lam['max_dev']:.1f}% | {100 * s['trace']['max_dev']:.1f}% | "
                      f"{100 * s['frobenius']['max_dev']:.1f}% | {'yes' if ok else 'no'} |")
-    lines.append(f"| whole training set ({full['n']}) | {full['lam_max']:.4g} | | {full['trace']:.4g} | "
-                 f"{full['frobenius']:.4g} | |")
     return "\n".join(lines)
 
 
 def timing_table(tm: dict, full_tm: dict, n: int, n_full: int) -> str:
-    labels = [("first_hvp", "first HVP (builds the gradient graph)", None), ("hvp", "one HVP", None),
+    labels = [("first_hvp", "first HVP (builds the gradient graph)", None), ("hvp", "one further HVP", None),
               ("lam_max", r"$\lambda_{\max}$ (Lanczos, residual rule)", "lam_max"),
               ("trace", r"Tr $H$ (Hutch++)", "trace"), ("frobenius", r"$\Vert H\Vert_F$", "frobenius")]
-    lines = [f"| measurement | seconds at {n} samples | HVPs | seconds, whole set ({n_full}) |",
+    lines = ["**Table: what one measurement costs.** Median over the draws at the chosen sample count, and the "
+             "whole training set for comparison.", "",
+             f"| measurement | HVPs | seconds, {n:,} samples | seconds, whole set ({n_full:,}) |",
              "| --- | ---: | ---: | ---: |"]
     for key, label, hk in labels:
         hv = f"{tm['n_hvp'][hk]:.0f}" if hk else "1"
-        lines.append(f"| {label} | {tm['seconds'][key]:.3g} | {hv} | {full_tm['seconds'][key]:.3g} |")
+        lines.append(f"| {label} | {hv} | {tm['seconds'][key]:.2g} | {full_tm['seconds'][key]:.2g} |")
     return "\n".join(lines)

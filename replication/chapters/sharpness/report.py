@@ -1,0 +1,234 @@
+"""The chapter's computed prose and tables: numbers formatted for people (5.0 × 10⁻⁶, −0.78, 57%),
+findings as numbered tables (``**Table: caption.**`` + a markdown table, which
+:func:`replication.notebook.markdown` numbers) and one or two sentences around them.
+
+Presentation only: every number comes from :func:`.claims.summary` and every outcome from the
+verdicts of :func:`.claims.verdicts`; nothing here decides anything.
+"""
+from __future__ import annotations
+
+import math
+
+from . import claims
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+MINUS = "\u2212"
+QUANTITY_MATH = {"frobenius": r"$\Vert H\Vert_F$", "lam_max": r"$\lambda_{\max}$", "trace": r"$\operatorname{Tr}H$",
+                 "val_acc": "validation accuracy", "train_loss": "final training loss"}
+DESIGN = {"main": "Design A", "factorial": "Design B", "v3": "The shallow network"}
+NET = claims.NETS            # group -> the word in the verdict ids (deep, equal-time, shallow)
+
+
+def number(x: float, digits: int = 2, *, power: bool | None = None) -> str:
+    """``x`` for prose: plain decimals between 10⁻³ and 10⁵ (``0.005``, ``80``, ``12,000``), else
+    ``5.0 × 10⁻⁶`` (``power`` forces one or the other); never e-notation; a true minus sign."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if power is None:
+        power = not 1e-3 <= abs(x) < 1e5
+    if not power:
+        text = f"{x:,.{digits}g}" if abs(x) < 1000 else f"{round(x):,}"
+        if "e" in text:                         # :g may still choose e-notation near the limits
+            text = f"{x:,.{max(digits, 1)}f}"
+        return text.replace("-", MINUS)
+    k = int(math.floor(math.log10(abs(x))))
+    m = x / 10 ** k
+    if round(abs(m), max(digits - 1, 0)) >= 10:  # 9.96 × 10⁻⁶ rounds to 10.0 × 10⁻⁶
+        k, m = k + 1, m / 10
+    return f"{m:.{max(digits - 1, 0)}f} × 10{str(k).translate(SUPERSCRIPT)}".replace("-", MINUS)
+
+
+def numbers(values, digits: int = 2) -> list[str]:
+    """Several numbers read together (the ends of a range) in one style: all as powers of ten if any
+    needs it."""
+    values = list(values)
+    power = any(math.isfinite(v) and v != 0 and not 1e-3 <= abs(v) < 1e5 for v in values)
+    return [number(v, digits, power=power) for v in values]
+
+
+def signed(x: float, fmt: str = "+.2f") -> str:
+    """``+0.52``, ``−0.78`` (a true minus sign), ``n/a`` for a missing value."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    text = format(x, fmt)
+    if float(text) == 0:                  # −0.0 and +0.00 read as 0.0, 0.00
+        text = text.lstrip("+-")
+    return text.replace("-", MINUS)
+
+
+def to_uncertainty(x: float, lo: float, hi: float) -> tuple[str, str]:
+    """``x`` and its interval rounded to the interval's width (two significant digits of it):
+    ``("+0.001", "−0.010 to +0.012")``."""
+    width = hi - lo
+    decimals = max(0, 1 - int(math.floor(math.log10(width)))) if math.isfinite(width) and width > 0 else 2
+    fmt = f"+.{decimals}f"
+    return signed(x, fmt), interval(lo, hi, fmt)
+
+
+def significant(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits without e-notation: ``40.6``, ``1,180``."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    k = int(math.floor(math.log10(abs(x))))
+    x = round(x, digits - 1 - k)
+    k = int(math.floor(math.log10(abs(x))))       # 99.96 rounds up to 100
+    return f"{x:,.{max(0, digits - 1 - k)}f}".replace("-", MINUS)
+
+
+def interval(lo: float, hi: float, fmt: str = "+.2f") -> str:
+    """``−0.87 to −0.49``."""
+    return f"{signed(lo, fmt)} to {signed(hi, fmt)}"
+
+
+def outcome_phrase(outcome: str) -> str:
+    """The outcome as a predicate with only the outcome in bold: "**holds**", "is **inconclusive**"."""
+    return {"holds": "**holds**", "fails": "**fails**", "inconclusive": "is **inconclusive**"}.get(
+        outcome, f"was **{outcome}**")
+
+
+def diverged_sentence(n_diverged: int, n_runs: int) -> str:
+    """How many runs diverged, as a person would say it."""
+    n_diverged, n_runs = int(n_diverged), int(n_runs)
+    if n_diverged == 0:
+        return "No run diverged."
+    if n_diverged == n_runs:
+        return f"All {n_runs} runs diverged."
+    if n_diverged == 1:
+        return f"One of the {n_runs} runs diverged and is left out of the statistics."
+    return f"{n_diverged} of the {n_runs} runs diverged and are left out of the statistics."
+
+
+def _table(caption: str, more: str, header: list[str], align: list[str], rows: list[list[str]]) -> str:
+    head = f"**Table: {caption}**" + (f" {more}" if more else "")
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") if "$" not in c else c for c in row) + " |" for row in rows]
+    return head + "\n\n" + "\n".join(lines)
+
+
+def trend_table(g: str, facts: dict, verdicts: dict) -> str:
+    """Spearman ρ of each quantity with η/S for design ``g``, its interval and the verdict."""
+    t, net = facts[g]["trend"], NET[g]
+    rows = []
+    for q, slug, claim in (("frobenius", "frobenius", 4), ("lam_max", "lam-max", 4), ("trace", "trace", 4),
+                           ("val_acc", "val-acc", 5), ("train_loss", None, None)):
+        v = verdicts.get(f"claim-{claim}-{net}-{slug}") if slug else None
+        rows.append([QUANTITY_MATH[q], signed(t[q]["rho"]), interval(t[q]["lo"], t[q]["hi"]),
+                     f"claim {claim} {outcome_phrase(v.outcome)}" if v else "(not a claim)"])
+    n = t["frobenius"]
+    return _table(f"{DESIGN[g]}, rank correlation with η/S.",
+                  f"Spearman ρ between η/S and the mean over seeds ({n['n_groups']} ratios, {n['n_runs']} runs; "
+                  "runs of equal η/S pooled), with its 95% interval and the verdict by the rule.",
+                  ["quantity", "ρ", "95% interval", "verdict"], ["---", "---:", ":---:", "---"], rows)
+
+
+def fit_table(g: str, facts: dict, verdicts: dict) -> str:
+    """The fit log ‖H‖_F = a + b log(η/S) + d log η for design ``g``: b and d with their verdicts."""
+    f, net = facts[g]["fits"]["frobenius"], NET[g]
+    b, d = verdicts[f"sharpness-ratio-not-eta-{net}"], verdicts[f"sharpness-ratio-alone-{net}"]
+    rows = [[r"$b$: $\eta/S$ at fixed $\eta$", signed(f["b"]), interval(f["b_lo"], f["b_hi"]),
+             f"“η/S, not η alone” {outcome_phrase(b.outcome)}"],
+            [r"$d$: $\eta$ at fixed $\eta/S$", signed(f["d"]), interval(f["d_lo"], f["d_hi"]),
+             f"“only η/S” {outcome_phrase(d.outcome)} (margin ±{claims.SLOPE_MARGIN:g})"]]
+    return _table(f"{DESIGN[g]}, η/S against η.",
+                  r"The fit $\log\Vert H\Vert_F = a + b\log(\eta/S) + d\log\eta$"
+                  f" over {f['n']} runs, with 95% t-intervals.",
+                  ["coefficient", "estimate", "95% interval", "verdict"], ["---", "---:", ":---:", "---"], rows)
+
+
+def equal_loss_sentence(g: str, facts: dict, verdicts: dict) -> str:
+    """Claims 4′ and 5′ of design ``g``: collinear, or the slopes at equal training loss."""
+    net = NET[g]
+    c4, c5 = facts[g]["controlled"]["frobenius"], facts[g]["controlled"]["val_acc"]
+    v4, v5 = verdicts[f"claim-4-{net}-equal-loss"], verdicts[f"claim-5-{net}-equal-loss"]
+    corr = c4["corr"]
+    if not math.isfinite(corr) or abs(corr) >= claims.COLLINEAR_MAX:
+        return (f"Between runs of equal training loss (claims 4′ and 5′) nothing can be said here: the log training "
+                f"loss and log η/S correlate at {signed(corr)}, beyond the collinearity limit of "
+                f"{claims.COLLINEAR_MAX:g}, so both rows are **inconclusive**.")
+    b4, i4 = to_uncertainty(c4["b"], c4["lo"], c4["hi"])
+    b5, i5 = to_uncertainty(c5["b"], c5["lo"], c5["hi"])
+    return (f"At equal training loss (log loss and log η/S correlate at {signed(corr)}), the slope on log η/S is "
+            rf"{b4} ({i4}) for $\log\Vert H\Vert_F$, so claim 4′ {outcome_phrase(v4.outcome)}, and {b5} ({i5}) "
+            f"for the accuracy, so claim 5′ {outcome_phrase(v5.outcome)}.")
+
+
+def findings(g: str, facts: dict, verdicts: dict, *, lead: str = "") -> str:
+    """"What we find" for design ``g``: a sentence, the trend and fit tables, the confounds in one or two
+    sentences, divergence and the edge of stability."""
+    f, s = facts[g]["fits"]["frobenius"], facts[g]
+    confound = (f"Across these runs log η and log η/S correlate at {signed(f['corr_eta_ratio'])}; taken alone, "
+                rf"log η/S explains R² = {f['r2_ratio']:.2f} of the variance of $\log\Vert H\Vert_F$, log η "
+                f"{f['r2_eta']:.2f} and log S {f['r2_S']:.2f}; the fit below separates η/S from η.")
+    above = int(s["above_2"])
+    edge = (r"No measured run ends with $\eta\lambda_{\max}>2$." if not above else
+            (f"One of the {s['n_measured']} measured runs ends" if above == 1 else
+             f"{above} of the {s['n_measured']} measured runs end")
+            + r" with $\eta\lambda_{\max}>2$, where " + ("it cannot" if above == 1 else "they cannot")
+            + " sit in a minimum.")
+    claimed = [verdicts.get(f"claim-{c}-{NET[g]}-{slug}") for c, slug in
+               ((4, "frobenius"), (4, "lam-max"), (4, "trace"), (5, "val-acc"))]
+    held = sum(v is not None and v.outcome == "holds" for v in claimed)
+    words = {0: "None", 1: "One", 2: "Two", 3: "Three", 4: "All four"}
+    trends = ("All four claimed trends hold by their rules: the width measures fall and the accuracy rises with "
+              "η/S." if held == 4 else f"{words[held]} of the four claimed trends {'holds' if held == 1 else 'hold'} "
+              "by their rules.")
+    parts = ["**What we find.** " + (lead + " " if lead else "") + trends,
+             trend_table(g, facts, verdicts), confound, fit_table(g, facts, verdicts),
+             equal_loss_sentence(g, facts, verdicts) + " " + diverged_sentence(s["n_diverged"], s["n_runs"])
+             + " " + edge]
+    return "\n\n".join(parts)
+
+
+def rescale_findings(facts: dict, verdicts: dict, pairs: list[dict]) -> str:
+    """Claim 7: per β, λ_max relative to β = 1 and the accuracy change, with the tests' outcomes."""
+    rt = facts["rescale_test"]
+    by_beta = {p["beta"]: p for p in pairs}
+    rows = []
+    for b in rt["betas"]:
+        w, a, p = b["width"], b["acc"], by_beta.get(b["beta"], {})
+        width = (f"×{math.exp(w['diff']):.2f} ({math.exp(w['lo']):.2f} to {math.exp(w['hi']):.2f}), {w['outcome']}"
+                 if math.isfinite(w["lo"]) else f"n/a, {w['outcome']}")
+        acc = (f"{signed(100 * a['diff'], '+.1f')} ({interval(100 * a['lo'], 100 * a['hi'], '+.1f')}), {a['outcome']}"
+               if math.isfinite(a["lo"]) else f"n/a, {a['outcome']}")
+        rows.append([f"{b['beta']:g}", number(p.get("eta", math.nan), 3), f"{p.get('S', '')}", width, acc])
+    ref = by_beta.get(1.0, {})
+    table = _table("Same η/S, rescaled by β, against β = 1.",
+                   f"Against η = {number(ref.get('eta', math.nan), 3)}, S = {ref.get('S', 'n/a')}: "
+                   r"$\lambda_{\max}$" f" as a ratio of geometric means, the validation accuracy as a difference in points, each "
+                   f"with its 90% interval (the two one-sided tests at 5%) and the test's outcome; the margins are "
+                   f"×{claims.WIDTH_FACTOR:g} and ±{100 * claims.ACC_POINTS:g} point.",
+                   [r"$\beta$", r"$\eta$", r"$S$", r"$\lambda_{\max}$ ÷ its value at $\beta=1$", "accuracy change (points)"],
+                   ["---:", "---:", "---:", "---", "---"], rows)
+    vw, va = verdicts["claim-7-rescale-width"], verdicts["claim-7-rescale-val-acc"]
+    text = (f"By the rule (every β must hold; any β that fails fails the claim), claim 7 {outcome_phrase(vw.outcome)} "
+            f"for the width and {outcome_phrase(va.outcome)} for the accuracy.")
+    if any(b[k]["outcome"] == "inconclusive" for b in rt["betas"] for k in ("width", "acc")):
+        text += " With this few seeds an interval is wide, and “inconclusive” is then the honest answer."
+    n_runs = sum(p.get("n_runs", 0) for p in pairs)
+    return "**What we find.** The table compares every β with β = 1.\n\n" + table + "\n\n" + text + " " + diverged_sentence(rt["n_diverged"], n_runs)
+
+
+def check_table(rows: list[dict], n_samples: int, n_train: int) -> str:
+    """The sample-count check: the width measures on the sample and on the whole training set."""
+    body = [[f"η = {number(r['eta'], 3)}, S = {r['S']}", QUANTITY_MATH.get(r["key"], r["quantity"])
+             if r["key"] != "trace_C" else r"$\operatorname{Tr}C$", significant(r["sample"]), significant(r["whole"]),
+             f"{signed(100 * r['deviation'], '+.0f')}%"] for r in rows]
+    return _table("The Hessian's sample against the whole training set.",
+                  f"Width measures at the end of the flattest and the sharpest run of design A (seed 0), on the "
+                  f"{n_samples:,} sampled training examples and on all {n_train:,}; difference relative to the "
+                  "whole set.",
+                  ["run", "quantity", "sample", "whole set", "difference"], ["---", "---", "---:", "---:", "---:"],
+                  body)
+
+
+def check_sentence(facts: dict, verdict, n_samples: int) -> str:
+    dev, tol = facts["check_max_dev"], facts["width_tolerance"]
+    if not math.isfinite(dev):
+        return f"No run could be checked, so the count is {outcome_phrase(verdict.outcome).replace('is ', '')}."
+    return (r"The largest deviation of $\lambda_{\max}$, $\operatorname{Tr}H$ and $\Vert H\Vert_F$" f" is {100 * dev:.0f}%, against the width chapter's "
+            f"tolerance of {100 * tol:.0f}%: by that rule the count of {n_samples:,} examples "
+            f"{outcome_phrase(verdict.outcome)} here.")
