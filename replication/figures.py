@@ -128,7 +128,8 @@ def provenance_text(provenance: Mapping[str, Any], *, profile: str, seeds: int |
         src += " (NOT canonical data)"
     if src:
         parts.append(src)
-    parts.append(str(provenance.get("device_name") or provenance.get("device", "device unknown")))
+    device = str(provenance.get("device_name") or provenance.get("device", "device unknown"))
+    parts.append(device.replace(", 1 threads)", ", 1 thread)"))     # as results stored before 2026-12 wrote it
     parts.append(f"code {provenance.get('code_version', 'unknown')}")
     return "Computed with " + "; ".join(parts) + "."
 

@@ -41,7 +41,8 @@ def device_name(device: str = "cpu") -> str:
     dev = torch.device(device)
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
-    return f"cpu ({_cpu_model()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({_cpu_model()}, {threads} thread{'' if threads == 1 else 's'})"
 
 
 @functools.lru_cache(maxsize=1)

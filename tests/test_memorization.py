@@ -200,8 +200,8 @@ def test_smoke_compute_verdicts_and_figures(store):
 def test_small_numbers_and_correlations_for_people():
     from replication.chapters.memorization import page
 
-    assert claims.sci(0.00025) == "2.5×10⁻⁴" and claims.sci(0.004) == "0.004"
-    assert page.ratio_range(0.00025, 0.004) == "2.5×10⁻⁴ to 4×10⁻³"
+    assert page.ratio_range(0.00025, 0.004) == "2.5×10⁻⁴ to 4.0×10⁻³"
+    assert page.ratio_range(0.0025, 0.004) == "0.0025 to 0.004"
     assert claims.rho_text(-0.97, -0.97, -0.87) == "−0.97 [−0.97, −0.87]"
     assert claims.rho_text(0.0, -0.8, 0.8) == "0.00 [−0.80, +0.80]"
     assert page.verdict_clause("the observation", "holds") == "the observation **holds**"

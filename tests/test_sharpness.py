@@ -268,8 +268,8 @@ def test_findings_read_as_prose_and_tables():
         for block in md.split("\n\n"):
             rows = [line for line in block.splitlines() if line.startswith("|")]
             assert len({_cells(line) for line in rows}) <= 1, block
-    assert report.number(5e-6) == "5.0 × 10⁻⁶" and report.number(0.005) == "0.005"
-    assert report.numbers([5e-6, 1e-3]) == ["5.0 × 10⁻⁶", "1.0 × 10⁻³"]
+    assert report.number(5e-6) == "5.0×10⁻⁶" and report.number(0.005) == "0.005"
+    assert report.numbers([5e-6, 1e-3]) == ["5.0×10⁻⁶", "1.0×10⁻³"]
     assert report.diverged_sentence(2, 48) == "2 of the 48 runs diverged and are left out of the statistics."
     wide = _rows({(0.01, 100): [1.0, 50.0, 3.0], (0.02, 100): [2.0, 2.5, 2.2]})
     for p in claims.pair_table(wide):

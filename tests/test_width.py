@@ -208,8 +208,9 @@ def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
 def test_numbers_on_the_page_are_written_for_people():
     from replication.chapters.width import figures as wf
 
-    assert wf.sci(1e-10, 1) == "10⁻¹⁰" and wf.sci(1.5e-16) == "1.5×10⁻¹⁶" and wf.sci(0.013) == "0.013"
-    assert wf.sci(3.2e-4) == "3.2×10⁻⁴" and wf.sci(float("nan")) == "n/a" and wf.sci(0.0) == "0"
+    from replication.wording import number
+    assert number(1e-10, 1) == "10⁻¹⁰" and number(1.5e-16) == "1.5×10⁻¹⁶" and number(0.013) == "0.013"
+    assert number(3.2e-4) == "3.2×10⁻⁴" and number(float("nan")) == "n/a" and number(0.0) == "0"
     assert wf.signed_percent(0.39) == "+39%" and wf.signed_percent(-0.02) == "−2%"
     assert wf.with_uncertainty(1.8843, 0.2311) == ("1.88", "0.23") and wf.with_uncertainty(5.2851, 0.0561) == ("5.285", "0.056")
     checks = width.validation_checks([dict(coverage_seeds=200, hvp_error={"double_backward": 1.5e-16, "func": 1e-16,

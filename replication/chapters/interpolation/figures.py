@@ -10,21 +10,10 @@ import numpy as np
 
 from ... import figures as F
 from ... import stats
+from ...wording import number
 from . import claims
 
 TRAIN, TEST = "#222222", "#1f77b4"
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def number(x: float, digits: int = 2) -> str:
-    """``x`` for a reader: plain between 0.001 and 10⁵ (``0.002``, ``1,024``), else ``7.8×10⁻⁴``;
-    ``digits`` significant digits."""
-    if x == 0 or not math.isfinite(x):
-        return "0" if x == 0 else "n/a"
-    if 1e-3 <= abs(x) < 1e5:
-        return f"{float(f'{x:.{digits}g}'):,.10f}".rstrip("0").rstrip(".").replace("-", "−")
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}".replace("-", "−", 1)
 
 
 def _styled(draw):

@@ -37,11 +37,12 @@ at chance accuracy (1/10) and its curve stops where it diverged.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from ... import stats
+from ... import stats, wording
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, Verdict
 from .experiment import LINEAR, SQRT, curves
 
@@ -191,9 +192,8 @@ def _fmt_beta(b: float) -> str:
     return "∞" if not math.isfinite(b) else f"{b:g}"
 
 
-def signed(x: float, fmt: str = "+.1f") -> str:
-    """``x`` with its sign, a true minus (−) for negatives: ``+0.5``, ``−4.7``."""
-    return format(x, fmt).replace("-", "−")
+#: intervals of accuracy differences in points, one decimal, a true minus
+signed = functools.partial(wording.signed, fmt="+.1f")
 
 
 def break_text(br: dict) -> str:

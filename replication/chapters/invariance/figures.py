@@ -7,23 +7,11 @@ import math
 import numpy as np
 
 from ... import figures as F
+from ...wording import number
 from .claims import CHANCE, _acc, signed
 from .experiment import LINEAR, SQRT, curves
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-def number(x: float, digits: int = 2) -> str:
-    """``x`` for a reader: plain between 0.001 and 10⁵ (``0.001``, ``12.5``, ``1,200``), else
-    ``5.0×10⁻⁶``; ``digits`` significant digits."""
-    if x == 0 or not math.isfinite(x):
-        return "0" if x == 0 else ("∞" if x > 0 else "−∞" if x < 0 else "n/a")
-    if 1e-3 <= abs(x) < 1e5:
-        text = f"{float(f'{x:.{digits}g}'):,.10f}".rstrip("0").rstrip(".")
-        return text.replace("-", "−")
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}".replace("-", "−", 1)
 
 
 def count_word(n: int) -> str:

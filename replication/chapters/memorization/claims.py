@@ -43,6 +43,7 @@ from scipy import stats as st
 
 from ... import stats
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict
+from ...wording import MINUS
 
 RHO_MIN = 0.5
 SOURCE = "ICLR 2018, Fig. 5"
@@ -51,7 +52,6 @@ FIGURE_MOMENTUM = "fig-memo-speed"
 
 
 # -- numbers as a reader sees them ---------------------------------------------------------------------------
-MINUS = "\u2212"
 
 
 def num(x, digits: int = 2, sign: bool = False) -> str:
@@ -68,18 +68,6 @@ def rho_text(rho, lo, hi, digits: int = 2) -> str:
     def r(x):
         return num(x, digits, sign=True)
     return f"{r(rho)} [{r(lo)}, {r(hi)}]" if math.isfinite(rho) else "–"
-
-
-def sci(x: float, digits: int = 2) -> str:
-    """A small positive number for a page: 0.004 as it is, 0.00025 as 2.5×10⁻⁴ (``digits`` significant)."""
-    if x == 0 or not math.isfinite(x):
-        return str(x)
-    if 1e-3 <= abs(x) < 1e4:
-        return f"{x:.{digits}g}"
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    sup = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return (f"10{sup}" if mantissa == "1" else f"{mantissa}×10{sup}").replace("-", MINUS)
 
 
 # -- readouts of one run ----------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from .claims import MINUS, num, panel_name, rho_text
+from ...wording import MINUS, numbers, verdict_clause
+from .claims import num, panel_name, rho_text
 
 # the paper's setting (ICLR 2018 submission, Fig. 5 and its text)
 PAPER_WIDTH = 256                          # hidden units; the depth is not given
@@ -19,25 +20,9 @@ WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
 
-def verdict_clause(subject: str, outcome: str) -> str:
-    """"claim 8 **holds**", "claim 8 **fails**", "claim 8 is **inconclusive**", "claim 8 was **not run**"."""
-    verb = {"holds": "", "fails": "", "not run": "was "}.get(outcome, "is ")
-    return f"{subject} {verb}**{outcome}**"
-
-def _sup(exponent: int) -> str:
-    return str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-
-
 def ratio_range(lo: float, hi: float) -> str:
-    """Two η/S values on one scale: "2.5×10⁻⁴ to 4×10⁻³" (or plain decimals when both are ≥ 0.001)."""
-    if lo >= 1e-3:
-        return f"{lo:.2g} to {hi:.2g}"
-
-    def sci(x):
-        m, e = f"{x:.1e}".split("e")
-        m = m.rstrip("0").rstrip(".")
-        return (f"10{_sup(int(e))}" if m == "1" else f"{m}×10{_sup(int(e))}").replace("-", MINUS)
-    return f"{sci(lo)} to {sci(hi)}"
+    """Two η/S values on one scale: "2.5×10⁻⁴ to 4.0×10⁻³" (plain decimals when both allow it)."""
+    return " to ".join(numbers([lo, hi]))
 
 
 def runs_line(results, params, data_label: str) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 
 from ... import stats
 from ...claims import Verdict
+from ...wording import MINUS
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
 SOURCE_FIG4 = "ICLR 2018 submission, Fig. 4"
@@ -229,7 +230,6 @@ def summary(results, params) -> dict:
 
 
 # -- numbers as a reader sees them -------------------------------------------------------------------------
-MINUS = "\u2212"
 KIND_NAMES = {"clr": "CLR", "cbs": "CBS", "sqrt": "√-rule"}
 
 

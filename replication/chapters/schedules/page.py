@@ -6,16 +6,12 @@ from __future__ import annotations
 import math
 import re
 
-from .claims import MINUS, _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
+from ...wording import MINUS, SUPERSCRIPT, verdict_clause
+from .claims import _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
 
 PAPER = "ICLR 2018 submission"
 
 
-
-def verdict_clause(subject: str, outcome: str) -> str:
-    """"claim 8 **holds**", "claim 8 **fails**", "claim 8 is **inconclusive**", "claim 8 was **not run**"."""
-    verb = {"holds": "", "fails": "", "not run": "was "}.get(outcome, "is ")
-    return f"{subject} {verb}**{outcome}**"
 
 def runs_line(results, params) -> str:
     """The "Runs:" line under the parameters: how many runs, read back or computed, and their provenance."""
@@ -183,15 +179,12 @@ def tracking_findings(facts: dict) -> str:
             f"compares warm and cold starts on the *same* checkpoints.")
 
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
 def _readable(text: str) -> str:
     """A benchmark's text for people: 1.9e-06 as 1.9×10⁻⁶, 1e-3 as 10⁻³, "1 threads" as "1 thread",
     "1 epoch(s)" as "1 epoch"."""
     def power(m):
         mantissa, exponent = m.group(1), int(m.group(2))
-        sup = str(exponent).translate(_SUPERSCRIPT).replace("-", "⁻")
+        sup = str(exponent).translate(SUPERSCRIPT).replace("-", "⁻")
         return f"10{sup}" if mantissa in ("1", "1.0") else f"{mantissa}×10{sup}"
     text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)e([+-]?\d+)\b", power, text)
     text = re.sub(r"\b1 threads\b", "1 thread", text)

@@ -1,4 +1,4 @@
-"""The chapter's computed prose and tables: numbers formatted for people (5.0 × 10⁻⁶, −0.78, 57%),
+"""The chapter's computed prose and tables: numbers formatted for people by :mod:`replication.wording` (5.0×10⁻⁶, −0.78, 57%),
 findings as numbered tables (``**Table: caption.**`` + a markdown table, which
 :func:`replication.notebook.markdown` numbers) and one or two sentences around them.
 
@@ -9,85 +9,13 @@ from __future__ import annotations
 
 import math
 
+from ...wording import interval, number, numbers, outcome_phrase, signed, significant, to_uncertainty
 from . import claims
 
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-MINUS = "\u2212"
 QUANTITY_MATH = {"frobenius": r"$\Vert H\Vert_F$", "lam_max": r"$\lambda_{\max}$", "trace": r"$\operatorname{Tr}H$",
                  "val_acc": "validation accuracy", "train_loss": "final training loss"}
 DESIGN = {"main": "Design A", "factorial": "Design B", "v3": "The shallow network"}
 NET = claims.NETS            # group -> the word in the verdict ids (deep, equal-time, shallow)
-
-
-def number(x: float, digits: int = 2, *, power: bool | None = None) -> str:
-    """``x`` for prose: plain decimals between 10⁻³ and 10⁵ (``0.005``, ``80``, ``12,000``), else
-    ``5.0 × 10⁻⁶`` (``power`` forces one or the other); never e-notation; a true minus sign."""
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    if x == 0:
-        return "0"
-    if power is None:
-        power = not 1e-3 <= abs(x) < 1e5
-    if not power:
-        text = f"{x:,.{digits}g}" if abs(x) < 1000 else f"{round(x):,}"
-        if "e" in text:                         # :g may still choose e-notation near the limits
-            text = f"{x:,.{max(digits, 1)}f}"
-        return text.replace("-", MINUS)
-    k = int(math.floor(math.log10(abs(x))))
-    m = x / 10 ** k
-    if round(abs(m), max(digits - 1, 0)) >= 10:  # 9.96 × 10⁻⁶ rounds to 10.0 × 10⁻⁶
-        k, m = k + 1, m / 10
-    return f"{m:.{max(digits - 1, 0)}f} × 10{str(k).translate(SUPERSCRIPT)}".replace("-", MINUS)
-
-
-def numbers(values, digits: int = 2) -> list[str]:
-    """Several numbers read together (the ends of a range) in one style: all as powers of ten if any
-    needs it."""
-    values = list(values)
-    power = any(math.isfinite(v) and v != 0 and not 1e-3 <= abs(v) < 1e5 for v in values)
-    return [number(v, digits, power=power) for v in values]
-
-
-def signed(x: float, fmt: str = "+.2f") -> str:
-    """``+0.52``, ``−0.78`` (a true minus sign), ``n/a`` for a missing value."""
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    text = format(x, fmt)
-    if float(text) == 0:                  # −0.0 and +0.00 read as 0.0, 0.00
-        text = text.lstrip("+-")
-    return text.replace("-", MINUS)
-
-
-def to_uncertainty(x: float, lo: float, hi: float) -> tuple[str, str]:
-    """``x`` and its interval rounded to the interval's width (two significant digits of it):
-    ``("+0.001", "−0.010 to +0.012")``."""
-    width = hi - lo
-    decimals = max(0, 1 - int(math.floor(math.log10(width)))) if math.isfinite(width) and width > 0 else 2
-    fmt = f"+.{decimals}f"
-    return signed(x, fmt), interval(lo, hi, fmt)
-
-
-def significant(x: float, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant digits without e-notation: ``40.6``, ``1,180``."""
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    if x == 0:
-        return "0"
-    k = int(math.floor(math.log10(abs(x))))
-    x = round(x, digits - 1 - k)
-    k = int(math.floor(math.log10(abs(x))))       # 99.96 rounds up to 100
-    return f"{x:,.{max(0, digits - 1 - k)}f}".replace("-", MINUS)
-
-
-def interval(lo: float, hi: float, fmt: str = "+.2f") -> str:
-    """``−0.87 to −0.49``."""
-    return f"{signed(lo, fmt)} to {signed(hi, fmt)}"
-
-
-def outcome_phrase(outcome: str) -> str:
-    """The outcome as a predicate with only the outcome in bold: "**holds**", "is **inconclusive**"."""
-    return {"holds": "**holds**", "fails": "**fails**", "inconclusive": "is **inconclusive**"}.get(
-        outcome, f"was **{outcome}**")
 
 
 def diverged_sentence(n_diverged: int, n_runs: int) -> str:

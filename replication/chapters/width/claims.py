@@ -38,16 +38,16 @@ def coverage_band(n: int, nominal: float = NOMINAL, slack: float = COVERAGE_SLAC
 
 def validation_checks(rows: list[dict]) -> list[dict]:
     """One check per claim about the toolkit: rule, worst case over the tiny networks, pass/fail."""
-    from .figures import sci
+    from ...wording import number
 
     lo, hi = coverage_band(rows[0]["coverage_seeds"])
     worst = lambda f: max(f(r) for r in rows)  # noqa: E731
     checks = [
-        ("HVP, double backward, float64", f"relative error ≤ {sci(HVP_EXACT, 1)}", worst(lambda r: r["hvp_error"]["double_backward"]), HVP_EXACT),
-        ("HVP, forward-over-reverse, float64", f"relative error ≤ {sci(HVP_EXACT, 1)}", worst(lambda r: r["hvp_error"]["func"]), HVP_EXACT),
-        ("HVP, float32", f"relative error ≤ {sci(HVP_FLOAT32, 1)}", worst(lambda r: r["hvp_error"]["float32"]), HVP_FLOAT32),
-        ("Lanczos, top 3 eigenvalues", f"relative error ≤ {sci(EIG_EXACT, 1)}", worst(lambda r: r["lanczos_error"]), EIG_EXACT),
-        ("power iteration, largest-magnitude eigenvalue", f"relative error ≤ {sci(POWER_EXACT, 1)}", worst(lambda r: r["power_error"]), POWER_EXACT),
+        ("HVP, double backward, float64", f"relative error ≤ {number(HVP_EXACT, 1)}", worst(lambda r: r["hvp_error"]["double_backward"]), HVP_EXACT),
+        ("HVP, forward-over-reverse, float64", f"relative error ≤ {number(HVP_EXACT, 1)}", worst(lambda r: r["hvp_error"]["func"]), HVP_EXACT),
+        ("HVP, float32", f"relative error ≤ {number(HVP_FLOAT32, 1)}", worst(lambda r: r["hvp_error"]["float32"]), HVP_FLOAT32),
+        ("Lanczos, top 3 eigenvalues", f"relative error ≤ {number(EIG_EXACT, 1)}", worst(lambda r: r["lanczos_error"]), EIG_EXACT),
+        ("power iteration, largest-magnitude eigenvalue", f"relative error ≤ {number(POWER_EXACT, 1)}", worst(lambda r: r["power_error"]), POWER_EXACT),
     ]
     out = [dict(check=c, rule=rule, worst=w, passed=bool(w <= limit)) for c, rule, w, limit in checks]
     for key, label in (("hutchinson", "Hutchinson trace"), ("hutch++", "Hutch++ trace"),
@@ -187,7 +187,7 @@ def _coverage_outcome(rates, n: int) -> str:
 
 def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int) -> list[Verdict]:
     """The toolkit's claims about itself, each with its rule and three outcomes."""
-    from .figures import sci
+    from ...wording import number
 
     common = dict(claim=None, chapter="width", profile=profile, source="this book (toolkit validation)")
     out = []
@@ -195,8 +195,8 @@ def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int) -> li
     n_ok = sum(c["passed"] for c in exact)
     out.append(Verdict(
         id="width-toolkit-exact", statement="HVPs and eigenvalues of the toolkit equal those of the dense Hessian",
-        rule=(f"on every tiny network: float64 HVP error ≤ {sci(HVP_EXACT, 1)}, float32 ≤ {sci(HVP_FLOAT32, 1)}, "
-              f"Lanczos eigenvalues ≤ {sci(EIG_EXACT, 1)}, power iteration ≤ {sci(POWER_EXACT, 1)} (relative): holds if all pass, "
+        rule=(f"on every tiny network: float64 HVP error ≤ {number(HVP_EXACT, 1)}, float32 ≤ {number(HVP_FLOAT32, 1)}, "
+              f"Lanczos eigenvalues ≤ {number(EIG_EXACT, 1)}, power iteration ≤ {number(POWER_EXACT, 1)} (relative): holds if all pass, "
               "fails if any does not, inconclusive without networks"),
         outcome=(INCONCLUSIVE if not exact else HOLDS if n_ok == len(exact) else FAILS),
         evidence={"checks": len(exact), "passed": n_ok, "max_hvp_error_float64": facts["max_hvp_error64"],

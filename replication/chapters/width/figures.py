@@ -6,27 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ... import figures
+from ...wording import MINUS, number
 from .claims import QUANTITIES
 
 FLOOR = 1e-9  # relative errors below this are drawn at it (log axis)
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def sci(x: float, digits: int = 2) -> str:
-    """A number for a person: plain between 0.001 and 10⁴, else ``1.5×10⁻¹⁶`` (``10⁻¹⁰`` for a power of ten
-    at one digit)."""
-    if x != x:
-        return "n/a"
-    if x == 0 or 1e-3 <= abs(x) < 1e4:
-        return f"{x:.{digits}g}"
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
-    return power if mantissa in ("1", "-1") else f"{mantissa}×{power}"
 
 
 def signed_percent(x: float) -> str:
     """``+39%`` / ``−2%`` (a true minus sign)."""
-    return f"{100 * x:+.0f}%".replace("-", "−")
+    return f"{100 * x:+.0f}%".replace("-", MINUS)
 
 
 def with_uncertainty(value: float, stderr: float) -> tuple[str, str]:
@@ -139,7 +127,7 @@ def checks_table(checks: list[dict]) -> str:
              "each network); each rule was fixed before the runs.", "",
              "| check | rule | result | verdict |", "| --- | --- | ---: | --- |"]
     for c in checks:
-        worst = ", ".join(f"{x:.3f}" for x in c["rates"]) if "rates" in c else sci(c["worst"])
+        worst = ", ".join(f"{x:.3f}" for x in c["rates"]) if "rates" in c else number(c["worst"])
         lines.append(f"| {c['check']} | {c['rule']} | {worst} | **{'pass' if c['passed'] else 'FAIL'}** |")
     return "\n".join(lines)
 
@@ -170,7 +158,7 @@ def validation_table(rows: list[dict]) -> str:
 def stopping_table(curves: dict, *, target: float) -> str:
     """Where each method's own stopping rule stops, and the error it has there."""
     k = curves["k"]
-    t = sci(target, 1)
+    t = number(target, 1)
     rows = [(r"$\lambda_{\max}$", f"Lanczos, residual ≤ {t}·θ (ours)", curves["lanczos_stop1_hvp"],
              curves["lanczos_stop1_err"]),
             (r"$\lambda_{\max}$", f"power iteration, change < {t} (PyHessian)", curves["power_stop_hvp"],
@@ -181,7 +169,7 @@ def stopping_table(curves: dict, *, target: float) -> str:
     lines = ["**Table: where each stopping rule stops.** HVPs used and the relative error there, against the float64 "
              f"reference (largest over the top {k} for the top-{k} rows).", "",
              "| target | method and stopping rule | HVPs | relative error |", "| --- | --- | ---: | ---: |"]
-    lines += [f"| {a} | {b} | {'not reached' if n != n else f'{n:.0f}'} | {sci(e)} |" for a, b, n, e in rows]
+    lines += [f"| {a} | {b} | {'not reached' if n != n else f'{n:.0f}'} | {number(e)} |" for a, b, n, e in rows]
     return "\n".join(lines)
 
 

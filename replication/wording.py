@@ -1,0 +1,102 @@
+"""How the pages write numbers and outcomes: one style for the whole book.
+
+- :func:`number`: plain decimals between 10⁻³ and 10⁵ (``0.002``, ``12.5``, ``1,200``), powers of ten
+  outside (``7.8×10⁻⁴``), never e-notation, a typographic minus (−), ``n/a`` for a missing value.
+- :func:`numbers`: the ends of a range in one style (both as powers of ten if either needs it).
+- :func:`signed`, :func:`interval`, :func:`to_uncertainty`: signed values and intervals rounded to
+  their own width, so a number carries no digits its uncertainty does not support.
+- :func:`outcome_phrase`, :func:`verdict_clause`: a verdict as a predicate with only the outcome in
+  bold ("claim 8 **holds**", "claim 12 is **inconclusive**").
+"""
+from __future__ import annotations
+
+import math
+
+MINUS = "\u2212"
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or (not isinstance(x, (int, float)) and math.isnan(float(x)))
+
+
+def number(x: float | None, digits: int = 2, *, power: bool | None = None) -> str:
+    """``x`` to ``digits`` significant digits for a reader (see the module docstring); ``power``
+    forces the power-of-ten form (True) or the plain one (False).  A mantissa of exactly one digit
+    ``1`` is dropped: ``10⁻¹⁰``."""
+    if _missing(x):
+        return "n/a"
+    x = float(x)
+    if math.isinf(x):
+        return "∞" if x > 0 else MINUS + "∞"
+    if x == 0:
+        return "0"
+    if power is None:
+        power = not 1e-3 <= abs(x) < 1e5
+    if not power:
+        text = f"{float(f'{x:.{digits}g}'):,.10f}".rstrip("0").rstrip(".")
+        return text.replace("-", MINUS)
+    mantissa, exponent = f"{x:.{max(digits, 1) - 1}e}".split("e")
+    ten = "10" + str(int(exponent)).translate(SUPERSCRIPT)
+    if mantissa in ("1", "-1"):
+        return (mantissa[:-1] + ten).replace("-", MINUS)
+    return f"{mantissa}×{ten}".replace("-", MINUS)
+
+
+def numbers(values, digits: int = 2) -> list[str]:
+    """Several numbers read together (the ends of a range) in one style: all as powers of ten if any
+    needs it."""
+    values = [float(v) for v in values]
+    power = any(math.isfinite(v) and v != 0 and not 1e-3 <= abs(v) < 1e5 for v in values)
+    return [number(v, digits, power=power) for v in values]
+
+
+def signed(x: float | None, fmt: str = "+.2f") -> str:
+    """``+0.52``, ``−0.78`` (a true minus sign); zero without a sign; ``n/a`` for a missing value."""
+    if _missing(x) or not math.isfinite(float(x)):
+        return "n/a" if _missing(x) else number(x)
+    text = format(float(x), fmt)
+    if float(text) == 0:                  # −0.0 and +0.00 read as 0.0, 0.00
+        text = text.lstrip("+-")
+    return text.replace("-", MINUS)
+
+
+def interval(lo: float, hi: float, fmt: str = "+.2f") -> str:
+    """``−0.87 to −0.49``."""
+    return f"{signed(lo, fmt)} to {signed(hi, fmt)}"
+
+
+def decimals_for(width: float) -> int:
+    """Decimals that keep two significant digits of an interval's ``width``."""
+    return max(0, 1 - int(math.floor(math.log10(width)))) if math.isfinite(width) and width > 0 else 2
+
+
+def to_uncertainty(x: float, lo: float, hi: float) -> tuple[str, str]:
+    """``x`` and its interval rounded to the interval's width (two significant digits of it):
+    ``("+0.001", "−0.010 to +0.012")``."""
+    fmt = f"+.{decimals_for(hi - lo)}f"
+    return signed(x, fmt), interval(lo, hi, fmt)
+
+
+def significant(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits without e-notation: ``40.6``, ``1,180``."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    k = int(math.floor(math.log10(abs(x))))
+    x = round(x, digits - 1 - k)
+    k = int(math.floor(math.log10(abs(x))))       # 99.96 rounds up to 100
+    return f"{x:,.{max(0, digits - 1 - k)}f}".replace("-", MINUS)
+
+
+def outcome_phrase(outcome: str) -> str:
+    """The outcome as a predicate with only the outcome in bold: "**holds**", "is **inconclusive**",
+    "was **not run**"."""
+    return {"holds": "**holds**", "fails": "**fails**", "inconclusive": "is **inconclusive**"}.get(
+        outcome, f"was **{outcome}**")
+
+
+def verdict_clause(subject: str, outcome: str) -> str:
+    """"claim 8 **holds**", "claim 12 is **inconclusive**", "claim 4 was **not run**"."""
+    return f"{subject} {outcome_phrase(outcome)}"

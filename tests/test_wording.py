@@ -1,0 +1,31 @@
+"""How the pages write numbers: one style across the book (replication.wording)."""
+import math
+
+from replication import wording as w
+
+
+def test_number_plain_inside_the_readable_range_powers_outside():
+    assert w.number(0.002) == "0.002" and w.number(12.5) == "12" and w.number(12.5, 3) == "12.5"
+    assert w.number(1234.5) == "1,200" and w.number(99_999, 5) == "99,999"
+    assert w.number(7.8125e-4) == "7.8×10⁻⁴" and w.number(5e-6) == "5.0×10⁻⁶" and w.number(2.5e5) == "2.5×10⁵"
+    assert w.number(1e-10, 1) == "10⁻¹⁰" and w.number(-3.2e-4) == "−3.2×10⁻⁴" and w.number(-0.5) == "−0.5"
+    assert w.number(0) == "0" and w.number(float("nan")) == "n/a" and w.number(None) == "n/a"
+    assert w.number(math.inf) == "∞" and w.number(-math.inf) == "−∞"
+    assert w.number(0.5, power=True) == "5.0×10⁻¹" and w.number(5e-6, power=False) == "0.000005"
+    for x in (3e-9, 0.0312, 7.0, 4.2e7):                      # never e-notation, never a hyphen for minus
+        assert "e" not in w.number(x) and "-" not in w.number(-x)
+
+
+def test_ranges_share_one_style_and_intervals_round_to_their_width():
+    assert w.numbers([0.00025, 0.004]) == ["2.5×10⁻⁴", "4.0×10⁻³"]
+    assert w.numbers([0.0025, 0.004]) == ["0.0025", "0.004"]
+    assert w.signed(-0.0001) == "0.00" and w.signed(0.52) == "+0.52" and w.signed(-0.78) == "−0.78"
+    assert w.to_uncertainty(0.00123, -0.0101, 0.0122) == ("+0.001", "−0.010 to +0.012")
+    assert w.to_uncertainty(1.8843, 1.6, 2.1) == ("+1.88", "+1.60 to +2.10")
+    assert w.significant(40.64) == "40.6" and w.significant(1180.3) == "1,180" and w.significant(99.96) == "100"
+
+
+def test_verdicts_read_as_predicates():
+    assert w.verdict_clause("claim 8", "holds") == "claim 8 **holds**"
+    assert w.verdict_clause("claim 12", "inconclusive") == "claim 12 is **inconclusive**"
+    assert w.verdict_clause("claim 4", "not run") == "claim 4 was **not run**"
