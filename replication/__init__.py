@@ -29,6 +29,7 @@ One job per module:
 - ``stats``       intervals and the rule helpers (trends, slopes, equivalence) behind verdicts
 - ``claims``      the ``Verdict`` record and the verdict files the claims page gathers
 - ``figures``     the shared figure style, colours, intervals, captions, downloadable numbers
+- ``wording``     how the pages write numbers (10⁻³ … 10⁵ plain, powers of ten outside) and outcomes
 - ``chapters``    one folder per book chapter (below)
 - ``notebook``    the few helpers a chapter notebook calls
 - ``book``        execute chapters with papermill, build the HTML

@@ -90,6 +90,21 @@ def significant(x: float, digits: int = 3) -> str:
     return f"{x:,.{max(0, digits - 1 - k)}f}".replace("-", MINUS)
 
 
+def runs_sentence(stored: int, computed: int, *, what: str = "results", spent: str = "") -> str:
+    """The line under a chapter's parameters saying where its results came from:
+    "**Runs:** 48 training runs, all read back from the result store (312 s of training in all)." or
+    "..., 40 read back from the result store and 8 computed now (...)."; ``spent`` is what the
+    parenthesis says (the compute the results took), none when empty."""
+    stored, computed = int(stored), int(computed)
+    if computed == 0:
+        how = "all read back from the result store" if stored else "none needed"
+    elif stored == 0:
+        how = "all computed now"
+    else:
+        how = f"{stored:,} read back from the result store and {computed:,} computed now"
+    return f"**Runs:** {stored + computed:,} {what}, {how}" + (f" ({spent})" if spent else "") + "."
+
+
 def outcome_phrase(outcome: str) -> str:
     """The outcome as a predicate with only the outcome in bold: "**holds**", "is **inconclusive**",
     "was **not run**"."""

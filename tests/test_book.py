@@ -93,4 +93,4 @@ def test_rerunning_a_chapter_reads_the_store(built, tmp_path, monkeypatch):
     nb = nbformat.read(tmp_path / "again.ipynb", as_version=4)
     text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.outputs)
-    assert re.search(r"\(\d+ read from the result store, 0 computed now", text)
+    assert re.search(r"\*\*Runs:\*\* \d+ simulations, all read back from the result store", text)

@@ -29,3 +29,11 @@ def test_verdicts_read_as_predicates():
     assert w.verdict_clause("claim 8", "holds") == "claim 8 **holds**"
     assert w.verdict_clause("claim 12", "inconclusive") == "claim 12 is **inconclusive**"
     assert w.verdict_clause("claim 4", "not run") == "claim 4 was **not run**"
+
+
+def test_the_runs_line_says_where_results_came_from():
+    assert w.runs_sentence(48, 0, what="training runs", spent="312 s of training in all") == (
+        "**Runs:** 48 training runs, all read back from the result store (312 s of training in all).")
+    assert w.runs_sentence(40, 8) == "**Runs:** 48 results, 40 read back from the result store and 8 computed now."
+    assert w.runs_sentence(0, 1200) == "**Runs:** 1,200 results, all computed now."
+    assert "0 computed" not in w.runs_sentence(5, 0) and "0 read" not in w.runs_sentence(0, 5)

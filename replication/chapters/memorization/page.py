@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ...wording import MINUS, numbers, verdict_clause
+from ...wording import MINUS, numbers, runs_sentence, verdict_clause
 from .claims import num, panel_name, rho_text
 
 # the paper's setting (ICLR 2018 submission, Fig. 5 and its text)
@@ -26,14 +26,10 @@ def ratio_range(lo: float, hi: float) -> str:
 
 
 def runs_line(results, params, data_label: str) -> str:
-    n = results.stored + results.computed
-    if results.computed == 0:
-        how = f"all read back from the result store ({results.wall_time:.0f} s of training when they were run)"
-    else:
-        how = (f"{results.stored} read back from the result store, {results.computed} trained now "
-               f"({results.wall_time:.0f} s of training in total)")
     prov = results.provenance
-    text = (f"**Runs:** {n} training runs, {how}. **Provenance:** profile `{params.profile}`, {results.architecture}, "
+    text = (runs_sentence(results.stored, results.computed, what="training runs",
+                          spent=f"{results.wall_time:.0f} s of training in all")
+            + f" **Provenance:** profile `{params.profile}`, {results.architecture}, "
             f"device {prov['device']}, code `{prov['code_version']}`; data {data_label}.")
     if not (prov.get("data") or {}).get("canonical", True):
         text += " **NOT canonical data.**"

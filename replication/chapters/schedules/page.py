@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from ...wording import MINUS, SUPERSCRIPT, verdict_clause
+from ...wording import MINUS, SUPERSCRIPT, runs_sentence, verdict_clause
 from .claims import _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
 
 PAPER = "ICLR 2018 submission"
@@ -15,14 +15,10 @@ PAPER = "ICLR 2018 submission"
 
 def runs_line(results, params) -> str:
     """The "Runs:" line under the parameters: how many runs, read back or computed, and their provenance."""
-    n = results.stored + results.computed
-    if results.computed == 0:
-        how = f"all read back from the result store ({results.train_wall_time:.0f} s of training when they were run)"
-    else:
-        how = (f"{results.stored} read back from the result store, {results.computed} trained now "
-               f"({results.train_wall_time:.0f} s of training in total)")
     prov = results.provenance
-    text = (f"**Runs:** {n} training runs, {how}. **Provenance:** profile `{params.profile}`, "
+    text = (runs_sentence(results.stored, results.computed, what="training runs",
+                          spent=f"{results.train_wall_time:.0f} s of training in all")
+            + f" **Provenance:** profile `{params.profile}`, "
             f"{results.architecture}, device {prov.get('device')}, code `{prov.get('code_version')}`.")
     if not results.canonical:
         text += " **NOT canonical data: a stand-in, not the real dataset.**"
