@@ -145,6 +145,8 @@ def numbered_tables(text: str, page: str | None = None) -> str:
         else:
             caption = bold.rstrip(".") + (". " + rest if rest else "")
         caption = " ".join(caption.split())
+        if caption[:1].isascii() and caption[:1].islower():   # a caption starts a sentence ("η/S" stays)
+            caption = caption[0].upper() + caption[1:]
         label = "tbl-" + (f"{page}-" if page else "") + hashlib.sha256(m["table"].encode()).hexdigest()[:10]
         return f":::{{table}} {caption}\n:name: {label}\n\n{m['table']}\n:::"
 

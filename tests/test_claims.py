@@ -91,7 +91,7 @@ def test_announced_tables_become_numbered_tables():
 
     text = "Intro.\n\n**Table: the `gpu` profile.** Estimates.\n\n| a | b |\n| --- | ---: |\n| 1 | 2 |\n\nAfter."
     out = numbered_tables(text)
-    assert ":::{table} the `gpu` profile. Estimates.\n:name: tbl-" in out
+    assert ":::{table} The `gpu` profile. Estimates.\n:name: tbl-" in out
     assert "| 1 | 2 |\n:::\n\nAfter." in out and out.startswith("Intro.")
     assert numbered_tables("| a |\n| --- |\n| 1 |") == "| a |\n| --- |\n| 1 |"     # no caption: left alone
     # the same table on two pages (the synthesis: introduction and claims page) gets two labels
@@ -99,4 +99,5 @@ def test_announced_tables_become_numbered_tables():
     assert len(labels) == 2 and all(label.startswith("tbl-") for label in labels)
     # a caption whose bold part runs on after a comma stays one sentence
     out = numbered_tables("**Table: count**, over the draws.\n\n| a |\n| --- |\n| 1 |")
-    assert out.startswith(":::{table} count, over the draws.\n")
+    assert out.startswith(":::{table} Count, over the draws.\n")
+    assert numbered_tables("**Table: η/S per run.**\n\n| a |\n| --- |\n| 1 |").startswith(":::{table} η/S per run\n")
