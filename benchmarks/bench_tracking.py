@@ -171,9 +171,9 @@ def main(argv=None) -> int:
 
     cpu, host = host_tag()
     lines = [f"# Tracking λ_max: warm-started against cold Lanczos on the same checkpoints", "",
-             f"CPU: {cpu}, torch {torch.__version__}, {args.threads} threads (shared machine: timings are noisy); host {host}.",
+             f"CPU: {cpu}, torch {torch.__version__}, {args.threads} thread{'' if args.threads == 1 else 's'} (shared machine: timings are noisy); host {host}.",
              f"Run: {cfg.architecture}, {params.dataset} N={cfg.n_train_total}, CLR η {params.lr_low:g}–{params.lr_high:g} at "
-             f"S={params.bs_low}, stages of {s} epoch(s), {cfg.epochs} epochs (profile {params.profile}, seed 0); "
+             f"S={params.bs_low}, stages of {s} epoch{'' if s == 1 else 's'}, {cfg.epochs} epochs (profile {params.profile}, seed 0); "
              f"Hessian of the mean cross-entropy on the engine's probe subset of {int(idx.shape[0])} training examples, "
              f"eval mode, {H.dim} parameters, float32. Reference: float64 Lanczos to residual ≤ 1e-8·|λ|.",
              "",

@@ -30,6 +30,7 @@ from . import chapters, paths, profiles
 from .params import resolve
 
 INTRO = "intro"
+BUILD_RECORD = "build_info.json"   # written into the stage root, beside the book/ folder of notebooks
 CLAIMS = "claims"
 LAST = (CLAIMS, INTRO)
 
@@ -98,10 +99,9 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
         parameters = {"profile": profile, **overrides.get(name, {})}
         if name == INTRO:
             info = {"profile": profiles.label(profile), "chapters": [dataclasses.asdict(r) for r in runs]}
-            (stage / "build_info.json").write_text(json.dumps(info, indent=1))
-            parameters["build_info"] = "../build_info.json"    # relative: no machine path on the page
+            (stage / BUILD_RECORD).write_text(json.dumps(info, indent=1))   # the introduction finds it there
         source, target = root / "book" / f"{name}.ipynb", stage / "book" / f"{name}.ipynb"
-        stamp = _fingerprint(source, {k: v for k, v in parameters.items() if k != "build_info"})
+        stamp = _fingerprint(source, parameters)
         if name != INTRO and not force and stamps.get(name, {}).get("stamp") == stamp and target.is_file():
             runs.append(ChapterRun(name, stamps[name]["seconds"], True))
             log(f"[book] {name}: unchanged, reused ({stamps[name]['seconds']:.1f} s when executed)")

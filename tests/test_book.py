@@ -62,6 +62,9 @@ def test_html_pages_and_build_record(built):
     intro = (html / "book" / "intro.html").read_text()
     assert "smoke" in intro and re.search(r"0\.1\.0(\+g[0-9a-f]+)?", intro)
     assert "all chapters" in intro  # per-chapter wall times reported by the build
+    nb = nbformat.read(built["out"] / "stage" / "book" / "intro.ipynb", as_version=4)
+    injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "/" not in injected[0] and "build_info" not in injected[0]   # parameters, never a path
     sde = (html / "book" / "sde.html").read_text()
     assert sde.count("<figure") >= 4 and "Fig. 1.4" in sde  # numbered by chapter: never confused with the paper's Fig. 4
     assert "Verdicts on the theory" in sde and "<table" in sde

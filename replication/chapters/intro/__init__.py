@@ -8,7 +8,8 @@ from ... import profiles, provenance
 from ...params import ChapterSpec, Param
 
 SPEC = ChapterSpec("intro", "Introduction", (
-    Param("build_info", "str", "path of the book command's build record ('' when run on its own)"),
+    Param("build_info", "str", "path of a build record; '' reads the book command's record beside the "
+                               "notebook's folder when there is one"),
     Param("device", "str", "device the chapters compute on", choices=("cpu", "cuda")),
 ))
 
@@ -19,10 +20,9 @@ def compute(params, *, store=None, progress=True) -> dict:
               if params.profile in profiles.NAMES else "user profile",
               "device": provenance.device_name(params.device), "code_version": provenance.code_version(),
               "built": provenance.utc_now(), "versions": provenance.library_versions(), "chapters": []}
-    if params.build_info:
-        path = Path(params.build_info)
-        if path.is_file():
-            record["chapters"] = json.loads(path.read_text()).get("chapters", [])
+    path = Path(params.build_info) if params.build_info else Path.cwd().parent / "build_info.json"
+    if path.is_file():                       # the book command writes it into the stage, beside book/
+        record["chapters"] = json.loads(path.read_text()).get("chapters", [])
     record["contents"] = contents()
     from .. import claims as claims_page
 
