@@ -210,13 +210,6 @@ def _sentence(text: str, end: str = ".") -> str:
     text = " ".join(str(text).split())
     return text if not end or text.endswith((".", "!", "?", ":")) else text + end
 
-
-def table_cell(text: str) -> str:
-    """``text`` safe inside a markdown table cell: a ``|`` (as in a rule's ``|corr(...)|``) would
-    end the cell, a line break the row."""
-    return " ".join(str(text).split()).replace("\\|", "|").replace("|", "\\|")
-
-
 def _fmt(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.3g}"

@@ -71,6 +71,31 @@ def decimals_for(width: float) -> int:
     return max(0, 1 - int(math.floor(math.log10(width)))) if math.isfinite(width) and width > 0 else 2
 
 
+def decimals_for_uncertainty(uncertainty: float | None) -> int:
+    """Decimals that round a number to its uncertainty: one significant digit of the uncertainty, two
+    when that digit is 1 (0.3 -> 1, 0.17 -> 2, 1.04 -> 1, 4.2 -> 0); 2 when the uncertainty is unknown."""
+    if uncertainty is None or not math.isfinite(uncertainty) or uncertainty <= 0:
+        return 2
+    exponent = math.floor(math.log10(uncertainty))
+    lead = int(uncertainty / 10 ** exponent + 1e-9)
+    return max(0, -exponent + (1 if lead == 1 else 0))
+
+
+def fixed(x: float | None, digits: int = 2, sign: bool = False, *, missing: str = "n/a") -> str:
+    """``x`` with ``digits`` decimals (a sign with ``sign``) and a true minus; zero without a sign
+    (no "−0.0"); ``missing`` when not finite."""
+    if x is None or not math.isfinite(x):
+        return missing
+    if round(x, digits) == 0:
+        return f"{0:.{digits}f}"
+    return (f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
+
+
+def share(k: int, n: int) -> str:
+    """"all 6" or "5 of the 6"."""
+    return f"all {n}" if k == n and n > 1 else f"{k} of the {n}"
+
+
 def to_uncertainty(x: float, lo: float, hi: float) -> tuple[str, str]:
     """``x`` and its interval rounded to the interval's width (two significant digits of it):
     ``("+0.001", "−0.010 to +0.012")``."""
@@ -103,6 +128,12 @@ def runs_sentence(stored: int, computed: int, *, what: str = "results", spent: s
     else:
         how = f"{stored:,} read back from the result store and {computed:,} computed now"
     return f"**Runs:** {stored + computed:,} {what}, {how}" + (f" ({spent})" if spent else "") + "."
+
+
+def outcome_verb(outcome: str) -> str:
+    """The outcome as the verb of a sentence, unformatted: "holds", "fails", "is inconclusive",
+    "was not run"."""
+    return {"inconclusive": "is inconclusive", "not run": "was not run"}.get(outcome, outcome)
 
 
 def outcome_phrase(outcome: str) -> str:

@@ -37,3 +37,13 @@ def test_the_runs_line_says_where_results_came_from():
     assert w.runs_sentence(40, 8) == "**Runs:** 48 results, 40 read back from the result store and 8 computed now."
     assert w.runs_sentence(0, 1200) == "**Runs:** 1,200 results, all computed now."
     assert "0 computed" not in w.runs_sentence(5, 0) and "0 read" not in w.runs_sentence(0, 5)
+
+
+def test_fixed_decimals_shares_and_verbs():
+    assert w.fixed(-0.004, 2) == "0.00" and w.fixed(-1.5, 1) == "−1.5" and w.fixed(0.3, 1, True) == "+0.3"
+    assert w.fixed(float("nan")) == "n/a" and w.fixed(None, missing="–") == "–"
+    assert [w.decimals_for_uncertainty(u) for u in (0.3, 0.17, 1.04, 4.2, None, 0.0)] == [1, 2, 1, 0, 2, 2]
+    assert w.decimals_for(0.23) == 2 and w.decimals_for(0.056) == 3          # two significant digits
+    assert w.share(6, 6) == "all 6" and w.share(5, 6) == "5 of the 6" and w.share(1, 1) == "1 of the 1"
+    assert [w.outcome_verb(o) for o in ("holds", "fails", "inconclusive", "not run")] == [
+        "holds", "fails", "is inconclusive", "was not run"]

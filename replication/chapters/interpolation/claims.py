@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ... import stats
+from ... import stats, wording
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict
 from . import landscape
 
@@ -158,8 +158,7 @@ def rounded(mean: float, lo: float, hi: float, unit: str = "") -> str:
     half = (hi - lo) / 2 if np.isfinite(lo) and np.isfinite(hi) else math.nan
     if not np.isfinite(half) or half <= 0:
         return f"{mean:.3g}{unit}".replace("-", "−")
-    exponent = int(math.floor(math.log10(half)))
-    decimals = max(0, -exponent + (1 if f"{half:e}"[0] == "1" else 0))
+    decimals = wording.decimals_for_uncertainty(half)
     f = lambda x: f"{x:.{decimals}f}".replace("-", "−")  # noqa: E731
     return f"{f(mean)}{unit} [{f(lo)}, {f(hi)}]"
 

@@ -35,6 +35,7 @@ D. **η/((1−m)S) puts momentum and plain runs on one curve** (Smith et al. 201
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Iterable
 
@@ -43,7 +44,7 @@ from scipy import stats as st
 
 from ... import stats
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict
-from ...wording import MINUS
+from ...wording import MINUS, fixed
 
 RHO_MIN = 0.5
 SOURCE = "ICLR 2018, Fig. 5"
@@ -54,13 +55,8 @@ FIGURE_MOMENTUM = "fig-memo-speed"
 # -- numbers as a reader sees them ---------------------------------------------------------------------------
 
 
-def num(x, digits: int = 2, sign: bool = False) -> str:
-    """``x`` with ``digits`` decimals (a sign with ``sign``) and a typographic minus; "–" when not finite."""
-    if x is None or not math.isfinite(x):
-        return "–"
-    if round(x, digits) == 0:                       # no "−0.00" or "+0.00"
-        return f"{0:.{digits}f}"
-    return (f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
+#: a number with ``digits`` decimals for the page, "–" when missing
+num = functools.partial(fixed, missing="–")
 
 
 def rho_text(rho, lo, hi, digits: int = 2) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ... import stats
 from ...claims import Verdict
-from ...wording import MINUS
+from ...wording import MINUS, decimals_for_uncertainty as decimals, fixed as _f
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
 SOURCE_FIG4 = "ICLR 2018 submission, Fig. 4"
@@ -231,25 +231,6 @@ def summary(results, params) -> dict:
 
 # -- numbers as a reader sees them -------------------------------------------------------------------------
 KIND_NAMES = {"clr": "CLR", "cbs": "CBS", "sqrt": "√-rule"}
-
-
-def _f(x, digits=2, sign=False):
-    """``x`` with ``digits`` decimals (a sign with ``sign``), a typographic minus; "n/a" when not finite."""
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    if round(x, digits) == 0:                       # no "−0.0" or "+0.0"
-        return f"{0:.{digits}f}"
-    return (f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
-
-
-def decimals(uncertainty) -> int:
-    """Decimals that round a number to its uncertainty: one significant digit of the uncertainty, two
-    when that digit is 1 (0.3 -> 1, 0.17 -> 2, 1.04 -> 1, 4.2 -> 0); 2 when the uncertainty is unknown."""
-    if uncertainty is None or not math.isfinite(uncertainty) or uncertainty <= 0:
-        return 2
-    exponent = math.floor(math.log10(uncertainty))
-    lead = int(uncertainty / 10 ** exponent + 1e-9)
-    return max(0, -exponent + (1 if lead == 1 else 0))
 
 
 def mean_sd(mean, sd, digits: int | None = None) -> str:

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ... import sde, stats
+from ... import sde, stats, wording
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, Verdict
 from .experiment import well
 
@@ -62,9 +62,7 @@ def _count(outcomes) -> str:
                      for o in (HOLDS, FAILS, INCONCLUSIVE) if (n := outcomes.count(o)))
 
 
-def said(outcome: str) -> str:
-    """A verdict's outcome as the verb of a sentence: "holds", "fails", "is inconclusive", "was not run"."""
-    return {INCONCLUSIVE: "is inconclusive", "not run": "was not run"}.get(outcome, outcome)
+said = wording.outcome_verb      # a verdict's outcome as the verb of a sentence
 
 
 def _number(n: int, noun: str) -> str:

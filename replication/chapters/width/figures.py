@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import figures
-from ...wording import MINUS, number
+from ...wording import MINUS, decimals_for, number
 from .claims import QUANTITIES
 
 FLOOR = 1e-9  # relative errors below this are drawn at it (log axis)
@@ -23,7 +23,7 @@ def with_uncertainty(value: float, stderr: float) -> tuple[str, str]:
 
     if not (math.isfinite(stderr) and stderr > 0):
         return f"{value:.4g}", f"{stderr:.2g}"
-    decimals = max(0, 1 - math.floor(math.log10(stderr)))
+    decimals = decimals_for(stderr)
     return f"{value:.{decimals}f}", f"{stderr:.{decimals}f}"
 LABELS = {"lam_max": r"$\lambda_{\max}$", "trace": r"Tr $H$ (Hutch++)", "frobenius": r"$\|H\|_F$"}
 
