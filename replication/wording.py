@@ -17,7 +17,7 @@ SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or (not isinstance(x, (int, float)) and math.isnan(float(x)))
+    return x is None or math.isnan(float(x))
 
 
 def number(x: float | None, digits: int = 2, *, power: bool | None = None) -> str:
@@ -53,8 +53,10 @@ def numbers(values, digits: int = 2) -> list[str]:
 
 def signed(x: float | None, fmt: str = "+.2f") -> str:
     """``+0.52``, ``−0.78`` (a true minus sign); zero without a sign; ``n/a`` for a missing value."""
-    if _missing(x) or not math.isfinite(float(x)):
-        return "n/a" if _missing(x) else number(x)
+    if _missing(x):
+        return "n/a"
+    if math.isinf(float(x)):
+        return number(x)
     text = format(float(x), fmt)
     if float(text) == 0:                  # −0.0 and +0.00 read as 0.0, 0.00
         text = text.lstrip("+-")
