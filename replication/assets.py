@@ -207,22 +207,53 @@ def _own_styles(app, config) -> None:
         config.html_static_path.append(folder)
 
 
+def _plain_text(node) -> str:
+    """The text of ``node`` with its math written out for a reader (:func:`replication.plaintext.tex_to_text`),
+    never raw TeX."""
+    from docutils import nodes
+
+    from .plaintext import strip_math, tex_to_text
+
+    if isinstance(node, (nodes.math, nodes.math_block)):
+        return tex_to_text(node.astext())
+    if isinstance(node, nodes.Text):
+        return strip_math(str(node))
+    return "".join(_plain_text(child) for child in node.children)
+
+
 def _describe_images(app, doctree, docname) -> None:
     """Give every image without alternative text one: the caption of its figure (a screen reader then
     reads what the figure shows, not the hashed file name Sphinx uses by default), else a plain
-    description of a computed figure."""
+    description of a computed figure.  Math in a caption or a given alternative text is written out
+    ("λ max", not ``\\lambda_{\\max}``)."""
     from docutils import nodes
+
+    from .plaintext import strip_math
 
     for image in doctree.findall(nodes.image):
         if image.get("alt"):
+            image["alt"] = strip_math(image["alt"])
             continue
         figure = image.parent if isinstance(image.parent, nodes.figure) else None
         if figure is None and isinstance(image.parent, nodes.reference) and isinstance(image.parent.parent, nodes.figure):
             figure = image.parent.parent
         captions = list(figure.findall(nodes.caption)) if figure is not None else []
-        text = " ".join(captions[0].astext().split()) if captions else ""
+        text = " ".join(_plain_text(captions[0]).split()) if captions else ""
         image["alt"] = (text[:300] + ("…" if len(text) > 300 else "")) if text else \
             "A figure computed from this page's runs; the text around it describes it."
+
+
+def _responsive_images(app, doctree, docname) -> None:
+    """Images keep their aspect at any width: a figure declared with width *and* height (as myst-nb
+    writes for a figure drawn at twice its resolution) would get both as a fixed inline style, and the
+    theme's ``max-width: 100%`` then narrows it on a phone while its height stays.  The height is
+    dropped (the browser derives it from the width and the file); the width stays, so the image is
+    still shown at the size it was drawn for and Sphinx still links it to its full-resolution file."""
+    from docutils import nodes
+
+    for image in doctree.findall(nodes.image):
+        if "width" in image and "height" in image:
+            del image["height"]
 
 
 def setup(app):
@@ -235,6 +266,7 @@ def setup(app):
     app.add_css_file("replication.css")     # replication/static/replication.css
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("doctree-resolved", _describe_images)
+    app.connect("doctree-resolved", _responsive_images)
     return {"version": MATHJAX_VERSION, "parallel_read_safe": True,
             "parallel_write_safe": True}
 

@@ -19,6 +19,13 @@ pages) served from 127.0.0.1, it reports a problem when:
 - a figure of a notebook's output (``.cell_output`` or ``figure``) does not open larger on a
   click: it must link to an image file with at least MIN_ZOOM times its shown width in pixels;
 - a content image has no alternative text, or only its file name (what Sphinx writes by default);
+- a content image is distorted: its shown aspect ratio differs from its file's by more than
+  MAX_ASPECT_ERROR, at the desktop width and again at a 390 px phone viewport (mobile emulation,
+  MOBILE), where a fixed inline height under ``max-width: 100%`` squeezes a figure;
+- the page's text (outside code and typeset math) shows E-notation (``1e-3``, ``1.5e-06``): pages
+  write numbers with :mod:`replication.wording` (``10⁻³``, ``1.5×10⁻⁶``);
+- the page's text (outside code and typeset math) shows a plain form of the book's notation
+  (PLAIN_MATH: ``λ_max``, ``‖H‖_F``, ``T*``, ``β∗``) that belongs in rendered math;
 - the page's text shows a machine path (a home, work or temporary folder of some computer);
 - any request went to a host other than 127.0.0.1/localhost.  Chromium runs with a host
   resolver that resolves nothing else, so such a request also fails fast and
@@ -50,6 +57,10 @@ MATH_TIMEOUT_S = 10.0  # for MathJax to finish typesetting
 MATHJAX_GRACE_S = 2.0  # for MathJax to appear after the load event (it normally already has)
 MIN_IMAGE_SCALE = 0.85  # a content image shown narrower than this fraction of its width is a problem
 MIN_ZOOM = 1.5          # a notebook figure's linked full-resolution image has this many times its shown pixels
+MAX_ASPECT_ERROR = 0.03  # shown vs natural aspect ratio of an image, relative
+MOBILE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}   # a phone, as DevTools emulates it
+E_NOTATION = r"(?<![\w.])[0-9]+(?:\.[0-9]+)?[eE][-+−]?[0-9]+(?!\w)"
+PLAIN_MATH = r"λ_max|λ_\{?max|‖H‖_F|(?<![\w*])T\*|β[∗*]"
 MACHINE_PATH = r"""(?:^|[\s("'=:])(/(?:home|root|tmp|work|Users|private/var|var/folders|mnt/c)/[^\s"'<>)]*|[A-Z]:\\Users\\[^\s]*)"""
 
 CHROMIUM_FLAGS = (
@@ -126,6 +137,18 @@ def browser():
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 
+
+# Runs in the page after its images loaded: content images whose shown aspect ratio is off their
+# file's by more than arguments[0] (relative).
+_ASPECT_JS = r"""
+const article = document.querySelector('article, .bd-article, main') || document.body;
+return Array.from(article.querySelectorAll('img'))
+  .filter(i => i.naturalWidth > 0 && i.naturalHeight > 0 && i.clientWidth > 0 && i.clientHeight > 0)
+  .map(i => ({src: (i.currentSrc || '').split('/').pop().slice(0, 24),
+              shown: i.clientWidth / i.clientHeight, natural: i.naturalWidth / i.naturalHeight,
+              w: i.clientWidth, h: i.clientHeight}))
+  .filter(r => Math.abs(r.shown / r.natural - 1) > arguments[0]);
+"""
 
 # Runs in the page after the load event; resolves with a dict of findings.
 _PAGE_JS = r"""
@@ -222,6 +245,18 @@ const mathTimeout = arguments[0], grace = arguments[1];
     const m = n.nodeValue.match(pathRe);
     if (m) out.paths.push(m[1].slice(0, 80));
   }
+  // Notation: E-notation and plain forms of the book's math, in text outside code and typeset math.
+  out.notation = [];
+  const w4 = document.createTreeWalker(article, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => n.parentElement.closest(
+      'pre, code, script, style, textarea, kbd, samp, mjx-container, mjx-assistive-mml, .highlight, .math')
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+  const eRe = new RegExp(arguments[5], 'g'), plainRe = new RegExp(arguments[6], 'g');
+  for (let n = w4.nextNode(); n; n = w4.nextNode()) {
+    for (const m of n.nodeValue.matchAll(eRe)) out.notation.push({kind: 'e', text: m[0]});
+    for (const m of n.nodeValue.matchAll(plainRe)) out.notation.push({kind: 'plain', text: m[0],
+        context: n.nodeValue.slice(Math.max(0, m.index - 30), m.index + 30).trim()});
+  }
   out.resources = performance.getEntriesByType('resource').map(e => e.name);
   out.readyState = document.readyState;
   return out;
@@ -272,7 +307,7 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
         try:
             found = driver.execute_async_script(_PAGE_JS, int(MATH_TIMEOUT_S * 1000),
                                                 int(MATHJAX_GRACE_S * 1000), MIN_IMAGE_SCALE, MACHINE_PATH,
-                                                MIN_ZOOM)
+                                                MIN_ZOOM, E_NOTATION, PLAIN_MATH)
         except Exception as exc:
             problems.append(f"page script failed: {type(exc).__name__}: {exc}")
             found = {}
@@ -312,11 +347,50 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
         problems.append(f"image without alternative text (none, or its file name): {src}")
     for path in sorted(set(found.get("paths", [])))[:5]:
         problems.append(f"machine path on the page: {path!r}")
+    e_forms = sorted({n["text"] for n in found.get("notation", []) if n["kind"] == "e"})
+    if e_forms:
+        problems.append(f"E-notation in the text ({len(e_forms)} forms): {', '.join(e_forms[:6])} "
+                        "(write numbers with replication.wording: 10⁻³, 1.5×10⁻⁶)")
+    plain = [n for n in found.get("notation", []) if n["kind"] == "plain"]
+    if plain:
+        problems.append(f"plain math in the text ({len(plain)}x, belongs in rendered math): "
+                        + "; ".join(f"{n['text']} in {n['context']!r}" for n in plain[:3]))
+    if found:
+        problems += _distorted(driver, "desktop")
+        problems += _distorted_on_phone(driver, url)
     severe, urls = _drain_logs(driver)
     problems += [f"console error: {m}" for m in severe]
     external = sorted({u for u in urls + found.get("resources", []) if _is_external(u)})
     problems += [f"external request: {u}" for u in external]
     return [f"{page}: {p}" for p in problems]
+
+
+def _distorted(driver, where: str) -> list[str]:
+    try:
+        found = driver.execute_script(_ASPECT_JS, MAX_ASPECT_ERROR)
+    except Exception as exc:
+        return [f"aspect script failed ({where}): {type(exc).__name__}: {exc}"]
+    return [f"image distorted at {where} width: {r['src']} shown {r['w']}x{r['h']} px, aspect "
+            f"{r['shown']:.2f} against {r['natural']:.2f} in its file (> {MAX_ASPECT_ERROR:.0%} off)" for r in found]
+
+
+def _distorted_on_phone(driver, url: str) -> list[str]:
+    """The page again at MOBILE (DevTools device emulation): its images must keep their aspect."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", MOBILE)
+    try:
+        driver.get(url)
+        t0 = time.monotonic()
+        while not driver.execute_script(
+                "Array.from(document.images).forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });"
+                "return document.readyState === 'complete' && Array.from(document.images).every(i => i.complete)"):
+            if time.monotonic() - t0 > 10:
+                break
+            time.sleep(0.05)
+        return _distorted(driver, f"{MOBILE['width']} px phone")
+    except Exception as exc:
+        return [f"phone viewport check failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"]
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def list_pages(html_dir: str | Path) -> list[str]:

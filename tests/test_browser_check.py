@@ -73,14 +73,15 @@ def _png(width: int = 16, height: int = 8) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def _figure_png() -> bytes:
-    """A 200 x 150 px figure, written as the book's notebooks write them: twice the resolution of
-    its declared 100 x 75 px (see replication.notebook.sharp_figures)."""
+def _figure_png(size=(2, 1.5)) -> bytes:
+    """A figure of ``size`` inches at 100 dpi (default 200 x 150 px), written as the book's notebooks
+    write them: twice the resolution of the size it declares (100 x 75 px; see
+    replication.notebook.sharp_figures)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=100)
+    fig, ax = plt.subplots(figsize=size, dpi=100)
     ax.plot([0, 1, 2], [0, 1, 4])
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -90,6 +91,7 @@ def _figure_png() -> bytes:
 
 def _notebook() -> dict:
     png = base64.b64encode(_figure_png()).decode()
+    column = base64.b64encode(_figure_png((13.42, 12.62))).decode()   # the size of Fig. 3.1, as the book declares it
     return {
         "nbformat": 4, "nbformat_minor": 5,
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -104,6 +106,12 @@ def _notebook() -> dict:
                           "metadata": {"image/png": {"width": 100, "height": 75}},
                           "data": {"image/png": png,
                                    "text/plain": ["<Figure size 100x75 with 1 Axes>"]}}]},
+            {"cell_type": "code", "id": "c2", "metadata": {}, "execution_count": 2,
+             "source": ["plt.plot([0, 1, 2], [0, 1, 4]);"],
+             "outputs": [{"output_type": "display_data",
+                          "metadata": {"image/png": {"width": 671, "height": 631}},
+                          "data": {"image/png": column,
+                                   "text/plain": ["<Figure size 671x631 with 1 Axes>"]}}]},
         ],
     }
 
@@ -182,7 +190,7 @@ def test_fixture_book_passes(built_book, driver):
     assert fonts and all(u.startswith(base + "_static/mathjax/output/chtml/fonts/")
                          for u in fonts), fonts
     assert base + "_static/mathjax/input/tex/extensions/boldsymbol.js" in loaded, loaded
-    assert imgs == {"image.html": 1, "notebook.html": 1}, imgs
+    assert imgs == {"image.html": 1, "notebook.html": 2}, imgs
 
 
 def test_broken_image_console_error_external_request(built_book, driver, tmp_path):
@@ -266,3 +274,56 @@ def test_wide_table_shrunk_figure_and_machine_path_fail(built_book, driver, tmp_
     assert any(p.startswith("flat.html: image without alternative text") for p in problems), text
     assert any(p.startswith("path.html: machine path on the page: '/home/alice/.cache/data'") for p in problems), text
     assert not [p for p in problems if "/shared/lab" in p or p.startswith("fits.html")], text
+
+
+def test_column_figure_keeps_its_aspect_on_a_phone(built_book, driver):
+    """The notebook's 671 x 631 px figure (declared width and height, as myst-nb writes them) is built
+    without a fixed height, so at 390 px it narrows with its aspect kept; it still opens larger."""
+    page = (built_book / "notebook.html").read_text()
+    assert "height: 631px" not in page and "width: 671px" in page
+    with browser_check.serve(built_book) as base:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", browser_check.MOBILE)
+        try:
+            driver.get(base + "notebook.html")
+            shown = driver.execute_script(
+                "const i = Array.from(document.querySelectorAll('.cell_output img')).pop();"
+                "return [i.clientWidth, i.clientHeight, i.naturalWidth, i.naturalHeight]")
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    w, h, nw, nh = shown
+    assert w < 390 and abs((w / h) / (nw / nh) - 1) < browser_check.MAX_ASPECT_ERROR, shown
+
+
+def _page(body: str, style: str = "") -> str:
+    """A page as the book's theme writes them: UTF-8, laid out at the device's width on a phone."""
+    return (f"<!doctype html><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>t</title><main style='{style}'>{body}</main>")
+
+
+def test_distorted_image_e_notation_and_plain_math_fail(built_book, driver, tmp_path):
+    html = _copy(built_book, tmp_path / "html")
+    png = base64.b64encode(_png(200, 188)).decode()           # Fig. 3.1's aspect, 1.06
+    fixed_height = "width:671px;height:631px;max-width:100%"   # what Sphinx wrote for every figure
+    (html / "distorted.html").write_text(_page(
+        f"<img alt='a plot' style='{fixed_height}' src='data:image/png;base64,{png}'>"))
+    (html / "scales.html").write_text(_page(
+        f"<img alt='a plot' style='width:671px;max-width:100%;height:auto' src='data:image/png;base64,{png}'>"))
+    (html / "enotation.html").write_text(_page(
+        "<p>Within 1e-3 of the reference, error 1.5e-06 and 9.6E-04.</p>"))
+    (html / "powers.html").write_text(_page(
+        "<p>Within 10⁻³ of the reference, error 1.5×10⁻⁶; version 0.1.0+g1e5a7b2c9d, 3 epochs.</p>"
+        "<pre>tol=1e-3  # code is shown as written</pre><p><code>lr=1e-3</code></p>"))
+    (html / "plain.html").write_text(_page(
+        "<p>The top eigenvalue λ_max grows, ‖H‖_F falls, the break at β∗ and T* later.</p>"))
+    (html / "rendered.html").write_text(_page(
+        "<p>The top eigenvalue λ<sub>max</sub> grows; <code>lam_max</code> in the CSV.</p>"))
+    pages = ["distorted.html", "scales.html", "enotation.html", "powers.html", "plain.html", "rendered.html"]
+    problems = browser_check.check_site(html, pages, driver=driver)
+    text = "\n".join(problems)
+    distorted = [p for p in problems if p.startswith("distorted.html: image distorted")]
+    assert len(distorted) == 1 and "390 px phone" in distorted[0] and "against 1.06" in distorted[0], text
+    e = [p for p in problems if p.startswith("enotation.html: E-notation in the text (3 forms)")]
+    assert e and all(f in e[0] for f in ("1e-3", "1.5e-06", "9.6E-04")), text
+    plain = [p for p in problems if p.startswith("plain.html: plain math in the text (4x")]
+    assert plain and "λ_max" in plain[0], text
+    assert not [p for p in problems if p.split(":")[0] in ("scales.html", "powers.html", "rendered.html")], text
