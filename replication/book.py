@@ -7,7 +7,9 @@ Steps (``python -m replication book --profile laptop``):
 3. For each chapter: run its compute here (progress bars with ETA on the console; results go to
    the store), then execute its notebook with papermill into the stage (it reads the store back).
    A chapter whose source notebook, parameters and package sources are unchanged since its last
-   successful execution is reused.  The introduction runs last: it reports the build (profile,
+   successful execution is reused.  The staged copy is then prepared for reading
+   (:func:`present`): its parameter cells are removed from the page (they stay in the notebook for
+   papermill) and one line says how to reproduce the page.  The introduction runs last: it reports the build (profile,
    device, code version, per-chapter wall times).
 4. ``jupyter-book build --warningiserror`` on the stage (MathJax is vendored by the
    ``replication.assets`` Sphinx extension, so the HTML works offline).  The HTML lands in
@@ -104,6 +106,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
         stamp = _fingerprint(source, parameters)
         if name != INTRO and not force and stamps.get(name, {}).get("stamp") == stamp and target.is_file():
             runs.append(ChapterRun(name, stamps[name]["seconds"], True))
+            present(target, name, parameters)           # idempotent: a copy staged by an older build too
             log(f"[book] {name}: unchanged, reused ({stamps[name]['seconds']:.1f} s when executed)")
             continue
         stamps.pop(name, None)
@@ -114,6 +117,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
             chapters.evaluate(name, resolved[name], progress=progress)
         log(f"[book] executing {name}")
         execute_chapter(name, source, target, parameters, progress=progress)
+        present(target, name, parameters)
         seconds = time.perf_counter() - start
         stamps[name] = {"stamp": stamp, "seconds": seconds}
         stamps_path.write_text(json.dumps(stamps, indent=1))
@@ -121,6 +125,58 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
     if html:
         render(stage, output, log=log)
     return runs
+
+
+PARAMETER_TAGS = ("parameters", "injected-parameters")   # the defaults, and the values papermill injected
+REPRODUCE = "reproduce"                                   # cell metadata key of the line this module adds
+
+
+def reproduce_command(chapter: str, parameters: Mapping[str, Any]) -> str:
+    """The papermill command that executes ``chapter`` as this build did: ``-p`` for a scalar
+    parameter, ``-y`` (YAML) for a list or mapping; a profile file by its name, never its folder."""
+    import shlex
+
+    import yaml
+
+    parts = ["papermill", f"book/{chapter}.ipynb", f"{chapter}.ipynb"]
+    for key, value in parameters.items():
+        if key == "profile":
+            value = profiles.label(value) if value in profiles.NAMES else Path(str(value)).name
+        if isinstance(value, (list, tuple, dict)):
+            text = yaml.safe_dump({key: list(value) if isinstance(value, tuple) else value},
+                                  default_flow_style=True).strip()
+            parts += ["-y", shlex.quote(text)]
+        else:
+            parts += ["-p", key, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
+def present(notebook: Path, chapter: str, parameters: Mapping[str, Any]) -> None:
+    """Prepare an executed (staged) notebook for its page: the cells tagged ``parameters`` and
+    ``injected-parameters`` get ``remove-cell`` (the page leaves them out; papermill still finds them
+    in the notebook), and right after them one markdown line gives :func:`reproduce_command`.
+    Idempotent: a second call leaves one such line."""
+    import nbformat
+
+    book = nbformat.read(notebook, as_version=4)
+    book.cells = [c for c in book.cells if REPRODUCE not in c.metadata]
+    last = None
+    for i, cell in enumerate(book.cells):
+        tags = list(cell.metadata.get("tags", []))
+        if any(t in tags for t in PARAMETER_TAGS):
+            cell.metadata["tags"] = [t for t in tags if t not in ("hide-input", "hide-cell", "remove-input")] \
+                + ([] if "remove-cell" in tags else ["remove-cell"])
+            last = i
+    if last is None or chapter == INTRO:     # the introduction opens with its findings; its build is the book's
+        if last is not None:
+            nbformat.write(book, notebook)
+        return
+    line = nbformat.v4.new_markdown_cell(
+        f"*Reproduce this page:* `{reproduce_command(chapter, parameters)}` "
+        f"(the results come back from the result store when they are there).")
+    line.metadata[REPRODUCE] = True
+    book.cells.insert(last + 1, line)
+    nbformat.write(book, notebook)
 
 
 def _stage_sources(root: Path, stage: Path) -> None:

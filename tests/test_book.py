@@ -68,6 +68,10 @@ def test_html_pages_and_build_record(built):
     sde = (html / "book" / "sde.html").read_text()
     assert sde.count("<figure") >= 4 and "Fig. 1.4" in sde  # numbered by chapter: never confused with the paper's Fig. 4
     assert "Verdicts on the theory" in sde and "<table" in sde
+    # parameter cells stay in the notebook for papermill but leave the page; one line reproduces it
+    assert "# Parameters" not in sde and 'profile = "laptop"' not in sde
+    assert "papermill book/sde.ipynb sde.ipynb -p profile smoke" in sde
+    assert "height: " not in re.sub(r"<(?!img)[^>]*>", "", sde), "images declare a width only: they keep their aspect"
     assert "jastrzebski2017three" not in sde or "Jastrzębski" in sde  # citations resolved
 
 

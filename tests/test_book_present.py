@@ -1,0 +1,63 @@
+"""The staged notebooks as pages: parameter cells left out of the page (still in the notebook for
+papermill), one line with the command that reproduces the page."""
+import shlex
+
+import nbformat
+import pytest
+import yaml
+
+from replication import book
+
+
+def _notebook(path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"),
+                nbformat.v4.new_code_cell("nb.start()", metadata={"tags": ["remove-cell"]}),
+                nbformat.v4.new_code_cell('profile = "laptop"\nseeds = 3', metadata={"tags": ["parameters", "hide-input"]}),
+                nbformat.v4.new_code_cell('# Parameters\nprofile = "smoke"', metadata={"tags": ["injected-parameters"]}),
+                nbformat.v4.new_code_cell("params = nb.chapter_params('sde', globals())",
+                                          metadata={"tags": ["hide-input"]})]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_parameter_cells_leave_the_page_and_one_line_reproduces_it(tmp_path):
+    path = _notebook(tmp_path / "sde.ipynb")
+    parameters = {"profile": "smoke", "seeds": 4, "quad_ratios": [0.001, 0.004]}
+    book.present(path, "sde", parameters)
+    book.present(path, "sde", parameters)                 # a reused stage is presented again: still one line
+    cells = nbformat.read(path, as_version=4).cells
+    tags = [c.metadata.get("tags", []) for c in cells]
+    assert tags[2] == ["parameters", "remove-cell"] and tags[3] == ["injected-parameters", "remove-cell"]
+    assert tags[5] == ["hide-input"], "other cells keep their tags"
+    lines = [c for c in cells if book.REPRODUCE in c.metadata]
+    assert len(lines) == 1 and cells.index(lines[0]) == 4, "right after the parameters papermill injected"
+    command = lines[0].source.split("`")[1]
+    words = shlex.split(command)
+    assert words[:3] == ["papermill", "book/sde.ipynb", "sde.ipynb"]
+    assert words[words.index("profile") + 1] == "smoke" and words[words.index("seeds") + 1] == "4"
+    assert yaml.safe_load(words[words.index("-y") + 1]) == {"quad_ratios": [0.001, 0.004]}
+
+
+def test_a_profile_file_is_named_without_its_folder(tmp_path):
+    command = book.reproduce_command("width", {"profile": str(tmp_path / "mine.yaml")})
+    assert command == "papermill book/width.ipynb width.ipynb -p profile mine.yaml"
+    assert str(tmp_path) not in command
+
+
+def test_the_introduction_hides_its_parameters_without_a_line(tmp_path):
+    path = _notebook(tmp_path / "intro.ipynb")
+    book.present(path, book.INTRO, {"profile": "smoke"})
+    cells = nbformat.read(path, as_version=4).cells
+    assert "remove-cell" in cells[2].metadata["tags"] and "remove-cell" in cells[3].metadata["tags"]
+    assert not [c for c in cells if book.REPRODUCE in c.metadata]
+
+
+@pytest.mark.parametrize("tags", [[], ["remove-input"]])
+def test_a_notebook_without_parameters_is_left_as_it_is(tmp_path, tags):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": tags})]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    before = (tmp_path / "x.ipynb").read_text()
+    book.present(tmp_path / "x.ipynb", "x", {"profile": "smoke"})
+    assert (tmp_path / "x.ipynb").read_text() == before
