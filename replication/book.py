@@ -155,11 +155,28 @@ def present(notebook: Path, chapter: str, parameters: Mapping[str, Any]) -> None
     """Prepare an executed (staged) notebook for its page: the cells tagged ``parameters`` and
     ``injected-parameters`` get ``remove-cell`` (the page leaves them out; papermill still finds them
     in the notebook), and right after them one markdown line gives :func:`reproduce_command`.
+    Download links to ``data/<chapter>/<name>.csv`` that :func:`replication.figures.export` wrote
+    as ``<chapter>-<name>.csv`` (names unique across the book) are pointed at that file.
     Idempotent: a second call leaves one such line."""
+    import re
+
     import nbformat
 
+    from .figures import export_name
+
     book = nbformat.read(notebook, as_version=4)
+    before = nbformat.writes(book)
     book.cells = [c for c in book.cells if REPRODUCE not in c.metadata]
+    data = notebook.parent / "data" / chapter
+
+    def exported(m: "re.Match") -> str:
+        stem = export_name(chapter, m["stem"])
+        return f"data/{chapter}/{stem}{m['ext']}" if (data / f"{stem}{m['ext']}").is_file() else m[0]
+
+    link = re.compile(rf"data/{re.escape(chapter)}/(?P<stem>[\w.-]+?)(?P<ext>\.csv|\.json)\b")
+    for cell in book.cells:
+        if cell.cell_type == "markdown":
+            cell.source = link.sub(exported, cell.source)
     last = None
     for i, cell in enumerate(book.cells):
         tags = list(cell.metadata.get("tags", []))
@@ -167,16 +184,14 @@ def present(notebook: Path, chapter: str, parameters: Mapping[str, Any]) -> None
             cell.metadata["tags"] = [t for t in tags if t not in ("hide-input", "hide-cell", "remove-input")] \
                 + ([] if "remove-cell" in tags else ["remove-cell"])
             last = i
-    if last is None or chapter == INTRO:     # the introduction opens with its findings; its build is the book's
-        if last is not None:
-            nbformat.write(book, notebook)
-        return
-    line = nbformat.v4.new_markdown_cell(
-        f"*Reproduce this page:* `{reproduce_command(chapter, parameters)}` "
-        f"(the results come back from the result store when they are there).")
-    line.metadata[REPRODUCE] = True
-    book.cells.insert(last + 1, line)
-    nbformat.write(book, notebook)
+    if last is not None and chapter != INTRO:   # the introduction opens with its findings; its build is the book's
+        line = nbformat.v4.new_markdown_cell(
+            f"*Reproduce this page:* `{reproduce_command(chapter, parameters)}` "
+            f"(the results come back from the result store when they are there).")
+        line.metadata[REPRODUCE] = True
+        book.cells.insert(last + 1, line)
+    if nbformat.writes(book) != before:
+        nbformat.write(book, notebook)
 
 
 def _stage_sources(root: Path, stage: Path) -> None:

@@ -11,8 +11,10 @@ where the numbers come from, numbers downloadable beside every figure.
   produce an interval that runs off the axes.
 - **Provenance** goes in the caption text (:func:`provenance_text`), not in a footer too small to read.
 - **Numbers behind a figure**: :func:`export` writes them (CSV) with the run configs and provenance
-  (JSON) to ``data/<chapter>/<name>.*`` beside the executed notebook; the page links them with
-  ``{download}`` so a reader can take them away.
+  (JSON) to ``data/<chapter>/<chapter>-<name>.*`` beside the executed notebook; the page links them
+  with ``{download}`` so a reader can take them away.  Every row carries the profile, code version and
+  device it was computed with, and the chapter in the file name keeps names unique across the book
+  (a download keeps only its file name).
 - **Verdicts** render with :func:`verdict_markdown` (one vocabulary: holds / fails / inconclusive /
   not run).
 """
@@ -160,23 +162,60 @@ def data_label(data: Mapping[str, Any]) -> str:
     return f"{name} (verified by checksum{', fingerprint ' + str(fp) if fp else ''})"
 
 
+PROVENANCE_COLUMNS = ("profile", "code_version", "device")   # in every exported CSV, after the row's own
+
+
+def export_name(chapter: str, name: str) -> str:
+    """The file stem of an export: ``<chapter>-<name>`` (``name`` as it is when it already starts so)."""
+    return name if name.startswith(f"{chapter}-") else f"{chapter}-{name}"
+
+
 def export(chapter: str, name: str, rows: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None,
-           folder: Path | str = "data") -> str:
-    """Write ``rows`` (dicts with the same keys) as ``<folder>/<chapter>/<name>.csv`` and ``meta``
-    (run configs, provenance, parameters) as ``<name>.json`` beside it; returns the CSV's relative path
-    for a ``{download}`` link.  Paths are relative to the executing notebook."""
+           folder: Path | str = "data", profile: str | None = None) -> str:
+    """Write ``rows`` (dicts with the same keys) as ``<folder>/<chapter>/<chapter>-<name>.csv`` and
+    ``meta`` (run configs, provenance, parameters) as the ``.json`` beside it; returns the CSV's
+    relative path for a ``{download}`` link.  Paths are relative to the executing notebook.
+
+    Each row gets :data:`PROVENANCE_COLUMNS`, so a CSV read on its own says what made it: the
+    profile (``profile``, else ``meta["profile"]``, else the profile of the notebook's
+    :func:`replication.notebook.chapter_params`), and the code version and device of
+    ``meta["provenance"]`` (the stored results' own).  Without a profile or a provenance it raises
+    ``ValueError`` before writing anything."""
+    meta = dict(meta or {})
+    stamp = {"profile": _export_profile(profile, meta)}
+    prov = meta.get("provenance")
+    if not isinstance(prov, Mapping) or not prov.get("code_version"):
+        raise ValueError(f"export({chapter!r}, {name!r}): meta['provenance'] must be the results' provenance "
+                         f"(a mapping with code_version and device); got {type(prov).__name__}")
+    stamp["code_version"] = str(prov["code_version"])
+    stamp["device"] = str(prov.get("device_name") or prov.get("device") or "unknown")
+    stamp["device"] = stamp["device"].replace(", 1 threads)", ", 1 thread)")
     target = Path(folder) / chapter
     target.mkdir(parents=True, exist_ok=True)
+    stem = export_name(chapter, name)
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    with open(target / f"{name}.csv", "w", newline="") as f:
+    keys += [k for k in PROVENANCE_COLUMNS if k not in keys]
+    with open(target / f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in keys})
-    (target / f"{name}.json").write_text(json.dumps(dict(meta or {}), indent=1, sort_keys=True, default=str))
-    return f"{folder}/{chapter}/{name}.csv"
+            writer.writerow({k: _cell(row.get(k, stamp.get(k))) for k in keys})
+    (target / f"{stem}.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    return f"{folder}/{chapter}/{stem}.csv"
+
+
+def _export_profile(profile: str | None, meta: Mapping[str, Any]) -> str:
+    profile = profile or meta.get("profile") or (meta.get("params") or {}).get("profile")
+    if not profile:
+        from .notebook import current_profile
+
+        profile = current_profile()
+    if not profile:
+        raise ValueError("export: no profile: pass profile=..., or meta={'profile': ...}, or call "
+                         "nb.chapter_params first")
+    return Path(str(profile)).stem if str(profile).endswith((".yaml", ".yml")) else str(profile)
 
 
 def _cell(value: Any) -> Any:

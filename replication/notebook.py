@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from . import profiles
 from .params import ChapterParams, ParameterError, resolve
 
-_state: dict[str, Any] = {"injected": None, "chapter": ""}
+_state: dict[str, Any] = {"injected": None, "chapter": "", "profile": ""}
 
 
 def injected_names(source: str) -> set[str] | None:
@@ -100,10 +100,16 @@ def chapter_params(chapter: str, namespace: Mapping[str, Any]) -> ChapterParams:
     if not isinstance(profile, str):
         raise ParameterError(f"profile={profile!r}: must be one of {', '.join(profiles.NAMES)} "
                              f"or the path of a profile YAML file")
+    _state["profile"] = profile              # what this page's exported numbers were computed with
     defaults = profiles.chapter_values(profiles.DEFAULT, chapter)
     explicit = {name: namespace[name] for name in spec.names if name in namespace
                 and (name in injected or _differs(namespace[name], defaults.get(name)))}
     return resolve(spec, profile, explicit)
+
+
+def current_profile() -> str:
+    """The profile of the last :func:`chapter_params` in this kernel ("" before it)."""
+    return _state["profile"]
 
 
 def glue(name: str, value: Any, fmt: str | None = None) -> None:

@@ -61,3 +61,17 @@ def test_a_notebook_without_parameters_is_left_as_it_is(tmp_path, tags):
     before = (tmp_path / "x.ipynb").read_text()
     book.present(tmp_path / "x.ipynb", "x", {"profile": "smoke"})
     assert (tmp_path / "x.ipynb").read_text() == before
+
+
+def test_download_links_follow_the_exported_names(tmp_path):
+    path = _notebook(tmp_path / "invariance.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        "{download}`numbers <data/invariance/curves.csv>`, {download}`more <data/invariance/noise.csv>`"))
+    nbformat.write(nb, path)
+    (tmp_path / "data" / "invariance").mkdir(parents=True)
+    (tmp_path / "data" / "invariance" / "invariance-curves.csv").write_text("x\n")
+    book.present(path, "invariance", {"profile": "smoke"})
+    text = nbformat.read(path, as_version=4).cells[-1].source
+    # the exported file is linked; a link to a file export did not write is left for Sphinx to report
+    assert "<data/invariance/invariance-curves.csv>" in text and "<data/invariance/noise.csv>" in text
