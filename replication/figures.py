@@ -1,9 +1,10 @@
 """The book's shared figure and table conventions: one style, one colour code, captions that say
 where the numbers come from, numbers downloadable beside every figure.
 
-- **Size**: figures are drawn for the 660 px content column (:data:`COLUMN_INCHES` at :data:`DPI`),
-  so the fonts of :data:`STYLE` are read at their size; at most two panels per row for anything
-  dense.  :func:`column_figure` makes one.
+- **Size**: figures are drawn for the 660 px content column (:data:`COLUMN_INCHES` at :data:`DPI`);
+  every font of :data:`STYLE` is at least :data:`MIN_FONT_PX` CSS pixels tall even when the figure is
+  shown at :data:`MIN_SHOWN_SCALE` of that width (text outside the style uses :data:`SMALL_FONT` at
+  least); at most two panels per row for anything dense.  :func:`column_figure` makes one.
 - **Colour**: η/S is always :data:`RATIO_CMAP` on a log scale (:func:`ratio_norm`), the batch size S
   always :data:`BATCH_CMAP`; categorical lines use :data:`CATEGORY` in order.
 - **Uncertainty**: :func:`mean_band` draws the mean over seeds and its Student-t 95% interval when
@@ -30,11 +31,17 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 COLUMN_INCHES = 6.6
-DPI = 100                     # 6.6 in x 100 dpi = the 660 px column: fonts appear at their point size
+DPI = 100                     # 6.6 in x 100 dpi = the 660 px column: a point is DPI/72 = 1.39 px there
+MIN_FONT_PX = 11              # the smallest text a reader is asked to read, in CSS px at the shown size
+MIN_SHOWN_SCALE = 0.85        # a figure is shown at least at this fraction of its drawn width (the browser check)
+# The smallest font, in points, that stays >= MIN_FONT_PX when the figure is shown at MIN_SHOWN_SCALE:
+# pt * DPI/72 * MIN_SHOWN_SCALE >= MIN_FONT_PX  <=>  pt >= 11 * 72 / (100 * 0.85) = 9.3.
+SMALL_FONT = 9.5              # ticks, legends, annotations
 STYLE = {"figure.dpi": DPI, "savefig.dpi": 2 * DPI, "axes.grid": True, "grid.alpha": 0.3,
          "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
-         "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8.5,
-         "xtick.labelsize": 8.5, "ytick.labelsize": 8.5}
+         "font.size": 10.5, "axes.titlesize": 10.5, "axes.labelsize": 10.5, "legend.fontsize": SMALL_FONT,
+         "legend.title_fontsize": SMALL_FONT, "xtick.labelsize": SMALL_FONT, "ytick.labelsize": SMALL_FONT,
+         "axes.unicode_minus": True}     # one minus sign: the typographic one, as replication.wording writes
 RATIO_CMAP = "viridis"        # η/S, log scale, everywhere in the book
 BATCH_CMAP = "cividis"        # the batch size S, log scale
 CATEGORY = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")

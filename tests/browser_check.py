@@ -55,7 +55,8 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 MATH_TIMEOUT_S = 10.0  # for MathJax to finish typesetting
 MATHJAX_GRACE_S = 2.0  # for MathJax to appear after the load event (it normally already has)
-MIN_IMAGE_SCALE = 0.85  # a content image shown narrower than this fraction of its width is a problem
+MIN_IMAGE_SCALE = 0.85  # a content image shown narrower than this is a problem (= replication.figures.MIN_SHOWN_SCALE:
+                        # the shared figure style keeps fonts >= 11 px down to it)
 MIN_ZOOM = 1.5          # a notebook figure's linked full-resolution image has this many times its shown pixels
 MAX_ASPECT_ERROR = 0.03  # shown vs natural aspect ratio of an image, relative
 MOBILE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}   # a phone, as DevTools emulates it

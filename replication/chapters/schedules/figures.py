@@ -56,7 +56,7 @@ def _geometric_band(ax, x, Y, *, color, label=None, level: float = claims.LEVEL,
 def _legend(fig, ax, ncol: int = 3) -> None:
     """One legend for the figure, above the panels (never over the curves)."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), fontsize=8.5)
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), fontsize=F.SMALL_FONT)
 
 
 def _accuracy_panels(axes, results, names, *, ylim_from: int = 1):

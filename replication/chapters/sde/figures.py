@@ -68,7 +68,7 @@ def ou_check(rows: list[dict], trace_H: float):
                     bx.plot(r["eigenvalues"], 2 / (2 - r["eta"] * r["eigenvalues"]), "-", color=color, lw=0.9)
         ax.set(xscale="log", yscale="log", xlabel=r"$\eta/S$", ylabel="stationary E[L]", title="(a) loss")
         _readable_log_ticks(ax, ratios)
-        ax.legend(title="simulated (95% CI)", title_fontsize=8)
+        ax.legend(title="simulated (95% CI)", title_fontsize=figures.SMALL_FONT)
         bx.axhline(1.0, color="k", lw=1)
         bx.set(xscale="log", xlabel=r"Hessian eigenvalue $\lambda_i$", ylabel=r"Var$(\theta_i)\cdot 2S/\eta$",
                title="(b) variance per direction")
@@ -149,7 +149,7 @@ def regression(rows: list[dict]):
             for h, lab in zip(*ax.get_legend_handles_labels()):
                 handles.setdefault(lab, h)
         _plain_log_ticks(*axes.flat)
-        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, fontsize=8.5)
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, fontsize=figures.SMALL_FONT)
         fig.tight_layout(rect=(0, 0.1 if nrows > 1 else 0.16, 1, 1))
     return fig
 
@@ -187,7 +187,7 @@ def double_well(rows: list[dict], well, crossover: float):
         bx.set(xscale="log", xlabel=r"temperature $T=\eta\sigma^2/S$", ylabel="P(in A)", ylim=(-0.02, 1.02),
                title="(b) which minimum SGD occupies")
         _plain_log_ticks(bx)
-        bx.legend(loc="upper left", fontsize=8)
+        bx.legend(loc="upper left", fontsize=figures.SMALL_FONT)
         fig.tight_layout()
     return fig
 

@@ -179,7 +179,7 @@ def probes(rows: list[dict]):
             geometric_band(bx, x, [[eta * v for v in y] for y in Y], color=col, lw=1.2)
         bx.axhline(2.0, color="k", ls="--", lw=1, zorder=1)
         bx.annotate(r"$\eta\lambda_{\max}=2$", xy=(1.0, 2.0), xycoords=("axes fraction", "data"),
-                    xytext=(-2, -3), textcoords="offset points", ha="right", va="top", fontsize=8,
+                    xytext=(-2, -3), textcoords="offset points", ha="right", va="top", fontsize=F.SMALL_FONT,
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8), zorder=5)
         ax.set(yscale="log", xlabel="fraction of the SDE time $t$", ylabel=r"$\lambda_{\max}$",
                title=r"(a) $\lambda_{\max}$ during training")
@@ -215,7 +215,7 @@ def rescaling(rows: list[dict], pairs: list[dict]):
             ax.set_xticks([p["beta"] for p in pairs])
             ax.set_xticklabels([f"{p['beta']:g}" for p in pairs])
             ax.minorticks_off()
-        axes[0][0].legend(fontsize=7.5)
+        axes[0][0].legend(fontsize=F.SMALL_FONT)
     return fig
 
 
@@ -243,7 +243,7 @@ def edge_of_stability(groups: dict[str, list[dict]]):
                title=r"(a) $\lambda_{\max}$ against $\eta$")
         _log_ticks(ax, "x")
         _log_ticks(ax, "y")
-        ax.legend(handles=[ax.get_legend_handles_labels()[0][0]] + _group_handles(groups), fontsize=7,
+        ax.legend(handles=[ax.get_legend_handles_labels()[0][0]] + _group_handles(groups), fontsize=F.SMALL_FONT,
                   loc="lower left")
         bx.set(xscale="log", yscale="log", xlabel=r"$\eta/S$", ylabel=r"$\eta\,\lambda_{\max}$",
                title=r"(b) $\eta\,\lambda_{\max}$ against $\eta/S$")
@@ -275,7 +275,7 @@ def c_versus_h(groups: dict[str, list[dict]], *, factor: float = 2.0):
         ax.set(xscale="log", yscale="log", xlabel=r"Tr $H$", ylabel=r"Tr $C$", xlim=(lo, hi), ylim=(lo, hi))
         _log_ticks(ax, "x")
         _log_ticks(ax, "y")
-        ax.legend(handles=ax.get_legend_handles_labels()[0][:2] + _group_handles(groups), fontsize=7,
+        ax.legend(handles=ax.get_legend_handles_labels()[0][:2] + _group_handles(groups), fontsize=F.SMALL_FONT,
                   loc="upper left")
         F.ratio_colorbar(fig, axes, norm)
     return fig

@@ -62,7 +62,7 @@ def convergence(curves: dict, *, target: float):
                     label="power it. + deflation" if i == 0 else None)
             last = d["n_hvp"] == max(x["n_hvp"] for x in curves["deflation"])
             bx.annotate(f"tol {d['tol']:g}", (d["n_hvp"], max(d["error"], FLOOR)), xytext=(-3 if last else 3, 3),
-                        textcoords="offset points", fontsize=8, color=red, ha="right" if last else "left")
+                        textcoords="offset points", fontsize=figures.SMALL_FONT, color=red, ha="right" if last else "left")
         bx.set(yscale="log", xlabel="Hessian-vector products", title=f"(b) top {k}: largest relative error")
         for a, where in ((ax, "upper right"), (bx, "lower left")):
             a.axhline(target, color="0.5", ls=":", lw=1)
@@ -110,7 +110,7 @@ def sample_counts(stats: list[dict], samples: list[dict], full: dict, *, chosen:
         legend_ax = axes.flat[3]
         handles, labels = axes.flat[0].get_legend_handles_labels()
         legend_ax.axis("off")
-        legend_ax.legend(handles, labels, loc="center", fontsize=9)
+        legend_ax.legend(handles, labels, loc="center", fontsize=figures.SMALL_FONT)
         fig.tight_layout()
     return fig
 
