@@ -2,15 +2,36 @@
 
 Each benchmark script writes one markdown file per machine into ``benchmarks/results/``
 (``<benchmark>_<host>.md``: its provenance lines, then its tables).  The book's appendix and the
-chapters show these files as they are; nothing here types or edits a number.
+chapters show these files as they are; nothing here types or edits a number.  Only the notation
+changes on the page (:meth:`BenchmarkRecord.markdown`): e-notation in the book's number style
+(:func:`replication.wording.without_e_notation`: ``1.5e-06`` -> ``1.5×10⁻⁶``) and the plain forms of
+the book's symbols as math (``λ_max`` -> :math:`\\lambda_{\\max}`).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import re
 from pathlib import Path
 
 from . import paths
+from .wording import without_e_notation
+
+# Plain forms of the book's symbols the scripts write, and the math the page shows for them.
+PLAIN_MATH = ((re.compile(r"λ(\d)\.\.λ(\d)"), r"$\\lambda_\1, \\dots, \\lambda_\2$"),
+              (re.compile(r"λ_max"), r"$\\lambda_{\\max}$"),
+              (re.compile(r"‖H‖_F"), r"$\\|H\\|_F$"))
+
+
+def for_page(text: str) -> str:
+    """``text`` (markdown a script wrote) in the book's notation; code spans are left as written."""
+    parts = re.split(r"(```.*?```|`[^`\n]*`)", without_e_notation(text), flags=re.S)
+    for i, part in enumerate(parts):
+        if not part.startswith("`"):
+            for plain, tex in PLAIN_MATH:
+                part = plain.sub(tex, part)
+            parts[i] = part
+    return "".join(parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +47,8 @@ class BenchmarkRecord:
         """The record under a heading of ``heading_level``, its own headings demoted below it."""
         body = "\n".join("#" * heading_level + line if line.startswith("#") else line
                          for line in self.body.splitlines())
-        return f"{'#' * heading_level} {self.title}\n\n{body}\n\n*Source: `{self.path.name}`, written {self.modified}.*"
+        return (f"{'#' * heading_level} {for_page(self.title)}\n\n{for_page(body)}\n\n"
+                f"*Source: `{self.path.name}`, written {self.modified}.*")
 
 
 def results_folder() -> Path | None:

@@ -258,7 +258,9 @@ def _sentence(text: str, end: str = ".") -> str:
 
 def _fmt(x: Any) -> str:
     if isinstance(x, float):
-        return f"{x:.3g}"
+        from .wording import number
+
+        return number(x, 3)              # never e-notation on a page
     if x is None:
         return "n/a"
     return str(x)

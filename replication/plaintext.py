@@ -46,6 +46,11 @@ def _group(text: str, i: int) -> tuple[str, int]:
     return text[i + 1:], len(text)
 
 
+def _operand(text: str) -> str:
+    """``text`` in parentheses when it is a compound (a sum, product or fraction), so ``a/b`` reads right."""
+    return f"({text})" if any(c in text for c in " +-−/·×") else text
+
+
 def tex_to_text(tex: str) -> str:
     """Plain text for the TeX ``tex`` (the inside of ``$...$``): symbols as Unicode, ``\\frac{a}{b}``
     as ``a/b``, sub- and superscripts spelled out, formatting commands dropped."""
@@ -59,7 +64,7 @@ def tex_to_text(tex: str) -> str:
                 num, i = _group(tex, i)
                 den, i = _group(tex, i)
                 a, b = tex_to_text(num), tex_to_text(den)
-                out.append(f"{a}/{b}" if len(a) <= 2 and len(b) <= 2 else f"({a})/({b})")
+                out.append(f"{_operand(a)}/{_operand(b)}")
             elif name == "sqrt":
                 arg, i = _group(tex, i)
                 out.append("√" + (tex_to_text(arg) if len(arg) <= 1 else f"({tex_to_text(arg)})"))

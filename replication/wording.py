@@ -2,6 +2,8 @@
 
 - :func:`number`: plain decimals between 10⁻³ and 10⁵ (``0.002``, ``12.5``, ``1,200``), powers of ten
   outside (``7.8×10⁻⁴``), never e-notation, a typographic minus (−), ``n/a`` for a missing value.
+- :func:`without_e_notation`: text written elsewhere (a benchmark's record) with its e-notation
+  numbers in that style, code spans left as they are.
 - :func:`numbers`: the ends of a range in one style (both as powers of ten if either needs it).
 - :func:`signed`, :func:`interval`, :func:`to_uncertainty`: signed values and intervals rounded to
   their own width, so a number carries no digits its uncertainty does not support.
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 MINUS = "\u2212"
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -41,6 +44,21 @@ def number(x: float | None, digits: int = 2, *, power: bool | None = None) -> st
     if mantissa in ("1", "-1"):
         return (mantissa[:-1] + ten).replace("-", MINUS)
     return f"{mantissa}×{ten}".replace("-", MINUS)
+
+
+E_NOTATION = re.compile(r"(?<![\w.])(?P<mantissa>[0-9]+(?:\.[0-9]+)?)[eE](?P<exponent>[-+−]?[0-9]+)(?!\w)")
+
+
+def without_e_notation(text: str) -> str:
+    """``text`` with every e-notation number (``1e-3``, ``1.5e-06``, ``9.6E-04``) written by
+    :func:`number` to the significant digits it was written with (``0.001``, ``1.5×10⁻⁶``,
+    ``9.6×10⁻⁴``); inline code (between backticks) and fenced code blocks are left as written."""
+    def rewrite(m: "re.Match") -> str:
+        digits = len(m["mantissa"].replace(".", "").lstrip("0")) or 1
+        return number(float(f"{m['mantissa']}e{m['exponent'].replace(MINUS, '-')}"), digits)
+
+    parts = re.split(r"(```.*?```|`[^`\n]*`)", text, flags=re.S)
+    return "".join(part if part.startswith("`") else E_NOTATION.sub(rewrite, part) for part in parts)
 
 
 def numbers(values, digits: int = 2) -> list[str]:

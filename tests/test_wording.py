@@ -47,3 +47,11 @@ def test_fixed_decimals_shares_and_verbs():
     assert w.share(6, 6) == "all 6" and w.share(5, 6) == "5 of the 6" and w.share(1, 1) == "1 of the 1"
     assert [w.outcome_verb(o) for o in ("holds", "fails", "inconclusive", "not run")] == [
         "holds", "fails", "is inconclusive", "was not run"]
+
+
+def test_e_notation_written_in_the_book_style_code_left_alone():
+    from replication.wording import without_e_notation
+
+    text = "within 1e-3 | 1.5e-06 | 9.6E-04 | ≤ 1e-07·|λ| | 1.0e5 | version 0.1.0+g1e5a7 | `tol=1e-3`"
+    assert without_e_notation(text) == ("within 0.001 | 1.5×10⁻⁶ | 9.6×10⁻⁴ | ≤ 10⁻⁷·|λ| | 1.0×10⁵ "
+                                        "| version 0.1.0+g1e5a7 | `tol=1e-3`")
