@@ -186,17 +186,23 @@ def export(chapter: str, name: str, rows: Sequence[Mapping[str, Any]], *, meta: 
     Each row gets :data:`PROVENANCE_COLUMNS`, so a CSV read on its own says what made it: the
     profile (``profile``, else ``meta["profile"]``, else the profile of the notebook's
     :func:`replication.notebook.chapter_params`), and the code version and device of
-    ``meta["provenance"]`` (the stored results' own).  Without a profile or a provenance it raises
-    ``ValueError`` before writing anything."""
+    ``meta["provenance"]`` (the stored results' own; without one, as for a sourced table of the
+    paper's numbers, the code that wrote the file and device "none (not computed)").  Without a
+    profile, or with a provenance lacking its code version, it raises ``ValueError`` before writing."""
     meta = dict(meta or {})
     stamp = {"profile": _export_profile(profile, meta)}
     prov = meta.get("provenance")
-    if not isinstance(prov, Mapping) or not prov.get("code_version"):
+    if prov is None:                     # numbers not computed here (a sourced table of the paper's)
+        from .provenance import code_version
+
+        stamp["code_version"], stamp["device"] = code_version(), "none (not computed)"
+    elif not isinstance(prov, Mapping) or not prov.get("code_version"):
         raise ValueError(f"export({chapter!r}, {name!r}): meta['provenance'] must be the results' provenance "
-                         f"(a mapping with code_version and device); got {type(prov).__name__}")
-    stamp["code_version"] = str(prov["code_version"])
-    stamp["device"] = str(prov.get("device_name") or prov.get("device") or "unknown")
-    stamp["device"] = stamp["device"].replace(", 1 threads)", ", 1 thread)")
+                         f"(a mapping with code_version and device); got {str(prov)[:80]!r}")
+    else:
+        stamp["code_version"] = str(prov["code_version"])
+        stamp["device"] = str(prov.get("device_name") or prov.get("device") or "unknown")
+        stamp["device"] = stamp["device"].replace(", 1 threads)", ", 1 thread)")
     target = Path(folder) / chapter
     target.mkdir(parents=True, exist_ok=True)
     stem = export_name(chapter, name)

@@ -46,8 +46,17 @@ def test_the_profile_comes_from_the_notebook_when_meta_has_none(tmp_path, monkey
     assert _read(path)[0]["device"] == "cuda:0" and _read(path)[0]["profile"] == "mine"
 
 
+def test_numbers_not_computed_say_so(tmp_path):
+    from replication.provenance import code_version
+
+    path = figures.export("schedules", "paper_numbers", [{"gain": 1.5}], meta={"source": "the paper"},
+                          folder=tmp_path, profile="smoke")
+    assert _read(path) == [{"gain": "1.5", "profile": "smoke", "code_version": code_version(),
+                            "device": "none (not computed)"}]
+
+
 @pytest.mark.parametrize("meta, message", [
-    ({"profile": "smoke"}, "meta['provenance'] must be"),
+    ({"provenance": "cpu", "profile": "smoke"}, "meta['provenance'] must be"),
     ({"provenance": {"device": "cpu"}, "profile": "smoke"}, "meta['provenance'] must be"),
     ({"provenance": PROV}, "no profile"),
 ])
