@@ -285,6 +285,8 @@ def _main(args) -> int:
             done = export_chapter(name, params, args.output)
             print(f"[export] {name}: {done['stored']} of {done['runs']} runs stored; "
                   f"{', '.join(done['files']) or 'nothing to write'} in {done['folder']}")
+            if done["note"]:
+                print(f"[export] note: {done['note']}")
         return 0
     if args.command == "plan":
         from . import planning
