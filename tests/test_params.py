@@ -66,7 +66,9 @@ def test_bounds_are_inclusive_and_types_coerce():
     assert p.coerce(1) == 1.0 and isinstance(p.coerce(1), float)
     with pytest.raises(ParameterError):
         p.coerce(1.0000001)
-    assert Param("n", "int", "h").coerce(3.0) == 3
+    assert Param("n", "int", "h").coerce(3) == 3
+    with pytest.raises(ParameterError, match=r"^n=3.0: must be an integer"):    # a float is not an integer
+        Param("n", "int", "h").coerce(3.0)
     with pytest.raises(ParameterError):
         Param("b", "bool", "h").coerce(1)
 
