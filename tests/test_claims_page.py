@@ -15,7 +15,9 @@ def test_outcome_of_a_claim_from_its_verdicts():
     assert page.outcome_of_claim([]) == "not run"
     assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "holds")]) == "holds"
     assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "fails")]) == "mixed"
-    assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "inconclusive")]) == "inconclusive"
+    assert page.outcome_of_claim([_v("a", 4, "holds"), _v("b", 4, "inconclusive")]) == "holds"
+    assert page.outcome_of_claim([_v("a", 4, "not discriminating"), _v("b", 4, "inconclusive")]) == "inconclusive"
+    assert page.outcome_of_claim([_v("a", 4, "not discriminating"), _v("b", 4, "fails")]) == "fails"
     assert page.outcome_of_claim([_v("a", 4, "not run"), _v("b", 4, "fails")]) == "fails"
 
 
@@ -41,7 +43,7 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     assert md.count("### Claim ") == len(claims.PAPER_CLAIMS)
     assert "### Claim 1: not run" in md and "### Claim 4: holds" in md and "{numref}`fig-a`" in md
     assert "(claims-claim-4)=\n### Claim 4" in md                # the synthesis links these labels
-    assert "- **holds**: statement claim-4-x ({doc}`Sharp <sharpness>`" in md and "*Rule, fixed before the numbers:* a rule." in md
+    assert "- **holds**: statement claim-4-x ({doc}`Sharp <sharpness>`" in md and "*Rule:* a rule." in md
     md = page.claim_tables(record, titles={}, labels={})          # a label not in the build: no link
     assert "{numref}" not in md and "### The book's own tests" in md
 

@@ -48,17 +48,25 @@ def compute(params, *, store=None, progress=True) -> ClaimsRecord:
     return ClaimsRecord(params.profile, chapters, stored)
 
 
+#: how a claim's tests roll up into the claim's one outcome — stated once, applied by the claims page,
+#: the introduction and every chapter that names a claim's outcome
+ROLLUP = ("a claim **holds** when at least one of its tests holds and none fails; it **fails** when at least "
+          "one fails and none holds; it is **mixed** when some hold and some fail; otherwise (every test "
+          "inconclusive or not discriminating) it is **inconclusive**; a claim no chapter tested was **not run**")
+
+
 def outcome_of_claim(verdicts: list) -> str:
-    """One outcome for a claim from all its verdicts: "not run" without any; the common outcome when
-    they agree; "mixed" when some hold and some fail; otherwise "inconclusive"."""
+    """One outcome for a claim from all its tests, by :data:`ROLLUP`."""
     tested = [v.outcome for v in verdicts if v.outcome != _claims.NOT_RUN]
     if not tested:
         return _claims.NOT_RUN
-    kinds = set(tested)
-    if len(kinds) == 1:
-        return tested[0]
-    if {_claims.HOLDS, _claims.FAILS} <= kinds:
+    holds, fails = _claims.HOLDS in tested, _claims.FAILS in tested
+    if holds and fails:
         return "mixed"
+    if holds:
+        return _claims.HOLDS
+    if fails:
+        return _claims.FAILS
     return _claims.INCONCLUSIVE
 
 
@@ -70,6 +78,7 @@ def counts(record: ClaimsRecord) -> Counter:
 #: how the synthesis names each outcome of a claim, in the order of its table
 OUTCOME_LABELS = ((_claims.HOLDS, "holds by its rules"), ("mixed", "holds in some tests, fails in others"),
                   (_claims.FAILS, "fails"), (_claims.INCONCLUSIVE, "inconclusive: the runs cannot tell"),
+                  (_claims.NOT_DISCRIMINATING, "not discriminating: the rule also holds on its control"),
                   (_claims.NOT_RUN, "not tested at this profile"))
 
 
