@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
                                                    "parameters and the laptop profile")
     cells.add_argument("chapter", nargs="*", help="chapters (default: all)")
     cells.add_argument("--check", action="store_true", help="only report the notebooks that are out of date")
+    rules = sub.add_parser("rules", help="the rule registry: every verdict's rule, its digest and amendments")
+    rules.add_argument("chapter", nargs="*", help="chapters (default: all)")
+    rules.add_argument("--register", action="store_true",
+                       help="fill in the digest of new rules ('digest: pending') in their rules.yaml")
     return parser
 
 
@@ -161,9 +165,11 @@ def _library_errors() -> tuple[type[BaseException], ...]:
     """The errors the library raises for bad input or a bad environment (shown as one line)."""
     from .config import ConfigError
     from .executors import ExecutorError
+    from .rules import RuleError
     from .store import StoreError
 
-    errors: list = [ParameterError, profiles.ProfileError, ConfigError, StoreError, ExecutorError, OSError]
+    errors: list = [ParameterError, profiles.ProfileError, ConfigError, StoreError, ExecutorError, RuleError,
+                    OSError]
     try:
         from .data import DatasetNotFoundError, DataVerificationError
 
@@ -212,6 +218,28 @@ def _cuda_unavailable(params) -> str | None:
     return None
 
 
+def _rules(names: list[str], *, register: bool) -> int:
+    from . import chapters, rules
+
+    for name in names:
+        chapters.get(name)                       # an unknown chapter is a one-line error
+    paths = [p for p in sorted(rules.CHAPTERS.glob("*/rules.yaml")) if not names or p.parent.name in names]
+    if register:
+        for path in paths:
+            for rid in rules.register_pending(path):
+                print(f"registered {rid} ({path.parent.name})")
+    for path in paths:
+        for rule in rules.load_file(path).values():
+            state = "pending" if rule.registered_digest == rules.PENDING else (
+                f"amended {len(rule.amendments)}x" if rule.amended else "as registered")
+            print(f"{rule.id:<44} {rule.digest}  {rule.registered_date}  {state}")
+    problems = [p for p in rules.check() if not names or any(f"({n})" in p for n in names)]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"registry digest {rules.registry_digest()}")
+    return 2 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Every command; a library error (bad parameter, profile, grid, store, data) is one line on
     stderr and exit status 2, never a traceback."""
@@ -250,6 +278,8 @@ def _main(args) -> int:
     if args.command == "store":
         print(_store_report())
         return 0
+    if args.command == "rules":
+        return _rules(args.chapter, register=args.register)
     if args.command == "notebook-params":
         from . import notebook
         from .paths import checkout_root

@@ -6,7 +6,11 @@ A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
                     -> results (through the result store), and verdicts(results, params) -> [Verdict]
                     (chapters that test no claim leave it out)
     experiment.py   run configs and grids built from the parameters
-    claims.py       the summary numbers and the verdicts (rules written before the numbers)
+    rules.yaml      its verdicts' rules as data (replication.rules): statement, measure, the matched
+                    point of training, the decision with its thresholds, the negative control; each
+                    registered with a digest before the numbers, changed only by an amendment
+    claims.py       the summary numbers and the verdicts: each made by ``claims.ruled(rule_id, ...)``
+                    from the rule's outcome on the runs and on its negative control
     figures.py      the chapter's figures, on the shared style of replication.figures
 
 plus ``book/<name>.ipynb`` (its page), ``tests/test_<name>.py``, one line ``- file: book/<name>`` in
