@@ -191,8 +191,10 @@ def _readable(text: str) -> str:
 def benchmark_dropdown(record) -> str:
     """A benchmark record (:mod:`replication.benchmarks`) in a closed box: its headings become bold lead-ins
     (a heading cannot sit inside a box), its tables numbered tables."""
+    from ...benchmarks import for_page      # the book's notation: λ_max as math, no e-notation
+
     body = []
-    for line in record.body.splitlines():
+    for line in for_page(record.body).splitlines():
         m = re.match(r"^#+\s*(.*)$", line)
         if m:
             body.append(f"**Table: {m.group(1).rstrip('.')}.**")
@@ -201,5 +203,5 @@ def benchmark_dropdown(record) -> str:
     text = _readable("\n".join(body))
     # a numbered table needs its caption right above it: "**Table: x.**" + blank line + the table
     text = re.sub(r"(\*\*Table: [^\n]*\*\*)\n+(?=\|)", r"\1\n\n", text)
-    return (f"::::{{admonition}} Benchmark: {record.title}\n:class: dropdown\n\n{text}\n\n"
+    return (f"::::{{admonition}} Benchmark: {for_page(record.title)}\n:class: dropdown\n\n{text}\n\n"
             f"*Written {record.modified} on the machine `{record.machine}` by the tracking benchmark.*\n::::")
