@@ -239,6 +239,7 @@ def test_claim_6_by_the_bn_invariant_width_at_matched_progress_with_its_control(
     un = _matched(k_large=8.0, k_small=2.0, epochs={"fig2-0": 10, "fig2-1": 10, "fig2-2": 100, "fig3-0": 4, "fig3-1": 4})
     c6 = un["claim-6-large-batch-sharper"]
     assert c6.outcome == "inconclusive" and c6.evidence["pairs_compared"] == 0 and "80 epochs" in c6.power
+    assert "{" not in c6.matched and "factor 1.5" in c6.matched
     # unstable endpoints (η·λ_max >= 2) are not compared either
     assert _matched(lam=30.0)["claim-6-large-batch-sharper"].evidence["pairs_compared"] == 0
 
