@@ -244,6 +244,28 @@ def test_claim_6_by_the_bn_invariant_width_at_matched_progress_with_its_control(
     assert _matched(lam=30.0)["claim-6-large-batch-sharper"].evidence["pairs_compared"] == 0
 
 
+def test_fixed_epoch_filter_normalized_rule_reads_its_equal_ratio_control():
+    # the equal-η/S pair differs the other way (the large batch sharper than the small learning rate): fails
+    v = _matched(k_large=8.0, k_small=2.0)["interpolation-claim-6-filter-normalized"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "fails" and v.outcome == "holds"
+    # the equal-η/S pair differs the claim's way: the rule cannot tell η/S from S
+    v = _matched(k_large=2.0, k_small=4.0)["interpolation-claim-6-filter-normalized"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+
+
+def test_barrier_rule_against_interpolated_batch_norm_statistics():
+    res, params = _synthetic(4.0, 3.0)
+    a = np.asarray(res.alphas)
+    bump = lambda ln, h: dict(ln, train_loss=list(np.asarray(ln["train_loss"]) + h * np.sin(np.pi * np.clip(a, 0, 1))))  # noqa: E731
+    by = lambda vs: {v.id: v for v in vs}  # noqa: E731
+    res.bn_other = {"fig2-a": [bump(ln, 1.0) for ln in res.lines["fig2-a"]]}
+    v = by(claims.verdicts(res, params))["interpolation-no-barrier-fig2"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "fails" and v.outcome == "holds"
+    res.bn_other = {"fig2-a": [bump(ln, 0.0) for ln in res.lines["fig2-a"]]}
+    v = by(claims.verdicts(res, params))["interpolation-no-barrier-fig2"]
+    assert v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+
+
 def test_claim_7_by_the_bn_invariant_width_at_matched_progress_with_its_control():
     # equal widths at β = 4, the lower-η/S Fig. 2 ends four times sharper: the control fails, claim 7 holds
     v = _matched(k_beta=1.0, k_large=4.0, k_small=4.0)
