@@ -315,8 +315,7 @@ def verdicts(results, params) -> list[Verdict]:
 
     facts = summary(results, params)
     out: list[Verdict] = []
-    delta = params.delta_loss
-    r6, r6m, r7, r7m = (rules.get(x) for x in (RULE_6_FIXED, RULE_6, RULE_7_FIXED, RULE_7))
+    r6m, r7, r7m = (rules.get(x) for x in (RULE_6, RULE_7_FIXED, RULE_7))
     rb, rfn = rules.get(RULE_BARRIER), rules.get(RULE_FN_FIXED)
     common = dict(chapter=CHAPTER, profile=params.profile)
     main = [p for p in results.panels if not p["id"].endswith("other-init")]
@@ -459,7 +458,7 @@ def _barrier_outcome(ivs: list[dict], margin: float) -> str:
     return INCONCLUSIVE
 
 
-RULE_6_FIXED = "claim-6-line-width-and-lambda"
+RULE_6_FIXED = "claim-6-line-width-and-lambda"   # as first registered: the fixed-epoch view (evidence "fixed_epoch_rule")
 RULE_6 = "claim-6-bn-invariant-width-matched"
 RULE_7_FIXED = "claim-7-equal-width"
 RULE_7 = "claim-7-bn-invariant-width-matched"
