@@ -132,8 +132,9 @@ def test_claims_follow_the_rules_on_runs_whose_answer_is_known():
     assert v["claim-10-break-grows-with-n"].control["outcome"] == "fails"     # the sizes reversed
     assert v["claim-1-same-curves-small-beta"].outcome == "holds"
     assert v["claim-1-same-curves-small-beta"].control["outcome"] == "fails"  # square root 5 points off
-    assert v["claim-9-below-predicted-break"].outcome == "holds"
-    assert v["claim-9-below-predicted-break"].control["outcome"] == "fails"
+    assert v["invariance-claim-9-below-predicted-break"].outcome == "holds"
+    assert v["invariance-claim-9-below-predicted-break"].claim is None     # post-hoc: not in claim 9's roll-up
+    assert v["invariance-claim-9-below-predicted-break"].control["outcome"] == "fails"
     # over every β: five settings closer by 5 points outweigh one 20 points the other way
     assert v["claim-9-linear-beats-sqrt"].outcome == "holds"
     assert v["claim-13-linear-scaling-explained"].outcome == "holds"
@@ -150,7 +151,7 @@ def test_claims_follow_the_rules_on_runs_whose_answer_is_known():
     v = _verdicts(_runs({1000: 8, 4000: 32}, sqrt_extra=0.05), noise)
     assert v["claim-9-linear-beats-sqrt"].raw_outcome == "holds"
     assert v["claim-9-linear-beats-sqrt"].outcome == "not discriminating"
-    assert v["claim-9-below-predicted-break"].outcome == "not discriminating"
+    assert v["invariance-claim-9-below-predicted-break"].outcome == "not discriminating"
     assert v["claim-13-linear-scaling-explained"].outcome == "inconclusive"   # claim 9 does not hold
     # square root as close as linear at small β: claim 1's control holds, the rule cannot tell
     v = _verdicts(_runs({1000: 8, 4000: 32}), noise)
@@ -162,7 +163,7 @@ def test_claims_follow_the_rules_on_runs_whose_answer_is_known():
     # square root closer than linear everywhere: claim 9 fails, and claim 13 with it
     v = _verdicts(_runs({1000: 32, 4000: 32}, lin_extra=0.012), noise)
     assert v["claim-9-linear-beats-sqrt"].outcome == "fails"
-    assert v["claim-9-below-predicted-break"].outcome == "fails"
+    assert v["invariance-claim-9-below-predicted-break"].outcome == "fails"
     assert v["claim-13-linear-scaling-explained"].outcome == "fails"
     # claim 1 fails when β = 2 is already broken
     v = _verdicts(_runs({1000: 2, 4000: 2}, sqrt_extra=-0.3), noise)
@@ -216,7 +217,7 @@ def test_compute_at_a_tiny_size_through_the_store(store, one_thread):
     assert again.computed == 0 and again.stored == res.stored + res.computed
     ids = [v.id for v in invariance.verdicts(res, p)]
     assert ids == ["claim-1-same-curves-small-beta", "claim-10-break-grows-with-n", "claim-9-linear-beats-sqrt",
-                   "claim-9-below-predicted-break", "claim-13-linear-scaling-explained",
+                   "invariance-claim-9-below-predicted-break", "claim-13-linear-scaling-explained",
                    "invariance-noise-scale-predicts-break"]
 
 

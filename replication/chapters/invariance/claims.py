@@ -21,7 +21,7 @@ at chance accuracy (1/10) and its curve stops where it diverged.
 - **claim 9** (the rule of the first build): per seed, D = distance(√) − distance(linear), the distance
   of a run's curve to the mean β = 1 curve (mean absolute gap over epochs) averaged over every (N, β) run
   both ways; 95% t interval over the seeds above 0 holds, below fails.  The post-hoc rule
-  ``claim-9-below-predicted-break`` averages only over β·S₀ <= the smallest break batch the noise scale
+  ``invariance-claim-9-below-predicted-break`` averages only over β·S₀ <= the smallest break batch the noise scale
   predicts (so "below the break" does not come from the linear runs); the control of both is the same D
   above the largest predicted break, where the invariance is not claimed.  D below the break measured on
   the linear runs themselves is kept as a secondary view (evidence, not a verdict).
@@ -400,7 +400,7 @@ def verdicts(results, params) -> list[Verdict]:
     # -- claim 9, openly post-hoc: below the break the noise scale predicts (not from the linear runs)
     o9p = stats.sign_outcome(c9b["lo"], c9b["hi"], +1) if c9b["n_settings"] else INCONCLUSIVE
     out.append(claims.ruled(
-        RULE_9_POSTHOC, id="claim-9-below-predicted-break", outcome=o9p, control_outcome=o9c, control_summary=ctl9,
+        RULE_9_POSTHOC, id="invariance-claim-9-below-predicted-break", outcome=o9p, control_outcome=o9c, control_summary=ctl9,
         source="ICLR 2018, §4.2; ICANN 2018", figure="fig-inv-final", evidence=_ev(c9b),
         summary=(f"Below the break the gradient noise scale predicts: {_d(c9b)}." if c9b["n_settings"] else
                  "No β below the predicted break ran with both rescalings."),
@@ -460,7 +460,7 @@ def _claim1_power(rows: list[dict], margin: float) -> str:
 
 RULE_1 = "claim-1-same-curves-small-beta"
 RULE_9 = "claim-9-linear-beats-sqrt"
-RULE_9_POSTHOC = "claim-9-below-predicted-break"
+RULE_9_POSTHOC = "invariance-claim-9-below-predicted-break"
 RULE_10 = "claim-10-break-grows-with-n"
 RULE_13 = "claim-13-linear-scaling-explained"
 RULE_PREDICTION = "invariance-noise-scale-predicts-break"
