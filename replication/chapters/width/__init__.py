@@ -141,4 +141,4 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
 def verdicts(results: WidthResults, params) -> list:
     """The toolkit's verdicts (``width-...`` ids), from :func:`claims.verdicts`."""
     return claims.verdicts(summary(results), profile=params.profile, tolerance=results.tolerance,
-                           n_train=results.n_train)
+                           n_train=results.n_train, lr=params.lr)
