@@ -493,7 +493,7 @@ def test_c_equals_h_holds_on_its_premise_and_fails_on_the_control_designs():
 
 
 def test_the_control_well_is_simulated_only_above_the_window():
-    from replication.chapters.sde.experiment import CONTROL_WELL, control_well_configs
+    from replication.chapters.sde.controls import CONTROL_WELL, control_well_configs
     from replication.params import resolve
     from replication.chapters import sde as chapter
 

@@ -16,7 +16,8 @@ import numpy as np
 from ...params import ChapterSpec, Param, ParameterError
 from ...store import ResultStore
 from . import claims
-from .experiment import (WELL, DoubleWellRun, QuadraticRun, RegressionRun, control_well_configs, double_well_configs,
+from .controls import control_well_configs
+from .experiment import (WELL, DoubleWellRun, QuadraticRun, RegressionRun, double_well_configs,
                          quadratic_configs,
                          quadratic_rows, regression_configs, regression_rows, run_double_well, run_quadratic,
                          run_regression, well, well_rows)

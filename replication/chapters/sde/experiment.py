@@ -192,25 +192,6 @@ def double_well_configs(params) -> list[DoubleWellRun]:
             for S in params.well_batch_sizes for seed in range(params.seeds)]
 
 
-#: claim 3's control potential: the same well with A as sharp as B, where Theorem 2 predicts no crossover
-CONTROL_WELL = {**WELL, "k_A": WELL["k_B"]}
-
-
-def control_well_configs(params) -> list[DoubleWellRun]:
-    """Claim 3's negative control: the double-well runs of the profile, on ``CONTROL_WELL``, at the
-    temperatures above the main well's window T*·(1 + window) (there the main well's A must win, the
-    control's must not); none when the profile has no such temperature."""
-    from ... import rules, sde as _sde
-
-    window = rules.get("claim-3-flatter-minimum-wins")["window"]
-    upper = _sde.crossover_temperature(_sde.DoubleWell(**WELL)) * (1 + window)
-    return [DoubleWellRun(eta=params.well_eta, sigma2=params.well_sigma2, batch_size=S, n_chains=params.chains,
-                          burn_in_time=params.well_burn_in_time, measure_time=params.well_measure_time, seed=seed,
-                          well=tuple(sorted(CONTROL_WELL.items())))
-            for S in params.well_batch_sizes if params.well_eta * params.well_sigma2 / S > upper
-            for seed in range(params.seeds)]
-
-
 def _group(results, key):
     groups: dict = {}
     for r in results:
@@ -266,9 +247,8 @@ def c_over_h(X, y, minimum, loss: str, *, draws: int = BOOTSTRAP_DRAWS, seed: in
     a, b = r * r * norms, h * norms
     value = float(np.trace(minimum.C) / np.trace(minimum.H))
     rng = np.random.default_rng(seed)
-    chunk = max(1, 2_000_000 // len(a))       # resample in blocks: memory stays bounded at any N
-    boot = np.concatenate([(lambda idx: a[idx].mean(axis=1) / b[idx].mean(axis=1))(
-        rng.integers(0, len(a), size=(min(chunk, draws - start), len(a)))) for start in range(0, draws, chunk)])
+    idx = rng.integers(0, len(a), size=(draws, len(a)))
+    boot = a[idx].mean(axis=1) / b[idx].mean(axis=1)
     lo, hi = np.quantile(boot, [0.025, 0.975])
     return dict(value=value, lo=float(lo), hi=float(hi))
 
