@@ -271,6 +271,7 @@ def summary(results) -> dict:
             continue
         first = rows[0]
         sde_tests = [dict(eta=r["eta"], S=r["S"], eta_lam_max=r["eta_lam_max"],
+                          exact_over_sde=r["pred_exact"] / r["pred_lyapunov"],
                           **_vs(r["seed_excess"], r["pred_lyapunov"], REG_TOLERANCE))
                      for r in rows if small_steps_regression(r)]
         entry = dict(loss=loss, sampling=sampling, C_over_H=first["C_over_H"], C_over_H_lo=first["C_over_H_lo"],
@@ -484,7 +485,10 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
             summary=(f"{len(t)} of {e['n_settings']} settings have small steps (η λ_max up to "
                      f"{e['small_eta_lam_max']:.2f}); {_count(x['outcome'] for x in t)}"
                      + (f"; measured / predicted from {min(x['diff'] for x in t) + 1:.3f} to "
-                        f"{max(x['diff'] for x in t) + 1:.3f}." if t else ".") if t else
+                        f"{max(x['diff'] for x in t) + 1:.3f}" if t else "")
+                     + (f", where the exact discrete law (state-dependent noise kept) predicts "
+                        f"{min(x['exact_over_sde'] for x in t):.3f} to {max(x['exact_over_sde'] for x in t):.3f}"
+                        if t and all(math.isfinite(x["exact_over_sde"]) for x in t) else "") + "." if t else
                      f"None of the {e['n_settings']} settings has small steps at this profile."),
             **common))
     exact = next((e for e in facts["regression"] if "exact_tests" in e), None)

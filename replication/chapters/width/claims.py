@@ -320,16 +320,19 @@ def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int, lr: f
     power = ""
     if now["outcome"] == INCONCLUSIVE:
         straddling = [(r, iv) for r, iv in zip(rates, now["intervals"]) if iv[0] < now["threshold"] <= iv[1]]
-        r, (lo, hi) = min(straddling, key=lambda x: abs(x[0] - now["threshold"])) if straddling else (rates[0], now["intervals"][0])
-        half = 0.5 * (hi - lo)
-        gap = abs(r - now["threshold"])
-        need = stats.runs_needed(n_seeds, half, gap) if gap > 0 else 0
-        power = (f"with {n_seeds} repetitions a coverage's 95% interval is about ±{half:.3f} wide, so only a coverage "
-                 f"at least {stats.detectable_effect(half):.3f} from the threshold {now['threshold']:.3f} is decided "
-                 "with 80% power; the closest coverage, "
-                 f"{r:.3f}, needs about {need:,} repetitions (coverage_seeds; "
-                 f"{profile_with('width', 'coverage_seeds', need)} has enough)" if need else
-                 f"the closest coverage, {r:.3f}, sits on the threshold: no number of repetitions decides it")
+        parts = []
+        for r, (lo, hi) in sorted({min(straddling, key=lambda x: abs(x[0] - now["threshold"])),
+                                   min(straddling)}, reverse=True) if straddling else ():
+            gap = abs(r - now["threshold"])
+            need = stats.runs_needed(n_seeds, 0.5 * (hi - lo), gap) if gap > 0 else 0
+            side = "above" if r > now["threshold"] else "below"
+            parts.append(f"the coverage {r:.3f} is shown {side} the threshold with about {need:,} repetitions "
+                         f"({profile_with('width', 'coverage_seeds', need)} has enough)" if need else
+                         f"the coverage {r:.3f} sits on the threshold: no number of repetitions decides it")
+        half = max(0.5 * (hi - lo) for lo, hi in now["intervals"])
+        power = (f"with {n_seeds} repetitions a coverage's 95% binomial interval is up to ±{half:.3f} wide, so only a "
+                 f"coverage at least {stats.detectable_effect(half):.3f} from the threshold {now['threshold']:.3f} is "
+                 "decided with 80% power; " + "; ".join(parts) + " (the coverage_seeds parameter)")
     out.append(ruled(
         "width-error-bars-honest", id="width-error-bars-honest",
         outcome=now["outcome"], original_outcome=_coverage_outcome(rates, n_seeds) if rates else INCONCLUSIVE,
