@@ -276,6 +276,18 @@ def sample_count_outcome(stats_rows: list[dict], tolerance: float, fail_factor: 
     return (FAILS if worst > fail_factor * tolerance else INCONCLUSIVE), None, worst
 
 
+def original_outcome(raw: str, control_under_original: str) -> str:
+    """The outcome to report under a rule as first registered, its control judged by that rule too.
+    ``claims.ruled`` judges the original outcome against the *current* rule's control; judging it first
+    against the original rule's own control keeps a control the first rule could not reject (a tie
+    called inconclusive) from lending it a "holds".  (A "not discriminating" there cannot be passed on
+    through ``ruled``: the raw outcome is kept.)"""
+    from ...claims import NOT_DISCRIMINATING, judge
+
+    judged = judge(raw, control_under_original)
+    return raw if judged == NOT_DISCRIMINATING else judged
+
+
 def profile_with(chapter: str, param: str, at_least: float) -> str:
     """The first built-in profile (smoke, laptop, gpu, paper) whose ``param`` of ``chapter`` is at least
     ``at_least``, said as "the gpu profile (500)", or "no built-in profile" (could be shared)."""
@@ -335,7 +347,9 @@ def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int, lr: f
                  "decided with 80% power; " + "; ".join(parts) + " (the coverage_seeds parameter)")
     out.append(ruled(
         "width-error-bars-honest", id="width-error-bars-honest",
-        outcome=now["outcome"], original_outcome=_coverage_outcome(rates, n_seeds) if rates else INCONCLUSIVE,
+        outcome=now["outcome"],
+        original_outcome=original_outcome(_coverage_outcome(rates, n_seeds) if rates else INCONCLUSIVE,
+                                          _coverage_outcome(control_rates, n_seeds) if control_rates else NOT_RUN),
         control_outcome=ctrl["outcome"] if ctrl else NOT_RUN,
         control_summary=(f"error bars half as wide cover between {min(control_rates):.3f} and {max(control_rates):.3f}"
                          f" of {n_seeds} repetitions: {ctrl['outcome']}." if ctrl else
@@ -356,7 +370,8 @@ def verdicts(facts: dict, *, profile: str, tolerance: float, n_train: int, lr: f
     outcome = lanczos_outcome(lz, pw)
     out.append(ruled(
         "width-lanczos-fewer-hvps", id="width-lanczos-fewer-hvps", outcome=outcome,
-        original_outcome=lanczos_outcome(lz, pw, tie=INCONCLUSIVE),
+        original_outcome=original_outcome(lanczos_outcome(lz, pw, tie=INCONCLUSIVE),
+                                          lanczos_outcome(iso["lanczos_hvp"], iso["power_hvp"], tie=INCONCLUSIVE)),
         control_outcome=iso_outcome,
         control_summary=(f"λ₂/λ₁ = {iso['gap_ratio']:g}: Lanczos {said(iso['lanczos_hvp'])}, power iteration "
                          f"{said(iso['power_hvp'])}: {iso_outcome}."),
