@@ -5,7 +5,9 @@ Four experiments, each a grid of frozen run configs computed through the result 
 breakdown sweep (fixed η/S, η·λ_max toward 2), real minibatch SGD on linear and logistic
 regressions, and a double well (which minimum SGD occupies as the temperature grows).
 ``claims.py`` turns the rows into the numbers the page states and the verdicts (three outcomes
-each); ``figures.py`` draws them and exports the numbers behind every figure.
+each), judged under the rules registered in ``rules.yaml`` with their negative controls;
+``controls.py`` holds the controls that need runs or data of their own (a double well with no
+crossover, the C = H designs); ``figures.py`` draws them and exports the numbers behind every figure.
 """
 from __future__ import annotations
 

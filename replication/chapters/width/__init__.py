@@ -15,7 +15,8 @@ those numbers can be trusted and what they cost:
 4. the benchmark against PyHessian, read from ``benchmarks/results/hessian_*.md`` when present.
 
 Files: ``experiment.py`` (run configs and what the store keeps), ``claims.py`` (summary numbers,
-rules, verdicts), ``figures.py`` (figures, tables, exported numbers), ``benchmark.py`` (the
+verdicts under the rules of ``rules.yaml``, with their negative controls), ``coverage.py`` (the
+coverage rule's control: error bars half as wide), ``figures.py`` (figures, tables, exported numbers), ``benchmark.py`` (the
 benchmark record).
 """
 from __future__ import annotations
