@@ -9,7 +9,8 @@ cannot tell the claim from its negation (:func:`replication.claims.judge`).
 - :func:`eta_at_fixed_ratio` keeps only η/S values run at two or more η, subtracts from each run the
   mean of its η/S (centred y_i − ȳ_{η/S(i)}) and groups the residuals by η: a trend there is an
   effect of η at fixed η/S, which the claim says is absent.
-- :func:`either` combines two controls: holds if the rule holds on either, fails if it fails on both.
+- :func:`either` combines two controls: holds if the rule holds on either, fails if it holds on
+  neither and fails on one.
 - :func:`trend_power`, :func:`tost_power`: the "could have seen" text of an inconclusive verdict,
   from the interval's half-width through :func:`replication.stats.detectable_effect` and
   :func:`replication.stats.runs_needed` (these helpers could be shared by other chapters).
@@ -55,11 +56,13 @@ def eta_at_fixed_ratio(values: list[tuple[float, float, float]]) -> dict:
 
 
 def either(*outcomes: str) -> str:
-    """Two (or more) controls as one: holds if the rule holds on any, fails if it fails on all,
-    otherwise inconclusive."""
+    """Two (or more) controls as one: holds if the rule holds on any (it cannot tell the claim from
+    that control); fails if it holds on none and fails on at least one; otherwise inconclusive.
+    (A Spearman trend over three η can never *fail* on noise, so "fails on all" would let no
+    trend verdict hold whatever the data.)"""
     if any(o == HOLDS for o in outcomes):
         return HOLDS
-    if outcomes and all(o == FAILS for o in outcomes):
+    if any(o == FAILS for o in outcomes):
         return FAILS
     return INCONCLUSIVE
 
