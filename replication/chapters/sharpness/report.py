@@ -209,11 +209,11 @@ def check_table(rows: list[dict], n_samples: int, n_train: int, design: str = "d
 
 
 def check_sentence(facts: dict, verdict, n_samples: int, key: str = "check",
-                   uses: str = "the width verdict of claim 7") -> str:
+                   uses: str = "the width verdict of claim 7", plural: bool = False) -> str:
     dev, tol = facts[key + "_max_dev"], facts["width_tolerance"]
     if not math.isfinite(dev):
         return f"No run could be checked, so the count is {outcome_phrase(verdict.outcome).replace('is ', '')}."
     return (r"The largest deviation of $\lambda_{\max}$, $\operatorname{Tr}H$ and $\Vert H\Vert_F$" f" is {100 * dev:.0f}%, against the width chapter's "
             f"tolerance of {100 * tol:.0f}%: by that rule the count of {n_samples:,} examples "
             f"{outcome_phrase(verdict.outcome)} here, so {uses} "
-            + ("is read." if dev <= tol else "is inconclusive whatever its trend says."))
+            + (("are" if plural else "is") + (" read." if dev <= tol else " inconclusive whatever the runs say.")))
