@@ -1,21 +1,28 @@
-"""The chapter's summary numbers and its verdicts (rules fixed before the numbers).
+"""The chapter's summary numbers and its verdicts, judged under the rules of ``rules.yaml``.
 
-Every rule has three outcomes (holds / fails / inconclusive) and goes through :mod:`replication.stats`:
+Every rule has three outcomes (holds / fails / inconclusive), goes through :mod:`replication.stats`,
+reads its thresholds from the registry (:func:`rule_param`) and is judged against a negative
+control (:mod:`.controls`, :func:`replication.claims.ruled`):
 
-- **trend** (claims 4, 5): Spearman ρ between η/S and the per-ratio mean over seeds, with the
-  t-law interval of :func:`stats.trend`; :func:`stats.trend_outcome` with ``RHO``.
+- **trend** (claims 4, 5; design B at equal SDE time only): Spearman ρ between η/S and the per-ratio
+  mean over seeds, with the t-law interval of :func:`stats.trend`; widths only from runs with
+  η λ_max < 2 (:func:`stable`), and only when design B's Hessian sample passes the chapter's own
+  whole-set check (:func:`sample_gate`).  Controls: scrambled η/S; η at fixed η/S.
 - **η/S, not η alone**: ``log q = a + b·log(η/S) + d·log η`` over single runs (:func:`stats.ols`):
-  b is the effect of η/S at fixed η (η alone ⇔ b = 0), d the effect of η at fixed η/S (η/S alone
-  ⇔ d = 0; the same as b' = −c' in ``log q = a + b' log η + c' log S``).  "Not η alone":
-  :func:`stats.sign_outcome` on b.  "η/S alone": d's interval within ±``SLOPE_MARGIN`` holds, wholly
-  outside fails, otherwise inconclusive.
+  b is the effect of η/S at fixed η, d the effect of η at fixed η/S.  "Not η alone": the sign of
+  b (control: scrambled η/S).  "η/S alone": d's interval within ±margin (control: b, which the claim
+  says is not within it).
 - **at equal training loss** (4′, 5′): ``y = a + b·log(η/S) + e·log L_train``; inconclusive when
-  |corr(log η/S, log L_train)| >= ``COLLINEAR_MAX`` (the two cannot be told apart), else the sign of b.
+  |corr(log η/S, log L_train)| >= the rule's limit, else the sign of b (control: scrambled η/S).
 - **same ratio, same width** (claim 7): at every β, Welch TOST (:func:`stats.equivalence`) of
-  log λ_max against β = 1 within log ``WIDTH_FACTOR``; holds if every β holds, fails if any fails.
+  log λ_max (stable runs, deep network's sample check passing) and of the accuracy against β = 1;
+  control: a different η/S at the same scale (:func:`rescale_control`).
 - **edge of stability**, **C ≈ H**: TOST of the mean log(η λ_max / 2), log(Tr C / Tr H) against 0.
 - **sample count**: the largest deviation of the subset's measures from the whole training set's,
-  against the width chapter's tolerance.
+  against the width chapter's tolerance, for the deep network and for design B's.
+
+The fixed-epoch designs (``main``, ``v3``: :data:`SECONDARY`) are summarized for the page as a
+secondary view and produce no verdict: at a fixed number of epochs η/S also sets how far a run got.
 """
 from __future__ import annotations
 
