@@ -395,8 +395,20 @@ def sample_gate(facts: dict) -> tuple[bool, str]:
                                                     facts.get("factorial_n_train", 0)))
 
 
+def ruled(rule_id: str, **kw):
+    """:func:`replication.claims.ruled`, with a "could have seen" line also where the rule held but its
+    control was not rejected (the verdict is then inconclusive for the control, not for the runs)."""
+    from ...claims import judge
+    from ...claims import ruled as _ruled
+
+    if judge(kw["outcome"], kw["control_outcome"]) == "inconclusive" and not kw.get("power"):
+        kw["power"] = (f"the rule {kw['outcome']} on the runs, but its negative control was "
+                       f"{'not run' if kw['control_outcome'] == 'not run' else 'not rejected (' + kw['control_outcome'] + ')'}"
+                       ": a rule that cannot reject its control has not shown it can tell the claim from its negation")
+    return _ruled(rule_id, **kw)
+
+
 def verdicts(facts: dict, params) -> list:
-    from ...claims import ruled
 
     profile = params.profile
     out: list = []
@@ -503,8 +515,6 @@ def verdicts(facts: dict, params) -> list:
 
 
 def rescale_verdicts(facts: dict, params) -> list:
-    from ...claims import ruled
-
     profile, rt, orig, ctl = params.profile, facts["rescale_test"], facts["rescale_test"]["all_runs"], facts["rescale_control"]
     seeds = _seeds("rescale_seeds")
     n = int(getattr(params, "rescale_seeds", 3))
@@ -537,7 +547,9 @@ def rescale_verdicts(facts: dict, params) -> list:
                   "beta_1_steps": ref.get("steps"), "rule_alone": own, "sample_check": deep_ok},
         summary="; ".join(f"β = {b['beta']:g}: ×{math.exp(b['width']['diff']):.2f} [{math.exp(b['width']['lo']):.2f}, "
                           f"{math.exp(b['width']['hi']):.2f}] {b['width']['outcome']} ({progress(b)})"
-                          for b in rt["betas"] if np.isfinite(b["width"]["lo"]))
+                          if np.isfinite(b["width"]["lo"]) else
+                          f"β = {b['beta']:g}: {b['n_unstable']} of its runs end with η λ_max >= 2, too few left "
+                          f"({progress(b)})" for b in rt["betas"])
                 + (f"; β = 1: {progress(ref)}" if ref else "")
                 + ("" if deep_ok else "; the deep network's Hessian sample failed the chapter's check, so no width is read")))
     points = rule_param("sharpness-rescale-accuracy", "points")
@@ -558,8 +570,6 @@ def rescale_verdicts(facts: dict, params) -> list:
 
 
 def other_verdicts(facts: dict, params) -> list:
-    from ...claims import ruled
-
     profile = params.profile
     out = []
     if "probes" in facts:
