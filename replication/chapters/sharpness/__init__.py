@@ -28,9 +28,9 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("width", "int", "units per hidden layer (not stated in the paper; 50 as the reproducibility "
           "challenge)", low=1, high=4096),
     Param("init", "str", "initialization of the MLPs' linear layers", choices=("torch", "he", "xavier")),
-    Param("lrs", "float_list", "learning rates η of the fixed-epoch (η, S) pairs", low=1e-5, high=10, min_len=2),
+    Param("lrs", "float_list", "learning rates η of the fixed-epoch (η, S) pairs", low=1e-5, high=10, min_len=2, unique=False),
     Param("batch_sizes", "int_list", "batch sizes S of the fixed-epoch pairs, paired with lrs by position", low=1,
-          high=60_000, min_len=2),
+          high=60_000, min_len=2, unique=False),
     Param("seeds", "int", "seeds (initialization and batch order) per (η, S) pair", low=2, high=1000),
     Param("epochs", "int", "training epochs of every fixed-epoch run (plain SGD, constant η)", low=1, high=10_000),
     Param("v3_depth", "int", "hidden layers of the shallow MLP (v3: a 4-layer MLP); 0 skips it", low=0,

@@ -53,7 +53,7 @@ def _check(values: dict) -> None:
 ABOUT = 'how the book measures the width of a minimum (largest Hessian eigenvalue, trace, Frobenius norm), checked against exact Hessians, with the Hessian-vector products and training samples it needs and what one measurement costs.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("width", "Measuring the width of a minimum", (
     Param("device", "str", "device the network is trained and its Hessian measured on", choices=("cpu", "cuda")),
-    Param("hidden", "int_list", "hidden-layer widths of the Fashion-MNIST MLP", low=1, high=8192),
+    Param("hidden", "int_list", "hidden-layer widths of the Fashion-MNIST MLP", low=1, high=8192, unique=False),
     Param("n_train", "int", "training examples (a random subset of Fashion-MNIST's training split, drawn with data seed 0)", low=100,
           high=60000),
     Param("epochs", "int", "training epochs (plain SGD)", low=1, high=1000),
