@@ -42,7 +42,7 @@ def test_every_profile_resolves_and_the_laptop_grids():
     ({"batch_sizes": [20, 40, 1000]}, r"every batch size must be <= n_train=400"),
     ({"rescale_betas": [0.5, 1.0, 100.0]}, r"beta=100 gives batch size 2000"),
     ({"rescale_betas": [0.5, 2.0]}, r"must include 1"),
-    ({"factorial_lrs": [0.1, 0.1]}, r"^factorial_lrs=\[0.1, 0.1\]: the values must differ"),
+    ({"factorial_lrs": [0.1, 0.1]}, r"^factorial_lrs=\[0.1, 0.1\]: 0.1 is listed twice"),
     ({"factorial_batch_sizes": [20, 1000]}, r"every batch size must be <= factorial_n_train=400"),
     ({"hessian_samples": 1000}, r"^hessian_samples=1000: must be <= n_train=400"),
     ({"v3_depth": 3}, r"^v3_depth=3: must be below depth=3"),
