@@ -181,10 +181,13 @@ def rescale_findings(facts: dict, verdicts: dict, pairs: list[dict]) -> str:
 
 
 def progress_sentence(rt: dict) -> str:
-    """Equal SDE time is not equal progress: the βs that fail, with their steps and training loss
-    against β = 1's (why a fail there need not be the width of a minimum)."""
+    """Equal SDE time is not equal progress: the βs that fail (under the rule as it stands or as first
+    registered), with their steps and training loss against β = 1's (why a fail there need not be
+    the width of a minimum)."""
     ref = rt.get("reference") or {}
-    failed = [b for b in rt["betas"] if "fails" in (b["width"]["outcome"], b["acc"]["outcome"])]
+    first = {b["beta"]: b for b in rt.get("all_runs", {}).get("betas", [])}     # the rule as first registered
+    failed = [b for b in rt["betas"] if "fails" in (b["width"]["outcome"], b["acc"]["outcome"],
+                                                    first.get(b["beta"], {}).get("width", {}).get("outcome"))]
     if not failed or not ref or ref.get("steps") is None:
         return ""
     parts = ", ".join(f"β = {b['beta']:g} after {b['steps']} steps ends at training loss {b['train_loss']:.2f}"
