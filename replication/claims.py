@@ -121,13 +121,15 @@ def judge(outcome: str, control_outcome: str) -> str:
 
 
 def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: str = "",
-          original_outcome: str | None = None, power: str = "", **fields) -> "Verdict":
+          original_outcome: str | None = None, original_control_outcome: str | None = None, power: str = "",
+          **fields) -> "Verdict":
     """A :class:`Verdict` judged under registered rule ``rule_id`` (:mod:`replication.rules`).
 
     ``outcome`` is the rule's outcome on the runs under the rule as it stands, ``control_outcome``
     the same rule on its negative control; the verdict is :func:`judge` of the two.  For an amended
     rule, ``original_outcome`` is the outcome under the rule as first registered (required: the page
-    prints both).  ``fields`` are the other Verdict fields (id, statement, source, evidence, chapter,
+    prints both), judged against ``original_control_outcome``, the first rule's outcome on the
+    control (default: the current rule's).  ``fields`` are the other Verdict fields (id, statement, source, evidence, chapter,
     profile, figure, summary); ``claim``, ``rule``, ``matched`` default to the rule's own."""
     from . import rules
 
@@ -140,7 +142,8 @@ def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: 
     if rule.amended:
         first = rule.original()
         last = rule.amendments[-1]
-        original = dict(outcome=judge(original_outcome, control_outcome), rule=first.text,
+        first_control = control_outcome if original_control_outcome is None else original_control_outcome
+        original = dict(outcome=judge(original_outcome, first_control), rule=first.text,
                         date=last.date, reason=last.reason)
     fields.setdefault("claim", rule.claim)
     fields.setdefault("statement", rule.statement)
