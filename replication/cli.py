@@ -50,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--partition", default=None, help="slurm: partition")
     run.add_argument("--time-min", type=int, default=None, help="slurm: time limit per job, minutes")
     run.add_argument("--gpus-per-job", type=int, default=None, help="slurm: GPUs per job")
-    run.add_argument("--cluster", default=None, help="slurm: 'slurm' (default) or 'local' (submitit's local "
-                     "executor, no scheduler)")
+    run.add_argument("--cluster", default=None, help="slurm: 'slurm' (default; needs sbatch on the PATH) or "
+                     "'local' (debug mode: submitit's local executor, no scheduler)")
     run.add_argument("--jobs-folder", default=None, help="slurm: where submitit keeps scripts and logs")
 
     export = sub.add_parser("export", help="write a chapter's stored runs and verdicts as CSV and JSON")
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     add_params(plan)
 
     show = sub.add_parser("params", help="show a chapter's resolved parameters and where each comes from")
-    show.add_argument("chapter")
+    show.add_argument("chapter", help="chapter name or 'all'")
     add_params(show)
 
     book = sub.add_parser("book", help="execute every chapter with papermill, then build the HTML book")
@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
                                                    "parameters and the laptop profile")
     cells.add_argument("chapter", nargs="*", help="chapters (default: all)")
     cells.add_argument("--check", action="store_true", help="only report the notebooks that are out of date")
+    rules = sub.add_parser("rules", help="the rule registry: every verdict's rule, its digest and amendments")
+    rules.add_argument("chapter", nargs="*", help="chapters (default: all)")
+    rules.add_argument("--register", action="store_true",
+                       help="fill in the digest of new rules ('digest: pending') in their rules.yaml")
     return parser
 
 
@@ -99,13 +103,25 @@ def _overrides(args, chapter_names: list[str]) -> dict[str, dict]:
         if not args.params_file.is_file():
             raise ParameterError(f"--params-file={str(args.params_file)!r}: no such file")
         try:
-            loaded = yaml.safe_load(args.params_file.read_text()) or {}
+            loaded = yaml.safe_load(args.params_file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
             raise ParameterError(f"--params-file={str(args.params_file)!r}: not valid YAML "
                                  f"({' '.join(str(error).split())})") from None
+        except UnicodeDecodeError as error:
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: not UTF-8 text (byte "
+                                 f"{error.object[error.start]:#04x} at position {error.start})") from None
         if not isinstance(loaded, dict):
             raise ParameterError(f"--params-file={str(args.params_file)!r}: must hold a YAML mapping")
-        if set(loaded) <= set(chapter_names) | {"all"} and all(isinstance(v, dict) for v in loaded.values()):
+        from . import chapters
+
+        known = set(chapters.names())
+        own = {p for n in chapter_names for p in chapters.get(n).SPEC.names}
+        sections = all(isinstance(v, dict) for v in loaded.values()) and not (set(loaded) & own)
+        unknown = sorted(set(loaded) - known - {"all"})
+        if sections and unknown:                # {chapter: {...}} with a name that is no chapter
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: {unknown[0]!r}: unknown chapter; "
+                                 f"chapters: {', '.join(sorted(known))}")
+        if sections:
             overrides = {k: dict(v) for k, v in loaded.items()}
         elif len(chapter_names) == 1:
             overrides = {chapter_names[0]: dict(loaded)}
@@ -149,9 +165,11 @@ def _library_errors() -> tuple[type[BaseException], ...]:
     """The errors the library raises for bad input or a bad environment (shown as one line)."""
     from .config import ConfigError
     from .executors import ExecutorError
+    from .rules import RuleError
     from .store import StoreError
 
-    errors: list = [ParameterError, profiles.ProfileError, ConfigError, StoreError, ExecutorError, OSError]
+    errors: list = [ParameterError, profiles.ProfileError, ConfigError, StoreError, ExecutorError, RuleError,
+                    OSError]
     try:
         from .data import DatasetNotFoundError, DataVerificationError
 
@@ -200,6 +218,28 @@ def _cuda_unavailable(params) -> str | None:
     return None
 
 
+def _rules(names: list[str], *, register: bool) -> int:
+    from . import chapters, rules
+
+    for name in names:
+        chapters.get(name)                       # an unknown chapter is a one-line error
+    paths = [p for p in sorted(rules.CHAPTERS.glob("*/rules.yaml")) if not names or p.parent.name in names]
+    if register:
+        for path in paths:
+            for rid in rules.register_pending(path):
+                print(f"registered {rid} ({path.parent.name})")
+    for path in paths:
+        for rule in rules.load_file(path).values():
+            state = "pending" if rule.registered_digest == rules.PENDING else (
+                f"amended {len(rule.amendments)}x" if rule.amended else "as registered")
+            print(f"{rule.id:<44} {rule.digest}  {rule.registered_date}  {state}")
+    problems = [p for p in rules.check() if not names or any(f"({n})" in p for n in names)]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"registry digest {rules.registry_digest()}")
+    return 2 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Every command; a library error (bad parameter, profile, grid, store, data) is one line on
     stderr and exit status 2, never a traceback."""
@@ -210,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     except _library_errors() as error:
+        from .executors import JobsFailed
+
+        if isinstance(error, JobsFailed):       # one line per failed unit, each with its log
+            print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+            for line in error.failures:
+                print(f"  {' '.join(line.split())}", file=sys.stderr)
+            return 2
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
 
@@ -231,6 +278,8 @@ def _main(args) -> int:
     if args.command == "store":
         print(_store_report())
         return 0
+    if args.command == "rules":
+        return _rules(args.chapter, register=args.register)
     if args.command == "notebook-params":
         from . import notebook
         from .paths import checkout_root
@@ -272,11 +321,13 @@ def _main(args) -> int:
         if note and (args.command == "run" or (args.command == "params" and params.sources["device"] == "explicit")):
             raise ParameterError(note)
     if args.command == "params":
-        params = resolved[names[0]]
-        print(params.table())
-        note = _cuda_unavailable(params)
-        if note:     # a profile for another machine: it validates, and says what run would do here
-            print(f"note: {note}; 'run' refuses it on this machine", file=sys.stderr)
+        for name, params in resolved.items():
+            if len(resolved) > 1:
+                print(f"\n## {name}\n")
+            print(params.table())
+            note = _cuda_unavailable(params)
+            if note:     # a profile for another machine: it validates, and says what run would do here
+                print(f"note: {name}: {note}; 'run' refuses it on this machine", file=sys.stderr)
         return 0
     if args.command == "export":
         from .export import export_chapter
@@ -285,6 +336,8 @@ def _main(args) -> int:
             done = export_chapter(name, params, args.output)
             print(f"[export] {name}: {done['stored']} of {done['runs']} runs stored; "
                   f"{', '.join(done['files']) or 'nothing to write'} in {done['folder']}")
+            if done["note"]:
+                print(f"[export] note: {done['note']}")
         return 0
     if args.command == "plan":
         from . import planning

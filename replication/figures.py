@@ -189,19 +189,73 @@ def _cell(value: Any) -> Any:
 
 def verdict_markdown(verdicts: Iterable, *, caption: str = "", where=None, name_claim: bool = True) -> str:
     """Verdicts as a list, one item per test: the outcome (bold: the one thing that matters) and the
-    claim tested, then the rule fixed before the numbers and the evidence on lines of their own.
-    Four short lines read better in the 660 px column than a four-column table of long cells.
+    claim tested, then on lines of their own the point of training compared, the rule (registered
+    before the numbers, or amended: then the original rule and its verdict beside it), the negative
+    control and what the rule said of it, the evidence, and for an inconclusive verdict what the
+    runs could have seen.  Short lines read better in the 660 px column than a table of long cells.
     ``where(v)`` may add a link to the page and figure of each test, and ``name_claim=False`` leaves
     out "claim N:" (the claims page does both: its sections are the claims)."""
     lines = [f"**{caption.rstrip('.')}.**", ""] if caption else []
     for v in verdicts:
-        evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
-        tag = f"claim {v.claim}: " if v.claim and name_claim else ""
-        place = f" ({where(v)})" if where is not None else ""
-        lines.append(f"- **{v.outcome}**: {_sentence(tag + (v.statement or v.id), end='')}{place}  \n"
-                     f"  *Rule, fixed before the numbers:* {_sentence(v.rule)}  \n"
-                     f"  *Evidence:* {_sentence(evidence)}")
+        lines.append(verdict_item(v, where=where, name_claim=name_claim))
     return "\n".join(lines) + "\n"
+
+
+def verdict_item(v, *, where=None, name_claim: bool = True, rule_shown: bool = False) -> str:
+    """One verdict as a markdown list item (see :func:`verdict_markdown`); ``rule_shown=True`` leaves
+    out the rule's own words (its text, matched point and control), written once above the list by
+    :func:`rule_markdown`, and keeps what this test found under it."""
+    evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
+    tag = f"claim {v.claim}: " if v.claim and name_claim else ""
+    place = f" ({where(v)})" if where is not None else ""
+    out = [f"- **{v.outcome}**: {_sentence(tag + (v.statement or v.id), end='')}{place}"]
+    if rule_shown and getattr(v, "rule_id", ""):
+        control = getattr(v, "control", {}) or {}
+        said = control.get("outcome", "not run")
+        out.append(f"*Rule* `{v.rule_id}`" + (f"; on its control it says **{said}**" if control else "")
+                   + (f" ({_sentence(control['summary'], end='')})" if control.get("summary") else "") + ".")
+        original = getattr(v, "original", {}) or {}
+        if original:
+            out.append(f"*Under the rule as first registered:* **{original.get('outcome', '?')}**.")
+        out.append(f"*Evidence:* {_sentence(v.summary or '; '.join(f'{k} = {_fmt(x)}' for k, x in v.evidence.items()))}")
+        if getattr(v, "power", ""):
+            out.append(f"*Could have seen:* {_sentence(v.power)}")
+        return "  \n  ".join(out)
+    if getattr(v, "matched", ""):
+        out.append(f"*Compared at:* {_sentence(v.matched)}")
+    original = getattr(v, "original", {}) or {}
+    if original:
+        out.append(f"*Rule, amended on {original.get('date', '?')}* ({_sentence(original.get('reason', ''), end='')}): "
+                   f"{_sentence(v.rule)}")
+        out.append(f"*Rule as first registered:* {_sentence(original.get('rule', ''))} "
+                   f"*Verdict under it:* **{original.get('outcome', '?')}**.")
+    elif getattr(v, "rule_id", ""):
+        out.append(f"*Rule, registered before the numbers:* {_sentence(v.rule)}")
+    else:
+        out.append(f"*Rule:* {_sentence(v.rule)}")
+    control = getattr(v, "control", {}) or {}
+    if control:
+        said = control.get("outcome", "not run")
+        out.append(f"*Negative control:* {_sentence(control.get('what', ''), end='')}; the rule "
+                   f"{'was not run on it' if said == 'not run' else ('says **' + said + '** there')}"
+                   + (f" ({_sentence(control['summary'], end='')})" if control.get("summary") else "") + ".")
+    out.append(f"*Evidence:* {_sentence(evidence)}")
+    if getattr(v, "power", ""):
+        out.append(f"*Could have seen:* {_sentence(v.power)}")
+    return "  \n  ".join(out)
+
+
+def rule_markdown(rule) -> str:
+    """One registered rule (:class:`replication.rules.Rule`) as a list item: its id, when registered,
+    the decision, the matched point of training, the negative control, and its amendments."""
+    head = f"- `{rule.id}`, registered {rule.registered_date}"
+    if rule.amended:
+        head += "; amended " + ", ".join(f"{a.date} ({_sentence(a.reason, end='')})" for a in rule.amendments)
+    out = [head + ":", f"{_sentence(rule.statement)} *Decision:* {_sentence(rule.text)}",
+           f"*Compared at:* {_sentence(rule.matched)} *Negative control:* {_sentence(rule.control)}"]
+    if rule.amended:
+        out.append(f"*As first registered:* {_sentence(rule.original().text)}")
+    return "  \n  ".join(out)
 
 
 def _sentence(text: str, end: str = ".") -> str:

@@ -220,3 +220,52 @@ def equivalence(a, b, margin: float, *, alpha: float = 0.05) -> dict:
     elif out["lo"] >= margin or out["hi"] <= -margin:
         out["outcome"] = "fails"
     return out
+
+
+# -- rules' small print: ties, power, controls -------------------------------------------------------------
+def rounded(x: float, decimals: int = 6) -> float:
+    """``x`` at the stated precision of a rule, so that a comparison with its threshold is decided by
+    the rounding the rule states, never by floating-point noise (0.019999999999999907 < 0.02 is a
+    tie at 6 decimals, and a tie goes to the side the rule names)."""
+    return float(np.round(float(x), decimals)) if np.isfinite(x) else float(x)
+
+
+def detectable_effect(half_width: float, *, level: float = 0.95, power: float = 0.8) -> float:
+    """The smallest true effect a two-sided ``level`` interval of this half-width detects with
+    probability ``power`` (normal approximation): δ = hw · (z_{(1+level)/2} + z_{power}) / z_{(1+level)/2}.
+    At level 0.95 and power 0.8: δ ≈ 1.43 hw."""
+    if not np.isfinite(half_width) or half_width < 0:
+        return float("nan")
+    z = _scipy_stats.norm.ppf(0.5 * (1 + level))
+    return float(half_width * (z + _scipy_stats.norm.ppf(power)) / z)
+
+
+def runs_needed(n: int, half_width: float, target: float) -> int:
+    """Replicates needed to shrink a half-width ``half_width`` measured on ``n`` replicates to
+    ``target`` (the 1/√n law of a mean): ⌈n · (hw / target)²⌉, at least ``n``."""
+    if not (np.isfinite(half_width) and np.isfinite(target)) or target <= 0:
+        return 0
+    return max(int(n), int(np.ceil(n * (half_width / target) ** 2)))
+
+
+def scrambled_order(n: int) -> np.ndarray:
+    """A fixed permutation of ``range(n)`` as uncorrelated with the identity as possible (the
+    smallest |Spearman ρ|; ties: the first in lexicographic order for n <= 8, else the best of 2,000
+    seeded shuffles).  The negative control of a trend rule relabels its groups with it: a rule
+    that still finds the trend is not reading the setting it names."""
+    from itertools import permutations
+
+    if n < 2:
+        return np.arange(n)
+    ident = np.arange(n)
+    if n <= 8:
+        candidates = (np.array(p) for p in permutations(range(n)))
+    else:
+        rng = np.random.default_rng(0)
+        candidates = (rng.permutation(n) for _ in range(2000))
+    best, best_rho = ident, np.inf
+    for p in candidates:
+        rho = abs(spearman(ident, p))
+        if rho < best_rho - 1e-12:
+            best, best_rho = p, rho
+    return best

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from replication import stats
 from replication.stats import bootstrap_ci, mean_ci, standard_error
 
 
@@ -63,3 +64,23 @@ def test_geometric_mean_ci_is_the_t_interval_of_the_logs():
     assert mean_ci(x)[0] - mean_ci(x)[1] < 0
     assert all(np.isnan(geometric_mean_ci([1.0, -1.0, 2.0])))
     assert geometric_mean_ci([3.0]) == pytest.approx((3.0, 0.0, float("inf")))
+
+
+def test_rounded_decides_ties_by_the_stated_precision():
+    assert stats.rounded(0.019999999999999907) == 0.02 and stats.rounded(0.0199994, 3) == 0.02
+    assert not stats.rounded(0.019999999999999907) < 0.02
+
+
+def test_detectable_effect_closed_form():
+    from scipy.stats import norm
+
+    assert stats.detectable_effect(1.0) == pytest.approx(1 + norm.ppf(0.8) / norm.ppf(0.975))
+    assert stats.detectable_effect(2.0, power=0.5) == pytest.approx(2.0)       # power 1/2: the half-width itself
+    assert stats.runs_needed(3, 0.2, 0.1) == 12 and stats.runs_needed(5, 0.1, 0.2) == 5
+
+
+@pytest.mark.parametrize("n", [3, 4, 6, 9, 20])
+def test_scrambled_order_is_a_permutation_far_from_identity(n):
+    p = stats.scrambled_order(n)
+    assert sorted(p.tolist()) == list(range(n))
+    assert abs(stats.spearman(range(n), p)) <= (0.5 if n == 3 else 0.2)
