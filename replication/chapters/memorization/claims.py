@@ -255,7 +255,10 @@ def memorized_at_equal_time(rows: list[dict], params, *, by: str = "ratio", t: f
         groups.setdefault(r[by], []).append(at_sde_time(r, t, params))
     out.update(stats.trend(groups), t=t)
     out["means"] = {k: float(np.mean(v)) for k, v in groups.items()}
-    out["outcome"] = stats.trend_outcome(out, +1, rho_min=_rho(RULE_B))
+    # a run whose first logged epoch already lies past t cannot be read at t (epoch 0 is not logged):
+    # then the comparison is not at equal SDE time and the rule does not decide
+    out["n_early"] = sum(t < sde_time_per_epoch(r, params.n_train) * (1 - 1e-9) for r in rows)
+    out["outcome"] = (stats.trend_outcome(out, +1, rho_min=_rho(RULE_B)) if not out["n_early"] else INCONCLUSIVE)
     return out
 
 
