@@ -201,12 +201,26 @@ def verdict_markdown(verdicts: Iterable, *, caption: str = "", where=None, name_
     return "\n".join(lines) + "\n"
 
 
-def verdict_item(v, *, where=None, name_claim: bool = True) -> str:
-    """One verdict as a markdown list item (see :func:`verdict_markdown`)."""
+def verdict_item(v, *, where=None, name_claim: bool = True, rule_shown: bool = False) -> str:
+    """One verdict as a markdown list item (see :func:`verdict_markdown`); ``rule_shown=True`` leaves
+    out the rule's own words (its text, matched point and control), written once above the list by
+    :func:`rule_markdown`, and keeps what this test found under it."""
     evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
     tag = f"claim {v.claim}: " if v.claim and name_claim else ""
     place = f" ({where(v)})" if where is not None else ""
     out = [f"- **{v.outcome}**: {_sentence(tag + (v.statement or v.id), end='')}{place}"]
+    if rule_shown and getattr(v, "rule_id", ""):
+        control = getattr(v, "control", {}) or {}
+        said = control.get("outcome", "not run")
+        out.append(f"*Rule* `{v.rule_id}`" + (f"; on its control it says **{said}**" if control else "")
+                   + (f" ({_sentence(control['summary'], end='')})" if control.get("summary") else "") + ".")
+        original = getattr(v, "original", {}) or {}
+        if original:
+            out.append(f"*Under the rule as first registered:* **{original.get('outcome', '?')}**.")
+        out.append(f"*Evidence:* {_sentence(v.summary or '; '.join(f'{k} = {_fmt(x)}' for k, x in v.evidence.items()))}")
+        if getattr(v, "power", ""):
+            out.append(f"*Could have seen:* {_sentence(v.power)}")
+        return "  \n  ".join(out)
     if getattr(v, "matched", ""):
         out.append(f"*Compared at:* {_sentence(v.matched)}")
     original = getattr(v, "original", {}) or {}
@@ -228,6 +242,19 @@ def verdict_item(v, *, where=None, name_claim: bool = True) -> str:
     out.append(f"*Evidence:* {_sentence(evidence)}")
     if getattr(v, "power", ""):
         out.append(f"*Could have seen:* {_sentence(v.power)}")
+    return "  \n  ".join(out)
+
+
+def rule_markdown(rule) -> str:
+    """One registered rule (:class:`replication.rules.Rule`) as a list item: its id, when registered,
+    the decision, the matched point of training, the negative control, and its amendments."""
+    head = f"- `{rule.id}`, registered {rule.registered_date}"
+    if rule.amended:
+        head += "; amended " + ", ".join(f"{a.date} ({_sentence(a.reason, end='')})" for a in rule.amendments)
+    out = [head + ":", f"{_sentence(rule.statement)} *Decision:* {_sentence(rule.text)}",
+           f"*Compared at:* {_sentence(rule.matched)} *Negative control:* {_sentence(rule.control)}"]
+    if rule.amended:
+        out.append(f"*As first registered:* {_sentence(rule.original().text)}")
     return "  \n  ".join(out)
 
 

@@ -39,13 +39,37 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     assert "{ref}`1 <claims-claim-1>`, {ref}`2 <claims-claim-2>`" in rows["not tested at this profile"]
     assert "mixed" not in rows and not [r for r in rows if r.startswith("inconclusive")]  # outcomes nobody reached: no row
     assert "**Table: What replicates at the smoke profile.**" in text
-    md = page.claim_tables(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
-    assert md.count("### Claim ") == len(claims.PAPER_CLAIMS)
-    assert "### Claim 1: not run" in md and "### Claim 4: holds" in md and "{numref}`fig-a`" in md
-    assert "(claims-claim-4)=\n### Claim 4" in md                # the synthesis links these labels
+    table = page.claim_table(record)
+    rows = [line for line in table.splitlines() if line.startswith("| {ref}")]
+    assert len(rows) == len(claims.PAPER_CLAIMS)                  # one row per claim of the paper
+    assert "| **holds** | 1 holds |" in rows[3] and "| **not run** | — |" in rows[0] and "**fails** | 1 fails" in rows[10]
+    md = page.claim_section(record, 4, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
+    assert "Outcome: **holds** (1 holds)" in md and "{numref}`fig-a`" in md
     assert "- **holds**: statement claim-4-x ({doc}`Sharp <sharpness>`" in md and "*Rule:* a rule." in md
-    md = page.claim_tables(record, titles={}, labels={})          # a label not in the build: no link
-    assert "{numref}" not in md and "### The book's own tests" in md
+    assert "No chapter of this build tests it" in page.claim_section(record, 1, titles={}, labels={})
+    md = page.claim_section(record, 4, titles={}, labels={})      # a label not in the build: no link
+    assert "{numref}" not in md
+    assert "Checks of our own" in page.claim_section(record, None, titles={}, labels={})
+    found = page.findings(record)
+    assert found.index("**Holds**") < found.index("**Fails**") < found.index("**Not tested in this build**")
+    assert "claim {ref}`4 <claims-claim-4>`" in found and "*Scale of this build:* the **smoke** profile" in found
+
+
+def test_rollup_is_one_rule_everywhere(tmp_path):
+    """The claims table, the synthesis and the findings give each claim the same outcome."""
+    from replication.store import ResultStore
+
+    outcomes = {4: ["holds", "inconclusive"], 5: ["holds", "fails"], 6: ["not discriminating"], 8: ["fails"]}
+    vs = [_v(f"claim-{n}-t{i}", n, o) for n, os in outcomes.items() for i, o in enumerate(os)]
+    claims.save("sharpness", "smoke", vs, store_root=tmp_path)
+    record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
+    table = {int(line.split("`")[1].split()[0]): line.split(" | ")[2].strip("*")
+             for line in page.claim_table(record).splitlines() if line.startswith("| {ref}")}
+    assert table[4] == "holds" and table[5] == "mixed" and table[6] == "inconclusive" and table[8] == "fails"
+    synthesis = page.synthesis(record)
+    for n, outcome in table.items():
+        label = dict(page.OUTCOME_LABELS)[outcome]
+        assert any(line.startswith(f"| {label} |") and f"`{n} <" in line for line in synthesis.splitlines())
 
 
 def test_no_verdicts_says_so(tmp_path):

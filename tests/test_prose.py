@@ -18,6 +18,7 @@ STRIP = [
     r"\{[a-z:]+\}",                            # role names
     r"\]\([^)]*\)",                            # link targets
     r"^\s*:[a-z-]+:.*$",                       # directive options
+    r"^\([A-Za-z0-9_-]+\)=\s*$",               # MyST targets: (claims-claim-4)=
     r"^#+\s*(?:[0-9]+(?:\.[0-9]+)*\.?\s)?",     # heading markers and section numbers
 ]
 ALLOWED = [
@@ -49,6 +50,7 @@ def test_the_scanner_catches_typed_numbers_and_spares_the_rest():
     assert typed_numbers("We use $\\eta=0.1$ and {glue:text}`acc` (Fig. 2(a), claim 4, ICLR 2018, §4.5).") == []
     assert typed_numbers("a 20-layer MLP and ResNet-56 {cite:p}`he2016deep`, 95% intervals in float64") == []
     assert typed_numbers("## 2. The rules\nBy eq. (4) it holds for 95% of runs.") == ["95%"]
+    assert typed_numbers("(claims-claim-4)=\n### Claim 4") == [] and typed_numbers("(x)= 3 runs") == ["3"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -12,7 +12,7 @@ import dataclasses
 from collections import Counter
 
 from ... import claims as _claims
-from ...figures import verdict_markdown
+from ...figures import rule_markdown, verdict_item
 from ...params import ChapterSpec
 
 ABOUT = 'every claim of the paper and every test of this book, with its rule, its evidence and its verdict, gathered from what the chapters computed.'   # the introduction's one-line summary of this chapter
@@ -26,6 +26,7 @@ class ClaimsRecord:
     profile: str
     chapters: list[str]                 # the chapters that test claims, in reading order
     stored: dict                        # chapter -> stored record (or None: not run at this profile)
+    notes: dict = dataclasses.field(default_factory=dict)   # chapter -> its verdict file's problem, and what was done
 
     @property
     def verdicts(self) -> list:
@@ -44,8 +45,11 @@ def compute(params, *, store=None, progress=True) -> ClaimsRecord:
     from .. import names
 
     chapters = [n for n in names() if n not in NOT_TESTED_HERE]
-    stored = _claims.collect(chapters, params.profile, store_root=getattr(store, "root", None))
-    return ClaimsRecord(params.profile, chapters, stored)
+    from ...store.verdicts import collect_checked
+
+    checked = collect_checked(chapters, params.profile, store_root=getattr(store, "root", None))
+    return ClaimsRecord(params.profile, chapters, {c: f.record for c, f in checked.items()},
+                        {c: f.note for c, f in checked.items() if f.note})
 
 
 #: how a claim's tests roll up into the claim's one outcome — stated once, applied by the claims page,
@@ -87,8 +91,8 @@ def synthesis(record: ClaimsRecord) -> str:
     numbered table of outcomes with the paper's claims and the count of the book's own tests."""
     per_claim = {n: outcome_of_claim(record.for_claim(n)) for n in _claims.PAPER_CLAIMS}
     if not record.verdicts:
-        return ("No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
-                "build the chapters first (the book command does).")
+        return "\n".join(["No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
+                          "build the chapters first (the book command does).", *_problems(record)])
     ours = Counter(v.outcome for v in record.for_claim(None))
     n_ours = sum(ours.values())
     lead = (f"At the **{record.profile}** profile of this build, the paper's {len(per_claim)} claims"
@@ -103,7 +107,15 @@ def synthesis(record: ClaimsRecord) -> str:
            "times is mixed when some of its tests hold and others fail.", "", *rows]
     if record.missing:
         out += ["", "Chapters without stored verdicts at this profile: " + ", ".join(record.missing) + "."]
-    return "\n".join(out)
+    return "\n".join(out + _problems(record))
+
+
+def _problems(record: ClaimsRecord) -> list[str]:
+    """The verdict files found damaged, hand-edited or stale, each named with what was done."""
+    if not record.notes:
+        return []
+    return ["", "**Verdict files not trusted as found** (each is sealed with a checksum and the results it rests on):", ""] + [
+        f"- {note}" for note in record.notes.values()]
 
 
 def _evidence(v) -> str:
@@ -124,26 +136,93 @@ def claim_label(number: int) -> str:
     return f"claims-claim-{number}"
 
 
-def claim_tables(record: ClaimsRecord, *, titles: dict, labels: dict) -> str:
-    """Markdown: one section per paper claim (labelled :func:`claim_label`), then the book's additions;
-    each verdict one block: outcome and test, where it is on the pages, the rule, the evidence."""
-    out = []
+def tally(verdicts: list) -> str:
+    """"2 hold · 1 fails · 3 inconclusive" over a claim's tests (outcomes nobody reached left out)."""
+    c = Counter(v.outcome for v in verdicts)
+    words = ((_claims.HOLDS, "hold", "holds"), (_claims.FAILS, "fail", "fails"),
+             (_claims.INCONCLUSIVE, "inconclusive", "inconclusive"),
+             (_claims.NOT_DISCRIMINATING, "not discriminating", "not discriminating"), (_claims.NOT_RUN, "not run", "not run"))
+    return " · ".join(f"{c[o]} {one if c[o] == 1 else many}" for o, many, one in words if c[o]) or "—"
+
+
+def claim_table(record: ClaimsRecord) -> str:
+    """One row per paper claim: the claim (linked to its section), the outcome by :data:`ROLLUP`, and
+    the count of its tests by outcome."""
+    rows = [f"**Table: The paper's claims at the {record.profile} profile.** One row per claim; the "
+            "outcome rolls its tests up by the rule stated above the table.", "",
+            "| claim | what the paper says | outcome | its tests |", "| ---: | --- | --- | --- |"]
     for n, statement in _claims.PAPER_CLAIMS.items():
         vs = record.for_claim(n)
-        out.append(f"({claim_label(n)})=\n### Claim {n}: {outcome_of_claim(vs)}\n\n*{statement}*\n")
-        if not vs:
-            out.append("Not run: no chapter of this build tests it.\n")
+        rows.append(f"| {{ref}}`{n} <{claim_label(n)}>` | {statement} | **{outcome_of_claim(vs)}** | {tally(vs)} |")
+    return "\n".join(rows)
+
+
+def _deciding(vs: list):
+    """The test that decides a claim's outcome: the first that holds or fails, else the first tested."""
+    decided = [v for v in vs if v.outcome in (_claims.HOLDS, _claims.FAILS)]
+    tested = [v for v in vs if v.outcome != _claims.NOT_RUN]
+    return (decided or tested or [None])[0]
+
+
+def findings(record: ClaimsRecord) -> str:
+    """The introduction's first screen: in sentences, what holds, what fails, what could not be
+    decided, each claim with its deciding number and a link, then the scale of this build."""
+    if not record.verdicts:
+        return ("No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
+                "build the chapters first (the book command does).")
+    groups: dict[str, list[int]] = {}
+    for n in _claims.PAPER_CLAIMS:
+        groups.setdefault(outcome_of_claim(record.for_claim(n)), []).append(n)
+    lead = {_claims.HOLDS: "**Holds**", "mixed": "**Holds in some tests and fails in others**",
+            _claims.FAILS: "**Fails**", _claims.INCONCLUSIVE: "**Could not be decided**",
+            _claims.NOT_RUN: "**Not tested in this build**"}
+    out = []
+    for outcome in (_claims.HOLDS, "mixed", _claims.FAILS, _claims.INCONCLUSIVE, _claims.NOT_RUN):
+        nums = groups.get(outcome, [])
+        if not nums:
             continue
-        out.append(_blocks(vs, titles, labels))
-    ours = record.for_claim(None)
-    if ours:
-        out.append("### The book's own tests\n")
-        out.append(_blocks(ours, titles, labels))
-    return "\n".join(out)
+        out.append(f"{lead[outcome]}:")
+        out.append("")
+        for n in nums:
+            v = _deciding(record.for_claim(n))
+            why = f" — {v.summary.rstrip('.')}" if v is not None and v.summary and outcome != _claims.NOT_RUN else ""
+            out.append(f"- claim {{ref}}`{n} <{claim_label(n)}>`: {_claims.PAPER_CLAIMS[n].rstrip('.')}{why}.")
+        out.append("")
+    return "\n".join(out + [scale_caveat(record)])
 
 
-def _blocks(vs, titles, labels) -> str:
-    return verdict_markdown(vs, where=lambda v: _where(v, titles, labels), name_claim=False)
+def scale_caveat(record: ClaimsRecord) -> str:
+    """How much weight this build's verdicts bear: profile, seeds per setting (from the stored
+    parameters), and the laptop analogues."""
+    seeds = sorted({int(v) for c in record.chapters if record.stored.get(c)
+                    for k, v in (record.stored[c].get("params") or {}).items()
+                    if k.endswith("seeds") and isinstance(v, int) and v < 100})
+    span = (f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}") if seeds else "few"
+    words = {"smoke": "The smoke profile only exercises the code: these verdicts mean nothing.",
+             "laptop": "These are CPU-sized analogues of the paper's experiments (small networks on "
+                       "Fashion-MNIST and MNIST instead of ResNets and VGG on CIFAR-10)"}.get(record.profile, "")
+    text = f"*Scale of this build:* the **{record.profile}** profile, {span} seeds per setting."
+    return text + (" " + words + ("." if not words.endswith(".") else "") if words else "")
+
+
+def claim_section(record: ClaimsRecord, number: int | None, *, titles: dict, labels: dict) -> str:
+    """One claim's section (the heading is the notebook's): the claim, its rolled-up outcome, each
+    rule its tests use written once, then each test with its evidence."""
+    vs = record.for_claim(number)
+    head = (f"*{_claims.PAPER_CLAIMS[number]}* Outcome: **{outcome_of_claim(vs)}** ({tally(vs)})."
+            if number is not None else "Checks of our own, outside the paper's list.")
+    if not vs:
+        return head + "\n\nNo chapter of this build tests it.\n"
+    from ... import rules
+
+    registry = rules.registry()
+    used = list(dict.fromkeys(v.rule_id for v in vs if v.rule_id in registry))
+    out = [head, ""]
+    if used:
+        out += ["Rules:", ""] + [rule_markdown(registry[r]) for r in used] + ["", "Tests:", ""]
+    out += [verdict_item(v, where=lambda v: _where(v, titles, labels), name_claim=False,
+                         rule_shown=v.rule_id in registry) for v in vs]
+    return "\n".join(out) + "\n"
 
 
 def figure_labels(root) -> dict[str, set[str]]:

@@ -26,7 +26,9 @@ def compute(params, *, store=None, progress=True) -> dict:
     record["contents"] = contents()
     from .. import claims as claims_page
 
-    record["synthesis"] = claims_page.synthesis(claims_page.compute(params, store=store))
+    verdicts = claims_page.compute(params, store=store)
+    record["findings"] = claims_page.findings(verdicts)
+    record["synthesis"] = claims_page.synthesis(verdicts)
     return record
 
 
