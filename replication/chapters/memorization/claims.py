@@ -23,7 +23,7 @@ A. **Equal memorization, higher η/S generalizes better** (claim 11), per panel 
    fits some random labels) that runs of at least ``min_ratios`` distinct η/S reach.  At each, the
    held-out accuracies of the runs reaching it are grouped by η/S and :func:`stats.trend` gives
    Spearman ρ with a t-law interval over the runs of each group; :func:`stats.trend_outcome`
-   (sign +1, |ρ| ≥ :data:`RHO_MIN`) judges the level.  The panel holds when at least half of its
+   (sign +1, |ρ| ≥ the rule's ``rho``) judges the level.  The panel holds when at least half of its
    judged levels hold and none fails; fails when at least half fail and none holds; otherwise, or
    with no judged level, inconclusive.
 B. **Low η/S memorizes more slowly** (claim 11), per panel: epochs until the accuracy on the
@@ -43,7 +43,6 @@ D. **η/((1−m)S) puts momentum and plain runs on one curve** (Smith et al. 201
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import Iterable
@@ -52,7 +51,7 @@ import numpy as np
 from scipy import stats as st
 
 from ... import rules, stats
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, judge, ruled
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
 from ...wording import MINUS, fixed
 
 SOURCE = "ICLR 2018, Fig. 5"
@@ -418,7 +417,7 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
             RULE_B, id=f"claim-11-slow-memorization-{p['id']}", source=SOURCE, figure=FIGURE_MOMENTUM,
             statement=f"Low η/S memorizes the random labels more slowly ({p['name']})",
             outcome=e["outcome"], control_outcome=ec["outcome"],
-            original_outcome=s["outcome"],
+            original_outcome=s["outcome"], original_control_outcome=sc["outcome"],
             control_summary=(f"η alone at η/S = {p['control_ratio']:g}: ρ(η, corrupted-label accuracy) = "
                              f"{rho_text(ec['rho'], ec['lo'], ec['hi'])} over {ec['n_groups']} values of η, "
                              f"{ec['outcome']} (as first registered: ρ(η, epochs) = "
@@ -431,9 +430,6 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
                      f"(epochs to {100 * params.memorization_level:g}%, fixed epochs): ρ = "
                      f"{rho_text(s['rho'], s['lo'], s['hi'])}, {s['n_reached']} of {s['n_runs']} runs reach it"),
             power=_trend_power(e, params), **common))
-        # the rule as first registered is judged against its own control (epochs, η alone at fixed η/S)
-        v = out[-1]
-        out[-1] = dataclasses.replace(v, original={**v.original, "outcome": judge(s["outcome"], sc["outcome"])})
     o, oc = facts["onset"], facts["onset_control"]
     out.append(ruled(
         RULE_C, id="memorization-best-before-onset", source="ICLR 2018, App. G.3 (after Arpit et al. 2017)",

@@ -23,7 +23,6 @@ rule as it stands and as first registered (the page prints both).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import math
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from ... import stats
 from ... import rules
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, judge, ruled
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
 from ...wording import MINUS, decimals_for_uncertainty as decimals, fixed as _f
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
@@ -405,17 +404,6 @@ def power_text(half_width: float, n: int, target: float, unit: str, *, chapter: 
             + (f"the {enough[0]} profile has enough" if enough else "no built-in profile has that many"))
 
 
-def _ruled(rule_id: str, *, original_control_outcome: str | None = None, **kwargs) -> Verdict:
-    """:func:`replication.claims.ruled`, with the original verdict judged against the control's
-    outcome *under the original rule* when that differs (could be shared: ``ruled`` judges the
-    original rule against the amended rule's control outcome)."""
-    v = ruled(rule_id, **kwargs)
-    if v.original and original_control_outcome is not None:
-        v = dataclasses.replace(v, original={**v.original, "outcome": judge(kwargs["original_outcome"],
-                                                                            original_control_outcome)})
-    return v
-
-
 def _tost_text(c: dict, m: float) -> str:
     t = c["test"]
     return (f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval, margin ±{m:g}; "
@@ -455,7 +443,7 @@ def verdicts(results, params) -> list[Verdict]:
     # claim 8, cyclic: amended (final accuracy and curves); control: the √-rule schedule
     outcome = both(cy["test"]["outcome"], cy["curves"]["outcome"])
     control = both(sq["test"]["outcome"], sq["curves"]["outcome"])
-    out.append(_ruled(
+    out.append(ruled(
         "claim-8-cbs-equals-clr", id="claim-8-cbs-equals-clr", source=SOURCE_FIG4, figure="fig-sched-cyclic",
         outcome=outcome, control_outcome=control, original_outcome=cy["test"]["outcome"],
         original_control_outcome=sq["test"]["outcome"],
@@ -471,7 +459,7 @@ def verdicts(results, params) -> list[Verdict]:
 
     # claim 8, constant pair; control: a pair with a different η/S at equal SDE time
     ct = ctrl["test"]
-    out.append(_ruled(
+    out.append(ruled(
         "claim-8-constant-pair", id="claim-8-constant-pair", source=SOURCE_FIG4, figure="fig-sched-constant",
         outcome=co["test"]["outcome"], control_outcome=ct["outcome"],
         control_summary=(f"S = {params.bs_low}, η = {params.lr_high:g} read at epoch {_f(ctrl['epoch'], 1)} "
@@ -488,7 +476,7 @@ def verdicts(results, params) -> list[Verdict]:
 
     # the √-rule contrast; control: CBS against CLR (claim 8 says they match)
     flip = {HOLDS: FAILS, FAILS: HOLDS}
-    out.append(_ruled(
+    out.append(ruled(
         "schedules-sqrt-rule-differs", id="schedules-sqrt-rule-differs",
         source="ours (the contrast of the ICLR 2018 submission, §4.2 and Fig. 4)", figure="fig-sched-cyclic",
         outcome=flip.get(sq["test"]["outcome"], INCONCLUSIVE),
@@ -505,7 +493,7 @@ def verdicts(results, params) -> list[Verdict]:
     sc = st["control"]
     hw = 0.5 * (st["hi"] - st["lo"]) if math.isfinite(st["hi"] - st["lo"]) else math.nan
     d = decimals(hw) if math.isfinite(hw) else 2
-    out.append(_ruled(
+    out.append(ruled(
         "claim-12-long-beats-short", id="claim-12-long-beats-short", source=SOURCE_STAGES, figure="fig-sched-stages",
         outcome=st["outcome"], control_outcome=sc["outcome"],
         control_summary=f"b = {with_interval(sc['b'], sc['lo'], sc['hi'])} points with the labels scrambled",
@@ -530,7 +518,7 @@ def verdicts(results, params) -> list[Verdict]:
     widest = max((os_[k] for k in ("clr", "cbs")), key=lambda o: (o["hi"] - o["lo"]) if math.isfinite(o["hi"] - o["lo"])
                  else math.inf)
     hw = 0.5 * (widest["hi"] - widest["lo"]) if math.isfinite(widest["hi"] - widest["lo"]) else math.nan
-    out.append(_ruled(
+    out.append(ruled(
         "claim-12-sharpness-oscillates", id="claim-12-sharpness-oscillates", source=SOURCE_STAGES,
         figure="fig-sched-stages", outcome=os_["outcome"], control_outcome=os_["control_outcome"],
         original_outcome=os_["pooled"]["outcome"], original_control_outcome=os_["control_pooled"]["outcome"],

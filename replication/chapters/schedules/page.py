@@ -226,21 +226,10 @@ def benchmark_dropdown(record) -> str:
 
 
 def rules_section(chapter: str) -> str:
-    """The chapter's registered rules (``rules.yaml``), one item each: what is measured, where runs are
-    compared, the decision, the negative control, and any amendment with the rule as first registered
-    (could be shared: it reads only :mod:`replication.rules`)."""
+    """The chapter's registered rules (``rules.yaml``) as :func:`replication.figures.rule_markdown`
+    writes them, each with what it measures added (used by the memorization page too)."""
     from ... import rules
+    from ...figures import rule_markdown
 
-    items = []
-    for rule in rules.for_chapter(chapter).values():
-        head = f"- **{rule.id}**" + (f" (claim {rule.claim})" if rule.claim else " (ours)") + f": {rule.statement}"
-        lines = [head, f"*Measure:* {' '.join(rule.measure.split())}.", f"*Compared at:* {' '.join(rule.matched.split())}.",
-                 f"*Decision:* {' '.join(rule.text.split())}.", f"*Negative control:* {' '.join(rule.control.split())}."]
-        if rule.amended:
-            a = rule.amendments[-1]
-            lines.append(f"*Amended on {a.date}:* {' '.join(a.reason.split())}. *As first registered:* "
-                         f"{' '.join(rule.original().text.split())}.")
-        else:
-            lines.append(f"*Registered on {rule.registered_date}*, unchanged since (digest `{rule.registered_digest}`).")
-        items.append("  \n  ".join(lines))
-    return "\n".join(items)
+    return "\n".join(rule_markdown(rule) + f"  \n  *Measure:* {' '.join(rule.measure.split())}."
+                      for rule in rules.for_chapter(chapter).values())
