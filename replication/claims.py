@@ -26,9 +26,9 @@ OUTCOMES = (HOLDS, FAILS, INCONCLUSIVE, NOT_DISCRIMINATING, NOT_RUN)
 #: what a rule says on its own data and on its control -> the verdict (:func:`judge`)
 JUDGEMENT = {
     (HOLDS, FAILS): HOLDS,                     # the rule rejects its control: it discriminates
+    (HOLDS, INCONCLUSIVE): HOLDS,              # it does not accept the control (a sign rule on a null control)
     (HOLDS, HOLDS): NOT_DISCRIMINATING,        # it accepts the control too: it cannot tell
-    (HOLDS, INCONCLUSIVE): INCONCLUSIVE,       # the control was not rejected: not shown to discriminate
-    (HOLDS, NOT_RUN): INCONCLUSIVE,
+    (HOLDS, NOT_RUN): INCONCLUSIVE,            # no control computed: not shown to discriminate
 }
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #: the paper's claims (paper.md §3), paraphrased: number -> short statement
@@ -109,10 +109,11 @@ class Verdict:
 def judge(outcome: str, control_outcome: str) -> str:
     """The verdict from the rule's outcome on the runs and on its negative control.
 
-    A *holds* stands only when the same rule rejects its control (the control *fails*): if the
-    control holds too, the rule cannot tell the claim from its negation (*not discriminating*); if
-    the control is inconclusive or was not run, the rule has not shown that it can tell
-    (*inconclusive*).  *fails* and *inconclusive* stand whatever the control says."""
+    A *holds* stands only when the same rule does not accept its control: the control *fails*, or is
+    *inconclusive* (a sign or trend rule on a control with no effect can only say "cannot tell" there,
+    and that is the right answer).  If the control holds too, the rule cannot tell the claim from its
+    negation (*not discriminating*); if no control was computed, the rule has not shown that it can
+    tell (*inconclusive*).  *fails* and *inconclusive* stand whatever the control says."""
     if outcome not in OUTCOMES or control_outcome not in OUTCOMES:
         raise ValueError(f"judge({outcome!r}, {control_outcome!r}): outcomes are {', '.join(OUTCOMES)}")
     if outcome == NOT_DISCRIMINATING:
@@ -147,7 +148,7 @@ def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: 
                         date=last.date, reason=last.reason)
     fields.setdefault("claim", rule.claim)
     fields.setdefault("statement", rule.statement)
-    return Verdict(rule=fields.pop("rule", rule.text), matched=fields.pop("matched", rule.matched),
+    return Verdict(rule=fields.pop("rule", rule.text), matched=fields.pop("matched", rule.matched_text),
                    outcome=final, raw_outcome=outcome, rule_id=rule.id, rule_digest=rule.digest,
                    control=dict(what=rule.control, outcome=control_outcome, summary=control_summary),
                    original=original, power=power if final == INCONCLUSIVE or outcome == INCONCLUSIVE else "",
