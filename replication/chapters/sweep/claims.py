@@ -7,8 +7,8 @@ Groups (He, Liu and Tao, NeurIPS 2019): ``fixed S`` = the runs of one seed at on
 varies, so η/S varies as η); ``fixed η`` = the runs of one seed at one drawn learning rate (S varies,
 η/S as 1/S); ``fixed η/S`` = the runs (all seeds) whose η/S fall in one of ``ratio_bins`` equal bins
 of log η/S, with at least 3 batch sizes among them (the control: η and S vary together at an η/S
-held within one bin).  Per group, Spearman ρ and Kendall τ of a measure against a setting; the mean
-over groups, with a percentile bootstrap interval over groups (groups resampled with replacement).
+held within one bin; a secondary view also partials η/S out).  Per group, Spearman ρ and Kendall τ
+of a measure against a setting; the mean over groups, with a percentile bootstrap interval over groups (groups resampled with replacement).
 
 Pooled: ρ and τ over every included run, bootstrap over runs.
 
@@ -18,13 +18,16 @@ it, large η/S stops helping.  Its difference to the highest bin is a Welch inte
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ... import rules as _rules
 from ... import stats
+from ... import claims as C
 from ...claims import INCONCLUSIVE, ruled
 from ...wording import decimals_for_uncertainty as decimals, fixed as _f
 
@@ -105,12 +108,16 @@ def _kendall(x, y) -> float:
     return float(kendalltau(x, y).statistic)
 
 
-def correlations(group: list[dict], measure: str, setting: str, relabel=None) -> tuple[float, float]:
+def correlations(group: list[dict], measure: str, setting: str, relabel=None, given: str | None = None
+                 ) -> tuple[float, float]:
     """(Spearman ρ, Kendall τ) of ``measure`` against ``setting`` in one group.  ``relabel``: a
     permutation of the group's setting order (the scrambled control): the run at rank i gets the
-    setting value of rank relabel[i]."""
+    setting value of rank relabel[i].  ``given``: a setting held fixed within the group only up to a
+    bin (η/S in the control), partialled out: ρ_{yx·g} = (ρ_yx − ρ_yg ρ_xg) / √((1 − ρ_yg²)(1 − ρ_xg²)),
+    and likewise for τ (Kendall's partial τ), so what is left is the effect of ``setting`` at fixed ``given``."""
     x = np.array([r[setting] for r in group], float)
     y = np.array([value(r, measure) for r in group], float)
+    g = np.array([r[given] for r in group], float) if given else None
     ok = np.isfinite(y)
     x, y = x[ok], y[ok]
     if len(x) < MIN_GROUP or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -120,7 +127,21 @@ def correlations(group: list[dict], measure: str, setting: str, relabel=None) ->
         perm = relabel(len(x))
         x = x.copy()
         x[order] = np.sort(x)[perm]
-    return stats.spearman(x, y), _kendall(x, y)
+    rho, tau = stats.spearman(x, y), _kendall(x, y)
+    if g is None:
+        return rho, tau
+    g = g[ok]
+    if np.ptp(g) == 0:
+        return rho, tau
+    return (_partial(rho, stats.spearman(y, g), stats.spearman(x, g)),
+            _partial(tau, _kendall(y, g), _kendall(x, g)))
+
+
+def _partial(r_yx: float, r_yg: float, r_xg: float) -> float:
+    den = (1 - r_yg ** 2) * (1 - r_xg ** 2)
+    if not (np.isfinite(den) and den > 1e-12):
+        return math.nan
+    return float(np.clip((r_yx - r_yg * r_xg) / math.sqrt(den), -1, 1))
 
 
 def mean_interval(values, n_resamples: int, seed: int = 0) -> dict:
@@ -135,12 +156,43 @@ def mean_interval(values, n_resamples: int, seed: int = 0) -> dict:
     return out
 
 
-def within(rows, measure: str, setting: str, grouping: str, params, relabel=None) -> dict:
-    """Mean within-group ρ and τ of ``measure`` against ``setting`` over the groups of ``grouping``."""
-    pairs = [correlations(g, measure, setting, relabel) for g in groups(rows, grouping, params.ratio_bins)]
+def within(rows, measure: str, setting: str, grouping: str, params, relabel=None, partial: bool = False) -> dict:
+    """Mean within-group ρ and τ of ``measure`` against ``setting`` over the groups of ``grouping``;
+    with ``partial``, in groups of fixed η/S (a bin) η/S is partialled out (:func:`correlations`): the
+    registered control correlates within the bin as it is, and a bin wide enough to hold several
+    batch sizes leaves some η/S in it, which the partial view removes (a secondary view, not a rule)."""
+    given = "ratio" if partial and grouping == "fixed η/S" and setting != "ratio" else None
+    pairs = [correlations(g, measure, setting, relabel, given) for g in groups(rows, grouping, params.ratio_bins)]
     rho = mean_interval([p[0] for p in pairs], params.bootstrap)
     tau = mean_interval([p[1] for p in pairs], params.bootstrap, seed=1)
     return dict(rho=rho, tau=tau, groups=rho["n"], runs=len(rows))
+
+
+def _spearman_rows(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Spearman ρ of each row pair (X[i], Y[i]) (average ranks, as scipy); nan where a row is constant."""
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(X, axis=1), rankdata(Y, axis=1)
+    rx, ry = rx - rx.mean(1, keepdims=True), ry - ry.mean(1, keepdims=True)
+    den = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (rx * ry).sum(1) / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _kendall_rows(X: np.ndarray, Y: np.ndarray, chunk_pairs: int = 4_000_000) -> np.ndarray:
+    """Kendall τ-b of each row pair (X[i], Y[i]): Σ sgn(Δx)·sgn(Δy) / sqrt(Σ sgn(Δx)² · Σ sgn(Δy)²) over
+    all pairs of positions (ties counted as scipy's τ-b); computed in chunks of rows."""
+    n = X.shape[1]
+    i, j = np.triu_indices(n, 1)
+    out = np.empty(X.shape[0])
+    step = max(1, chunk_pairs // max(1, len(i)))
+    for s in range(0, X.shape[0], step):
+        sx = np.sign(X[s:s + step, i] - X[s:s + step, j])
+        sy = np.sign(Y[s:s + step, i] - Y[s:s + step, j])
+        den = np.sqrt(np.abs(sx).sum(1) * np.abs(sy).sum(1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[s:s + step] = np.where(den > 0, (sx * sy).sum(1) / np.where(den > 0, den, 1.0), np.nan)
+    return out
 
 
 def pooled(rows, measure: str, setting: str, params, relabel=None, which=("rho", "tau")) -> dict:
@@ -160,16 +212,14 @@ def pooled(rows, measure: str, setting: str, params, relabel=None, which=("rho",
     rng = np.random.default_rng(0)
     idx = rng.integers(0, len(x), size=(params.bootstrap, len(x)))
     alpha = 0.5 * (1 - LEVEL)
-    if "rho" in which:
-        reps = np.array([stats.spearman(x[i], y[i]) for i in idx[: params.bootstrap]])
-        reps = reps[np.isfinite(reps)]
-        out["rho"] = dict(mean=stats.spearman(x, y), lo=float(np.quantile(reps, alpha)),
-                          hi=float(np.quantile(reps, 1 - alpha)), n=len(x))
-    if "tau" in which:
-        reps = np.array([_kendall(x[i], y[i]) for i in idx])
-        reps = reps[np.isfinite(reps)]
-        out["tau"] = dict(mean=_kendall(x, y), lo=float(np.quantile(reps, alpha)),
-                          hi=float(np.quantile(reps, 1 - alpha)), n=len(x))
+    for name, point, reps in (("rho", lambda: stats.spearman(x, y), lambda: _spearman_rows(x[idx], y[idx])),
+                              ("tau", lambda: _kendall(x, y), lambda: _kendall_rows(x[idx], y[idx]))):
+        if name not in which:
+            continue
+        r = reps()
+        r = r[np.isfinite(r)]
+        lo, hi = (float(q) for q in np.quantile(r, [alpha, 1 - alpha])) if len(r) else (math.nan, math.nan)
+        out[name] = dict(mean=point(), lo=lo, hi=hi, n=len(x))
     return out
 
 
@@ -182,8 +232,8 @@ def correlation_table(results, params) -> list[dict]:
             p = pooled(rows, measure, setting, params)
             out.append(dict(measure=measure, grouping="pooled", setting=setting, groups=None, runs=p["runs"],
                             rho=p["rho"], tau=p["tau"]))
-            for grouping in GROUPINGS:
-                w = within(rows, measure, setting, grouping, params)
+            for grouping in GROUPINGS + ("fixed η/S, partial",):      # the bin as it is (first registered), and partial
+                w = within(rows, measure, setting, grouping.split(",")[0], params, partial=grouping.endswith("partial"))
                 out.append(dict(measure=measure, grouping=grouping, setting=setting, groups=w["groups"],
                                 runs=w["runs"], rho=w["rho"], tau=w["tau"]))
     return out
@@ -248,8 +298,14 @@ def power_text(stat: dict, threshold: float, what: str, params) -> str:
             f"±{_f(threshold / 2, 2)} (the gpu and paper profiles draw more seeds)")
 
 
+@lru_cache(maxsize=None)
+def _scrambled_cached(n: int) -> tuple:
+    return tuple(int(i) for i in stats.scrambled_order(n))
+
+
 def _scrambled(n: int) -> np.ndarray:
-    return stats.scrambled_order(n)
+    """:func:`replication.stats.scrambled_order` (deterministic in n, so computed once per n)."""
+    return np.array(_scrambled_cached(n), dtype=int)
 
 
 def summary(results, params) -> dict:
@@ -258,8 +314,10 @@ def summary(results, params) -> dict:
     out["acc_groups"] = _combined(rows, "acc", params)
     out["lam_groups"] = _combined(stable(rows), "lam", params)
     out["gap_groups"] = _combined(rows, "gap", params)
-    out["acc_control"] = within(rows, "acc", "lr", "fixed η/S", params)
-    out["lam_control"] = within(stable(rows), "lam", "lr", "fixed η/S", params)
+    out["acc_control"] = within(rows, "acc", "lr", "fixed η/S", params, partial=True)
+    out["lam_control"] = within(stable(rows), "lam", "lr", "fixed η/S", params, partial=True)
+    out["acc_control_registered"] = within(rows, "acc", "lr", "fixed η/S", params)
+    out["lam_control_registered"] = within(stable(rows), "lam", "lr", "fixed η/S", params)
     out["gap_control"] = _combined(rows, "gap", params, relabel=_scrambled)
     out["pooled"] = pooled(rows, "acc", "ratio", params, which=("tau",))
     out["pooled_control"] = pooled(rows, "acc", "ratio", params, relabel=_scrambled, which=("tau",))
@@ -297,17 +355,31 @@ def verdicts(results, params) -> list:
         s, ctl = facts[key], facts[control_key]
         outcome = trend_outcome(s["rho"], sign, rule["rho_min"], rule["decimals"])
         control = trend_outcome(ctl["rho"], sign, rule["rho_min"], rule["decimals"]) if ctl["groups"] else INCONCLUSIVE
-        out.append(ruled(
-            rule_id, outcome=outcome, control_outcome=control,
+        amended = rule.amended
+        verdict = ruled(
+            rule_id, outcome=outcome, control_outcome=control, original_outcome=outcome if amended else None,
             control_summary=(f"{control_name}: mean ρ {_interval(ctl['rho'])} over {ctl['groups']} groups"),
             id=rule_id, figure=figure, matched=matched,
             evidence={"mean_rho": s["rho"]["mean"], "lo": s["rho"]["lo"], "hi": s["rho"]["hi"], "groups": s["groups"],
                       "runs": s["runs"], "mean_tau": s["tau"]["mean"], "control_mean_rho": ctl["rho"]["mean"],
-                      "control_lo": ctl["rho"]["lo"], "control_hi": ctl["rho"]["hi"], "control_groups": ctl["groups"]},
+                      "control_lo": ctl["rho"]["lo"], "control_hi": ctl["rho"]["hi"], "control_groups": ctl["groups"],
+                      **({"registered_control_mean_rho": facts[control_key + "_registered"]["rho"]["mean"],
+                          "registered_control_lo": facts[control_key + "_registered"]["rho"]["lo"],
+                          "registered_control_hi": facts[control_key + "_registered"]["rho"]["hi"]}
+                         if control_key + "_registered" in facts else {})},
             summary=(f"Mean Spearman ρ of {what} against η/S within {s['groups']} groups of fixed η or fixed S: "
                      f"{_interval(s['rho'])} (95% bootstrap interval; {s['runs']} runs); "
                      f"{control_name}: {_interval(ctl['rho'])}."),
-            power=power_text(s["rho"], rule["rho_min"], "groups", params), **common))
+            power=power_text(s["rho"], rule["rho_min"], "groups", params), **common)
+        if amended:           # the amendment changed the control: the original verdict uses the control as registered
+            first = facts[control_key + "_registered"]
+            first_control = (trend_outcome(first["rho"], sign, rule["rho_min"], rule["decimals"]) if first["groups"]
+                             else INCONCLUSIVE)
+            verdict = dataclasses.replace(verdict, original=dict(
+                verdict.original, outcome=C.judge(outcome, first_control),
+                control=f"{control_name} as registered: mean ρ {_interval(first['rho'])} over {first['groups']} "
+                        f"groups, {first_control}"))
+        out.append(verdict)
     rule = _rules.get("sweep-ratio-ranks-accuracy-pooled")
     p, pc = facts["pooled"], facts["pooled_control"]
     outcome = trend_outcome(p["tau"], +1, rule["tau_min"], rule["decimals"])
