@@ -73,8 +73,13 @@ def break_sentence(facts, params) -> str:
                  "(90% Welch interval). Above the break, larger η/S stops helping.")
     else:
         text += ": the highest bin, so within this box no break is seen."
-    text += (f" {b['excluded_above']:,} runs with η/S above the best bin, and {b['excluded_below']:,} below it, never "
-             "reached the target and are not in these means: failing to train at all is the other face of the break.")
+    compared = sum(x["n"] for x in b["bins"])
+    above = sum(x["n"] for x in b["bins"] if x["bin"] > best["bin"])
+    text += (f" {above:,} of the {compared:,} compared runs lie above the break, so the rules below, which use every "
+             f"compared run, mostly read the side where η/S no longer helps. {b['excluded_above']:,} runs with η/S above "
+             f"the best bin never reached the target (they did not train: the other face of the break), and "
+             f"{b['excluded_below']:,} below it did not reach it within the cap (too slow), so the smallest η/S are "
+             "under-represented.")
     return text
 
 
