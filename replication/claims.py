@@ -7,18 +7,15 @@ it, the rule *as written before the numbers*, the evidence (numbers), and one ou
 beside the chapter's results (JSON, never pickle) so the claims page gathers every chapter's
 verdicts with :func:`collect` without re-running anything.
 
-On disk: ``<store>/verdicts/<profile>/<chapter>.json`` =
-``{"chapter", "profile", "code_version", "written", "params", "verdicts": [Verdict.to_dict(), ...]}``.
+On disk: ``<store>/verdicts/<profile>/<chapter>.json``, sealed with a sha256 and tied to the stored
+results the verdicts were computed from; :mod:`replication.store.verdicts` writes and checks them
+(``save``, ``load``, ``collect``, ``verdict_file`` are importable from here too).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run"
@@ -29,9 +26,9 @@ OUTCOMES = (HOLDS, FAILS, INCONCLUSIVE, NOT_DISCRIMINATING, NOT_RUN)
 #: what a rule says on its own data and on its control -> the verdict (:func:`judge`)
 JUDGEMENT = {
     (HOLDS, FAILS): HOLDS,                     # the rule rejects its control: it discriminates
+    (HOLDS, INCONCLUSIVE): HOLDS,              # it does not accept the control (a sign rule on a null control)
     (HOLDS, HOLDS): NOT_DISCRIMINATING,        # it accepts the control too: it cannot tell
-    (HOLDS, INCONCLUSIVE): INCONCLUSIVE,       # the control was not rejected: not shown to discriminate
-    (HOLDS, NOT_RUN): INCONCLUSIVE,
+    (HOLDS, NOT_RUN): INCONCLUSIVE,            # no control computed: not shown to discriminate
 }
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #: the paper's claims (paper.md §3), paraphrased: number -> short statement
@@ -112,10 +109,11 @@ class Verdict:
 def judge(outcome: str, control_outcome: str) -> str:
     """The verdict from the rule's outcome on the runs and on its negative control.
 
-    A *holds* stands only when the same rule rejects its control (the control *fails*): if the
-    control holds too, the rule cannot tell the claim from its negation (*not discriminating*); if
-    the control is inconclusive or was not run, the rule has not shown that it can tell
-    (*inconclusive*).  *fails* and *inconclusive* stand whatever the control says."""
+    A *holds* stands only when the same rule does not accept its control: the control *fails*, or is
+    *inconclusive* (a sign or trend rule on a control with no effect can only say "cannot tell" there,
+    and that is the right answer).  If the control holds too, the rule cannot tell the claim from its
+    negation (*not discriminating*); if no control was computed, the rule has not shown that it can
+    tell (*inconclusive*).  *fails* and *inconclusive* stand whatever the control says."""
     if outcome not in OUTCOMES or control_outcome not in OUTCOMES:
         raise ValueError(f"judge({outcome!r}, {control_outcome!r}): outcomes are {', '.join(OUTCOMES)}")
     if outcome == NOT_DISCRIMINATING:
@@ -124,13 +122,15 @@ def judge(outcome: str, control_outcome: str) -> str:
 
 
 def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: str = "",
-          original_outcome: str | None = None, power: str = "", **fields) -> "Verdict":
+          original_outcome: str | None = None, original_control_outcome: str | None = None, power: str = "",
+          **fields) -> "Verdict":
     """A :class:`Verdict` judged under registered rule ``rule_id`` (:mod:`replication.rules`).
 
     ``outcome`` is the rule's outcome on the runs under the rule as it stands, ``control_outcome``
     the same rule on its negative control; the verdict is :func:`judge` of the two.  For an amended
     rule, ``original_outcome`` is the outcome under the rule as first registered (required: the page
-    prints both).  ``fields`` are the other Verdict fields (id, statement, source, evidence, chapter,
+    prints both), judged against ``original_control_outcome``, the first rule's outcome on the
+    control (default: the current rule's).  ``fields`` are the other Verdict fields (id, statement, source, evidence, chapter,
     profile, figure, summary); ``claim``, ``rule``, ``matched`` default to the rule's own."""
     from . import rules
 
@@ -143,7 +143,8 @@ def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: 
     if rule.amended:
         first = rule.original()
         last = rule.amendments[-1]
-        original = dict(outcome=judge(original_outcome, control_outcome), rule=first.text,
+        first_control = control_outcome if original_control_outcome is None else original_control_outcome
+        original = dict(outcome=judge(original_outcome, first_control), rule=first.text,
                         date=last.date, reason=last.reason)
     fields.setdefault("claim", rule.claim)
     fields.setdefault("statement", rule.statement)
@@ -178,55 +179,5 @@ def by_id(verdicts: Iterable[Verdict]) -> dict[str, Verdict]:
     return out
 
 
-def _slug(profile: str) -> str:
-    """A folder name for a profile (a user profile's path becomes its file name and a hash)."""
-    if re.match(r"^[a-z0-9_-]+$", profile):
-        return profile
-    import hashlib
-
-    stem = re.sub(r"[^a-z0-9_-]+", "-", Path(profile).stem.lower()).strip("-") or "profile"
-    return f"{stem}-{hashlib.sha256(profile.encode()).hexdigest()[:8]}"
-
-
-def verdict_file(chapter: str, profile: str, store_root: Path | None = None) -> Path:
-    from . import paths
-
-    root = Path(store_root) if store_root is not None else paths.store_root()
-    return root / "verdicts" / _slug(profile) / f"{chapter}.json"
-
-
-def save(chapter: str, profile: str, verdicts: Iterable[Verdict], *, params: Mapping | None = None,
-         store_root: Path | None = None) -> Path:
-    """Write a chapter's verdicts atomically (replacing that chapter's earlier ones at ``profile``)."""
-    from . import provenance
-
-    verdicts = list(verdicts)
-    by_id(verdicts)                                     # ids unique
-    path = verdict_file(chapter, profile, store_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"chapter": chapter, "profile": profile, "code_version": provenance.code_version(),
-              "written": provenance.utc_now(), "params": dict(params or {}),
-              "verdicts": [v.to_dict() for v in verdicts]}
-    fd, tmp = tempfile.mkstemp(prefix=f".{chapter}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
-    return path
-
-
-def load(chapter: str, profile: str, *, store_root: Path | None = None) -> dict | None:
-    """A chapter's stored verdict record at ``profile`` (verdicts as :class:`Verdict`), or ``None``."""
-    path = verdict_file(chapter, profile, store_root)
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-        record["verdicts"] = [Verdict.from_dict(v) for v in record["verdicts"]]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return record
-
-
-def collect(chapters: Iterable[str], profile: str, *, store_root: Path | None = None) -> dict[str, dict | None]:
-    """``{chapter: stored record or None}`` for the given chapters at ``profile``."""
-    return {c: load(c, profile, store_root=store_root) for c in chapters}
+# Where chapters leave their verdicts: sealed files, checked when read (replication.store.verdicts).
+from .store.verdicts import collect, load, save, verdict_file  # noqa: E402,F401  (after Verdict: no cycle)

@@ -50,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--partition", default=None, help="slurm: partition")
     run.add_argument("--time-min", type=int, default=None, help="slurm: time limit per job, minutes")
     run.add_argument("--gpus-per-job", type=int, default=None, help="slurm: GPUs per job")
-    run.add_argument("--cluster", default=None, help="slurm: 'slurm' (default) or 'local' (submitit's local "
-                     "executor, no scheduler)")
+    run.add_argument("--cluster", default=None, help="slurm: 'slurm' (default; needs sbatch on the PATH) or "
+                     "'local' (debug mode: submitit's local executor, no scheduler)")
     run.add_argument("--jobs-folder", default=None, help="slurm: where submitit keeps scripts and logs")
 
     export = sub.add_parser("export", help="write a chapter's stored runs and verdicts as CSV and JSON")
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     add_params(plan)
 
     show = sub.add_parser("params", help="show a chapter's resolved parameters and where each comes from")
-    show.add_argument("chapter")
+    show.add_argument("chapter", help="chapter name or 'all'")
     add_params(show)
 
     book = sub.add_parser("book", help="execute every chapter with papermill, then build the HTML book")
@@ -103,13 +103,25 @@ def _overrides(args, chapter_names: list[str]) -> dict[str, dict]:
         if not args.params_file.is_file():
             raise ParameterError(f"--params-file={str(args.params_file)!r}: no such file")
         try:
-            loaded = yaml.safe_load(args.params_file.read_text()) or {}
+            loaded = yaml.safe_load(args.params_file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
             raise ParameterError(f"--params-file={str(args.params_file)!r}: not valid YAML "
                                  f"({' '.join(str(error).split())})") from None
+        except UnicodeDecodeError as error:
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: not UTF-8 text (byte "
+                                 f"{error.object[error.start]:#04x} at position {error.start})") from None
         if not isinstance(loaded, dict):
             raise ParameterError(f"--params-file={str(args.params_file)!r}: must hold a YAML mapping")
-        if set(loaded) <= set(chapter_names) | {"all"} and all(isinstance(v, dict) for v in loaded.values()):
+        from . import chapters
+
+        known = set(chapters.names())
+        own = {p for n in chapter_names for p in chapters.get(n).SPEC.names}
+        sections = all(isinstance(v, dict) for v in loaded.values()) and not (set(loaded) & own)
+        unknown = sorted(set(loaded) - known - {"all"})
+        if sections and unknown:                # {chapter: {...}} with a name that is no chapter
+            raise ParameterError(f"--params-file={str(args.params_file)!r}: {unknown[0]!r}: unknown chapter; "
+                                 f"chapters: {', '.join(sorted(known))}")
+        if sections:
             overrides = {k: dict(v) for k, v in loaded.items()}
         elif len(chapter_names) == 1:
             overrides = {chapter_names[0]: dict(loaded)}
@@ -238,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     except _library_errors() as error:
+        from .executors import JobsFailed
+
+        if isinstance(error, JobsFailed):       # one line per failed unit, each with its log
+            print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+            for line in error.failures:
+                print(f"  {' '.join(line.split())}", file=sys.stderr)
+            return 2
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
 
@@ -302,11 +321,13 @@ def _main(args) -> int:
         if note and (args.command == "run" or (args.command == "params" and params.sources["device"] == "explicit")):
             raise ParameterError(note)
     if args.command == "params":
-        params = resolved[names[0]]
-        print(params.table())
-        note = _cuda_unavailable(params)
-        if note:     # a profile for another machine: it validates, and says what run would do here
-            print(f"note: {note}; 'run' refuses it on this machine", file=sys.stderr)
+        for name, params in resolved.items():
+            if len(resolved) > 1:
+                print(f"\n## {name}\n")
+            print(params.table())
+            note = _cuda_unavailable(params)
+            if note:     # a profile for another machine: it validates, and says what run would do here
+                print(f"note: {name}: {note}; 'run' refuses it on this machine", file=sys.stderr)
         return 0
     if args.command == "export":
         from .export import export_chapter
@@ -315,6 +336,8 @@ def _main(args) -> int:
             done = export_chapter(name, params, args.output)
             print(f"[export] {name}: {done['stored']} of {done['runs']} runs stored; "
                   f"{', '.join(done['files']) or 'nothing to write'} in {done['folder']}")
+            if done["note"]:
+                print(f"[export] note: {done['note']}")
         return 0
     if args.command == "plan":
         from . import planning

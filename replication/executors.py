@@ -11,8 +11,13 @@ and the chapters read their runs back exactly as after a local run.
             retried on worker loss; ``address`` joins an existing cluster, otherwise a local one starts
 ``slurm``   each unit a Slurm job through submitit, as one job array; pre-empted jobs are requeued;
             partition / time / GPUs per job from the options.  ``cluster="local"`` runs the same jobs
-            as local processes (submitit's local executor: the tests, a workstation)
+            as local processes (submitit's local executor: the tests, a workstation), named as a debug mode
 ==========  ==========================================================================================
+
+What an executor needs is checked when :func:`make` builds it, before anything runs: ``sbatch`` on
+the PATH for Slurm, a cluster answering at ``address`` for Ray; every option is bounded
+(:data:`BOUNDS`).  Units that fail come back as :class:`JobsFailed`: one line per failed unit with
+where its log is (the runs that finished are stored; the same command retries the rest).
 
 A worker runs :func:`run_unit`: ``train_all`` of the unit's configs into the store at
 ``store_root``, which the store's per-entry claim files make safe when two workers (or a worker and
@@ -33,7 +38,39 @@ SMALL_MODELS = ("mlp", "small_cnn")
 
 
 class ExecutorError(ValueError):
-    """A bad executor option (one line: the option, its value, what is allowed)."""
+    """A bad executor option, or what it needs is missing (one line: the option, its value, what is allowed)."""
+
+
+class JobsFailed(ExecutorError):
+    """Units that failed on an executor: one line per failed unit, with where its log is."""
+
+    def __init__(self, executor: str, total: int, failures: list[str]):
+        self.failures = failures
+        super().__init__(f"{len(failures)} of {total} {executor} units failed (the runs that finished are "
+                         "stored; run the same command again to retry the rest):\n" + "\n".join(failures))
+
+
+#: every option: (type, lowest, highest); what each executor accepts is its dataclass's fields
+BOUNDS = {"num_cpus": (int, 1, 4096), "max_retries": (int, 0, 100), "time_min": (int, 1, 60 * 24 * 30),
+          "gpus_per_job": (int, 0, 64), "cpus_per_job": (int, 1, 1024), "max_parallel": (int, 1, 100_000),
+          "address": (str, None, None), "partition": (str, None, None), "folder": (str, None, None),
+          "cluster": (str, None, None)}
+
+
+def _check_option(key: str, value) -> None:
+    kind, low, high = BOUNDS[key]
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ExecutorError(f"{key}={value!r}: must be an integer in [{low}, {high}]")
+        if not low <= value <= high:
+            raise ExecutorError(f"{key}={value!r}: must be an integer in [{low}, {high}]")
+    elif not isinstance(value, str) or not value.strip():
+        raise ExecutorError(f"{key}={value!r}: must be a non-empty string")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
 def run_unit(configs: Sequence, store_root: str) -> list[str]:
@@ -93,6 +130,31 @@ class RayExecutor:
     def describe(self) -> str:
         return f"ray ({self.address or 'a local cluster'})"
 
+    def check(self) -> None:
+        """With an ``address``: one-line :class:`ExecutorError` unless a Ray cluster answers there."""
+        if not self.address:
+            return
+        import socket
+
+        address = self.address
+        if address == "auto":
+            if not (os.environ.get("RAY_ADDRESS") or Path("/tmp/ray/ray_current_cluster").is_file()):
+                raise ExecutorError("address='auto': no running Ray cluster found on this machine (start one "
+                                    "with 'ray start --head', or leave out --address for a local one)")
+        else:
+            host, _, port = address.split("://")[-1].rpartition(":")
+            try:
+                with socket.create_connection((host or "127.0.0.1", int(port)), timeout=10):
+                    pass
+            except (OSError, ValueError) as error:
+                raise ExecutorError(f"address={address!r}: no Ray cluster reachable there "
+                                    f"({getattr(error, 'strerror', None) or error}); expected host:port "
+                                    "or ray://host:port of a running cluster") from None
+        try:
+            self._init()
+        except Exception as error:  # noqa: BLE001 - whatever ray says, one line
+            raise ExecutorError(f"address={address!r}: cannot join the Ray cluster ({_first_line(error)})") from None
+
     def _init(self) -> None:
         import ray
 
@@ -113,6 +175,7 @@ class RayExecutor:
         pending = {remote.options(max_retries=self.max_retries, retry_exceptions=False, **resources(u))
                    .remote(list(u), str(store_root)): i for i, u in enumerate(units)}
         errors = []
+        logs = _ray_logs()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -120,10 +183,27 @@ class RayExecutor:
                 try:
                     ray.get(ref)
                 except Exception as error:  # noqa: BLE001 - reported after the others finish
-                    errors.append(f"unit {i}: {type(error).__name__}: {str(error).splitlines()[0]}")
+                    errors.append(f"unit {i} ({len(units[i])} runs, first {units[i][0].key}): {_first_line(error)}; "
+                                  f"log: {logs}")
                 on_done(i)
         if errors:
-            raise RuntimeError(f"{len(errors)} of {len(units)} Ray tasks failed: {errors[0]}")
+            raise JobsFailed("Ray", len(units), errors)
+
+
+def _ray_logs() -> str:
+    """Where this Ray session's worker logs are (``<session>/logs``)."""
+    try:
+        import ray
+
+        return str(Path(ray._private.worker._global_node.get_session_dir_path()) / "logs")
+    except Exception:  # noqa: BLE001 - private API: fall back to Ray's default place
+        return "/tmp/ray/session_latest/logs (on the worker's machine)"
+
+
+def _jobs_folder() -> str:
+    from .paths import cache_root
+
+    return str(cache_root() / "submitit")
 
 
 @dataclasses.dataclass
@@ -131,9 +211,11 @@ class SlurmExecutor:
     """Units as Slurm jobs through submitit, submitted as one job array.  ``folder``: where submitit
     keeps job scripts and logs; ``cluster``: "slurm", or "local" (submitit's local executor, same
     code path without a scheduler); ``partition``, ``time_min``, ``gpus_per_job``, ``cpus_per_job``,
-    ``max_parallel`` (array throttle); pre-empted or timed-out jobs are requeued by submitit."""
+    ``max_parallel`` (array throttle); pre-empted or timed-out jobs are requeued by submitit.
+    ``cluster="slurm"`` needs ``sbatch`` on the PATH (:meth:`check`); "local" and "debug" are debug
+    modes that run no scheduler and say so."""
 
-    folder: str = ".cache/submitit"
+    folder: str = dataclasses.field(default_factory=_jobs_folder)
     cluster: str = "slurm"
     partition: str | None = None
     time_min: int = 240
@@ -144,7 +226,18 @@ class SlurmExecutor:
     distributed: bool = True
 
     def describe(self) -> str:
-        return f"slurm via submitit ({self.cluster}, partition {self.partition or 'default'})"
+        if self.cluster != "slurm":
+            return (f"submitit's {self.cluster} executor (debug mode: local processes on this machine, no Slurm; "
+                    f"logs in {self.folder})")
+        return f"slurm via submitit (partition {self.partition or 'default'}; logs in {self.folder})"
+
+    def check(self) -> None:
+        """One-line :class:`ExecutorError` unless Slurm's ``sbatch`` is on the PATH (cluster="slurm")."""
+        import shutil
+
+        if self.cluster == "slurm" and shutil.which("sbatch") is None:
+            raise ExecutorError("executor='slurm': no 'sbatch' on the PATH, so there is no Slurm here; "
+                                "run where Slurm is, or use --cluster local (submitit's local debug mode)")
 
     def map_units(self, units: Sequence[Sequence], store_root: str, on_done: Callable[[int], None]) -> None:
         import submitit
@@ -161,11 +254,12 @@ class SlurmExecutor:
         for i, job in enumerate(jobs):
             try:
                 job.result()
-            except Exception as error:  # noqa: BLE001
-                errors.append(f"unit {i} (job {job.job_id}): {type(error).__name__}: {str(error).splitlines()[-1]}")
+            except Exception as error:  # noqa: BLE001 - reported after the others finish
+                errors.append(f"unit {i} (job {job.job_id}, {len(units[i])} runs): {_first_line(error)}; "
+                              f"log: {job.paths.stderr}")
             on_done(i)
         if errors:
-            raise RuntimeError(f"{len(errors)} of {len(units)} Slurm jobs failed: {errors[0]}")
+            raise JobsFailed("Slurm" if self.cluster == "slurm" else f"submitit {self.cluster}", len(units), errors)
 
 
 def make(name: str = "local", **options) -> LocalExecutor | RayExecutor | SlurmExecutor:
@@ -190,9 +284,13 @@ def make(name: str = "local", **options) -> LocalExecutor | RayExecutor | SlurmE
     except ImportError:
         raise ExecutorError(f"executor={name!r}: needs the Python package {module!r} "
                             f"(pip install {module}, or pip install -e .[scale])") from None
+    for key, value in options.items():
+        _check_option(key, value)
     if name == "slurm" and options.get("cluster", "slurm") not in ("slurm", "local", "debug"):
         raise ExecutorError(f"cluster={options['cluster']!r}: must be slurm, local or debug")
-    return cls(**options)
+    executor = cls(**options)
+    executor.check()                             # what it needs is there, before anything runs
+    return executor
 
 
 # -- the executor train_all uses when none is passed ------------------------------------------------------

@@ -7,7 +7,9 @@ and JSON a reader can open without this package.
                                  the final metrics, divergence, epochs completed, wall time
     DIR/<chapter>/runs.json      the same runs with their per-epoch histories, Hessian probes and
                                  provenance (parameters are left out: they are tensors, not numbers)
-    DIR/<chapter>/verdicts.json  the chapter's stored verdict record at that profile (if any)
+    DIR/<chapter>/verdicts.json  the chapter's stored verdict record at that profile (if any); a verdict
+                                 file found damaged, hand-edited or stale is recomputed from the stored
+                                 results, and the command says so (or why verdicts.json is left out)
 
 Nothing is computed: runs not in the store are listed with ``stored = false``.  Every figure's own
 numbers are also beside it in the book (``data/<chapter>/<figure>.csv``).
@@ -47,9 +49,10 @@ def _flat(prefix: str, value: Any, out: dict) -> None:
 
 
 def export_chapter(chapter: str, params, output: Path, store=None) -> dict:
-    """Write the files above for ``chapter`` at ``params``; returns counts (runs, stored, files)."""
-    from . import chapters, claims
-    from .store import ResultStore
+    """Write the files above for ``chapter`` at ``params``; returns counts (runs, stored, files) and a
+    ``note`` naming anything left out or recomputed (empty when nothing was)."""
+    from . import chapters
+    from .store import ResultStore, verdicts
 
     store = store or ResultStore()
     folder = Path(output) / chapter
@@ -80,10 +83,17 @@ def export_chapter(chapter: str, params, output: Path, store=None) -> dict:
             writer.writerows(rows)
         (folder / "runs.json").write_text(json.dumps(runs, indent=1))
         written += ["runs.csv", "runs.json"]
-    record = claims.load(chapter, params.profile, store_root=store.root)
-    if record is not None:
-        record = dict(record, verdicts=[v.to_dict() for v in record["verdicts"]])
+    found, note = verdicts.check(chapter, params.profile, store_root=store.root), ""
+    if found.state not in (verdicts.VALID, verdicts.ABSENT):
+        found = verdicts.recompute(found, store_root=store.root)
+        note = found.note
+    elif found.state == verdicts.ABSENT and hasattr(chapters.get(chapter), "verdicts"):
+        note = f"{chapter}: no verdict file at profile {params.profile} (run the chapter first); verdicts.json not written"
+    if found.record is not None:
+        record = dict(found.record, verdicts=[v.to_dict() for v in found.record["verdicts"]])
         (folder / "verdicts.json").write_text(json.dumps(record, indent=1, default=str))
         written.append("verdicts.json")
+    elif note and found.state != verdicts.ABSENT:
+        note += "; verdicts.json not written"
     return {"chapter": chapter, "runs": len(rows), "stored": sum(r["stored"] for r in rows), "files": written,
-            "folder": str(folder)}
+            "folder": str(folder), "note": note}

@@ -33,6 +33,7 @@ class Param:
     high: float | None = None
     choices: tuple | None = None
     min_len: int = 1               # lists only
+    unique: bool = True            # lists only: False where entries may repeat (paired lists, layer widths)
 
     def allowed(self) -> str:
         what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
@@ -49,6 +50,8 @@ class Param:
             parts.append(f"<= {self.high:g}")
         if self.type.endswith("_list") and self.min_len > 1:
             parts.append(f"at least {self.min_len} entries")
+        if self.type.endswith("_list") and self.unique:
+            parts.append("no entry twice")
         return ", ".join(parts)
 
     def coerce(self, value: Any) -> Any:
@@ -70,9 +73,14 @@ class Param:
             element = Param(self.name, self.type[: -len("_list")], self.help, self.low, self.high,
                             self.choices)
             try:
-                return tuple(element.coerce(v) for v in items)
+                values = tuple(element.coerce(v) for v in items)
             except ParameterError:
                 raise fail() from None
+            repeated = [v for i, v in enumerate(values) if v in values[:i]]
+            if repeated and self.unique:
+                raise ParameterError(f"{self.name}={value!r}: {repeated[0]!r} is listed twice; every entry must "
+                                     f"differ ({self.help})")
+            return values
         if self.type == "bool":
             if not isinstance(value, bool):
                 raise fail()
@@ -84,9 +92,8 @@ class Param:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail()
         if self.type == "int":
-            if isinstance(value, float) and not value.is_integer():
+            if not isinstance(value, int):      # 2.0 is a float: an integer is written without a point
                 raise fail()
-            value = int(value)
         else:
             value = float(value)
             if not math.isfinite(value):

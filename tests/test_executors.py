@@ -92,3 +92,78 @@ def test_use_sets_the_executor_of_every_train_all(tmp_path, local_results):
         _same(local_results, train_all(_grid(), store=ResultStore(tmp_path), progress=False))
     assert calls == [2]
     assert isinstance(executors.current(), executors.LocalExecutor) and not executors.current().distributed
+
+
+def test_slurm_without_sbatch_refuses_before_anything_runs(monkeypatch, tmp_path):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", str(tmp_path))            # no sbatch here
+    with pytest.raises(executors.ExecutorError, match=r"^executor='slurm': no 'sbatch' on the PATH.*--cluster local"):
+        executors.make("slurm", partition="gpu")
+    debug = executors.make("slurm", cluster="local", folder=str(tmp_path / "jobs"))
+    assert "debug mode" in debug.describe() and "no Slurm" in debug.describe()
+
+
+@pytest.mark.parametrize("name, option, value", [("slurm", "time_min", -5), ("slurm", "gpus_per_job", -1),
+                                                  ("slurm", "cpus_per_job", 0), ("ray", "num_cpus", -2),
+                                                  ("ray", "max_retries", 1.5), ("slurm", "partition", "")])
+def test_every_executor_option_is_bounded(name, option, value):
+    pytest.importorskip("ray" if name == "ray" else "submitit")
+    extra = {"cluster": "local"} if name == "slurm" else {}
+    with pytest.raises(executors.ExecutorError, match=rf"^{option}={value!r}: must be"):
+        executors.make(name, **extra, **{option: value})
+
+
+def test_cli_rejects_a_bad_executor_option_in_one_line(capsys):
+    from replication.cli import main
+
+    assert main(["run", "sde", "--profile", "smoke", "--executor", "ray", "--cpus", "-2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: num_cpus=-2: must be an integer") and len(err.strip().splitlines()) == 1
+
+
+def test_an_unreachable_ray_cluster_is_refused_before_anything_runs():
+    pytest.importorskip("ray")
+    with pytest.raises(executors.ExecutorError, match=r"^address='127.0.0.1:1': no Ray cluster reachable"):
+        executors.make("ray", address="127.0.0.1:1")
+
+
+def test_failed_units_come_back_one_line_each_with_their_log(tmp_path, capsys):
+    pytest.importorskip("submitit")
+    from replication.cli import main
+
+    store = ResultStore(tmp_path / "store")
+    store.root.mkdir(parents=True)
+    (store.root / ".kill-once").touch()              # the seed-1 unit's worker dies (a lost node)
+    executor = executors.make("slurm", cluster="local", folder=str(tmp_path / "jobs"))
+    with pytest.raises(executors.JobsFailed) as failed:
+        train_all(_grid(), store=store, progress=False, executor=executor)
+    assert len(failed.value.failures) == 1
+    line = failed.value.failures[0]
+    assert line.startswith("unit ") and "log: " in line and "\n" not in line
+    log = line.rsplit("log: ", 1)[1]
+    assert log.startswith(str(tmp_path / "jobs")) and log.endswith(".err")
+    assert len(list(store.root.glob("train/*/record.json"))) == 2, "the other unit's runs are stored"
+
+    class Failing:
+        distributed = True
+
+        def describe(self):
+            return "failing"
+
+    def boom(*args, **kwargs):
+        raise failed.value
+
+    import replication.executors as module
+    real_make = module.make
+    module.make = lambda *a, **k: Failing()
+    try:
+        import replication.cli as cli
+        real_train = cli._train_planned
+        cli._train_planned = boom
+        assert main(["run", "sde", "--profile", "smoke", "--no-progress"]) == 2
+    finally:
+        module.make = real_make
+        cli._train_planned = real_train
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("error: 1 of 2 submitit local units failed") and err[1] == f"  {line}"
+    assert "Traceback" not in "\n".join(err)

@@ -168,21 +168,117 @@ def _synthetic(k_low_over_base, lam_low_over_base, seeds=4, noise=0.05, bump=0.0
     return res, params
 
 
-def test_rules_hold_fail_and_stay_inconclusive_as_written():
+def test_fixed_epoch_view_keeps_the_rule_as_first_registered():
+    """The line-width and λ_max rule at fixed epochs is now a secondary view (evidence, not the verdict)."""
     by = lambda vs: {v.id: v for v in vs}  # noqa: E731
     v = by(claims.verdicts(*_synthetic(4.0, 3.0)))
-    assert v["claim-6-large-batch-sharper"].outcome == "holds"
-    assert v["claim-7-beta-4"].outcome == "holds"
-    assert v["interpolation-no-barrier-fig2"].outcome == "holds"
+    assert v["claim-6-large-batch-sharper"].evidence["fixed_epoch_rule"] == "holds"
+    assert v["claim-6-large-batch-sharper"].rule_id == "claim-6-bn-invariant-width-matched"
+    assert v["claim-7-beta-4"].evidence["fixed_epoch_rule"] == "holds"
+    assert v["interpolation-no-barrier-fig2"].raw_outcome == "holds"
     assert v["interpolation-claim-6-filter-normalized"].outcome == "not run"
     assert by(claims.verdicts(*_synthetic(4.0, 3.0, bump=0.5)))["interpolation-no-barrier-fig2"].outcome == "fails"
-    assert by(claims.verdicts(*_synthetic(0.25, 3.0)))["claim-6-large-batch-sharper"].outcome == "fails"
-    assert by(claims.verdicts(*_synthetic(4.0, 1 / 3)))["claim-6-large-batch-sharper"].outcome == "fails"
-    noisy = by(claims.verdicts(*_synthetic(1.0, 1.0, seeds=3, noise=1.0)))
-    assert noisy["claim-6-large-batch-sharper"].outcome == "inconclusive"
-    assert noisy["claim-7-beta-4"].outcome == "inconclusive"
+    assert by(claims.verdicts(*_synthetic(0.25, 3.0)))["claim-6-large-batch-sharper"].evidence["fixed_epoch_rule"] == "fails"
+    # no filter-normalized widths: nothing compared, inconclusive, and it says what would decide it
+    assert v["claim-6-large-batch-sharper"].outcome == "inconclusive" and v["claim-6-large-batch-sharper"].power
     for vv in v.values():
-        assert vv.outcome in claims_mod.OUTCOMES and vv.rule
+        assert vv.outcome in claims_mod.OUTCOMES and vv.rule and vv.control
+
+
+def _matched(k_large=4.0, k_small=4.0, k_beta=1.0, epochs=None, seeds=4, noise=0.05, lam=3.0):
+    """Results for the matched rules: filter-normalized curves L(t) = c t² + 0.05 around each endpoint, so
+    the Δ-width is 2 sqrt(Δ / c); c = 1 at the baseline and at β = 1, ``k_*`` times that elsewhere.
+    ``epochs``: the early-stopped epoch of each setting (default: equal SDE time t = η · steps)."""
+    rng = np.random.default_rng(1)
+    a = np.array(landscape.alpha_grid(31))
+    sets = {"fig2": [dict(name="baseline", eta=0.1, S=128, ratio=0.1 / 128),
+                     dict(name="large batch", eta=0.1, S=1024, ratio=0.1 / 1024),
+                     dict(name="small learning rate", eta=0.01, S=128, ratio=0.01 / 128)],
+            "fig3": [dict(name="β = 1", eta=0.1, S=50, ratio=0.002, beta=1.0),
+                     dict(name="β = 4", eta=0.4, S=200, ratio=0.002, beta=4.0)]}
+    # n_train = 1024: steps per epoch 8, 1, 8 (Fig. 2) and 20, 5 (Fig. 3); t = η·steps equal at these epochs
+    epochs = epochs or {"fig2-0": 10, "fig2-1": 80, "fig2-2": 100, "fig3-0": 4, "fig3-1": 4}
+    curv = {"fig2-0": 1.0, "fig2-1": k_large, "fig2-2": k_small, "fig3-0": 1.0, "fig3-1": k_beta}
+    panels = [dict(id="fig2-a", figure="fig2", a=0, b=1, shared=True, label="(a)"),
+              dict(id="fig2-b", figure="fig2", a=0, b=2, shared=True, label="(b)"),
+              dict(id="fig2-c", figure="fig2", a=1, b=2, shared=True, label="(c)"),
+              dict(id="fig3-beta-4", figure="fig3", a=0, b=1, shared=True, label="β = 1 → 4")]
+    ts = np.linspace(-1, 1, 41)
+    endpoints = {k: [dict(lam_max=lam, lam_converged=True, t=list(ts),
+                          curves=[list(c * math.exp(noise * rng.standard_normal()) * ts ** 2 + 0.05)])
+                     for _ in range(seeds)] for k, c in curv.items()}
+    flat = dict(alphas=list(a), train_loss=list(0.05 + 0 * a), test_loss=list(0.05 + 0 * a),
+                train_acc=[0.9] * len(a), test_acc=[0.9] * len(a), distance=1.0)
+    lines = {p["id"]: [flat] * seeds for p in panels}
+    runs = {k: [dict(best_epoch=e, best_val_acc=0.9)] * seeds for k, e in epochs.items()}
+    res = chapter.InterpolationResults(settings=sets, panels=panels, alphas=tuple(a), lines=lines, bn_other={},
+                                       endpoints=endpoints, runs=runs, architectures={}, provenance={}, wall_time={},
+                                       stored=0, computed=0, seeds=seeds)
+    params = _Params(delta_loss=0.2, equal_margin=1.5, barrier_margin=0.1, directions=1, profile="test", n_train=1024,
+                     fig2_epochs=10, fig3_epochs=4)
+    return {v.id: v for v in claims.verdicts(res, params)}
+
+
+def test_claim_6_by_the_bn_invariant_width_at_matched_progress_with_its_control():
+    # sharper low-ratio ends, the equal-η/S pair alike (k_large = k_small): the control fails, claim 6 holds
+    v = _matched(k_large=4.0, k_small=4.0)
+    assert v["claim-6-large-batch-sharper"].raw_outcome == "holds"
+    assert v["claim-6-large-batch-sharper"].control["outcome"] in ("fails", "inconclusive")
+    # the equal-η/S pair differing the claim's way too: the rule cannot tell η/S from S
+    nd = _matched(k_large=1.0, k_small=4.0)
+    assert nd["claim-6-small-lr-sharper"].raw_outcome == "holds"
+    assert nd["claim-6-small-lr-sharper"].control["outcome"] == "holds"
+    assert nd["claim-6-small-lr-sharper"].outcome == "not discriminating"
+    # the equal-η/S pair reversed: the control fails, so a holding rule stands
+    ok = _matched(k_large=8.0, k_small=2.0)
+    assert ok["claim-6-small-lr-sharper"].control["outcome"] == "fails"
+    assert ok["claim-6-small-lr-sharper"].outcome == "holds"
+    # flatter low-ratio ends: fails whatever the control says
+    assert _matched(k_large=0.25, k_small=0.25)["claim-6-large-batch-sharper"].outcome == "fails"
+    # the large batch stopped after as many epochs as the baseline: 1/8 of its SDE time, not compared
+    un = _matched(k_large=8.0, k_small=2.0, epochs={"fig2-0": 10, "fig2-1": 10, "fig2-2": 100, "fig3-0": 4, "fig3-1": 4})
+    c6 = un["claim-6-large-batch-sharper"]
+    assert c6.outcome == "inconclusive" and c6.evidence["pairs_compared"] == 0 and "80 epochs" in c6.power
+    assert "{" not in c6.matched and "factor 1.5" in c6.matched
+    # unstable endpoints (η·λ_max >= 2) are not compared either
+    assert _matched(lam=30.0)["claim-6-large-batch-sharper"].evidence["pairs_compared"] == 0
+
+
+def test_fixed_epoch_filter_normalized_rule_reads_its_equal_ratio_control():
+    # the equal-η/S pair differs the other way (the large batch sharper than the small learning rate): fails
+    v = _matched(k_large=8.0, k_small=2.0)["interpolation-claim-6-filter-normalized"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "fails" and v.outcome == "holds"
+    # the equal-η/S pair differs the claim's way: the rule cannot tell η/S from S
+    v = _matched(k_large=2.0, k_small=4.0)["interpolation-claim-6-filter-normalized"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+
+
+def test_barrier_rule_against_interpolated_batch_norm_statistics():
+    res, params = _synthetic(4.0, 3.0)
+    a = np.asarray(res.alphas)
+    bump = lambda ln, h: dict(ln, train_loss=list(np.asarray(ln["train_loss"]) + h * np.sin(np.pi * np.clip(a, 0, 1))))  # noqa: E731
+    by = lambda vs: {v.id: v for v in vs}  # noqa: E731
+    res.bn_other = {"fig2-a": [bump(ln, 1.0) for ln in res.lines["fig2-a"]]}
+    v = by(claims.verdicts(res, params))["interpolation-no-barrier-fig2"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "fails" and v.outcome == "holds"
+    res.bn_other = {"fig2-a": [bump(ln, 0.0) for ln in res.lines["fig2-a"]]}
+    v = by(claims.verdicts(res, params))["interpolation-no-barrier-fig2"]
+    assert v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+
+
+def test_claim_7_by_the_bn_invariant_width_at_matched_progress_with_its_control():
+    # equal widths at β = 4, the lower-η/S Fig. 2 ends four times sharper: the control fails, claim 7 holds
+    v = _matched(k_beta=1.0, k_large=4.0, k_small=4.0)
+    assert v["claim-7-beta-4"].control["outcome"] == "fails" and v["claim-7-beta-4"].outcome == "holds"
+    # the rule calls a differing Fig. 2 pair equal too: not discriminating
+    nd = _matched(k_beta=1.0, k_large=1.0, k_small=4.0)
+    assert nd["claim-7-beta-4"].control["outcome"] == "holds"
+    assert nd["claim-7-beta-4"].outcome == "not discriminating"
+    # β = 4 four times sharper: the width ratio is ×0.5, outside ×1.5: fails
+    assert _matched(k_beta=4.0)["claim-7-beta-4"].outcome == "fails"
+    # β = 4 stopped at a quarter of the SDE time: not compared
+    un = _matched(epochs={"fig2-0": 10, "fig2-1": 80, "fig2-2": 100, "fig3-0": 4, "fig3-1": 1})
+    assert un["claim-7-beta-4"].outcome == "inconclusive" and un["claim-7-beta-4"].evidence["pairs_compared"] == 0
 
 
 def test_equivalence_rule_fails_when_confidently_different():

@@ -45,3 +45,12 @@ def test_pinned_versions_are_the_installed_ones():
 
     for name, pinned in _pins((ROOT / "constraints.txt").read_text().splitlines()).items():
         assert version(name) == pinned, name
+
+
+def test_package_data_ships_every_data_file_the_package_reads():
+    """An installed (non-editable) copy needs the profiles, the CSS and every chapter's rule registry."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["replication"]
+    package = ROOT / "replication"
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    needed = set(package.glob("chapters/*/rules.yaml")) | set(package.glob("profiles/*.yaml"))
+    assert needed and needed <= shipped, f"not in package-data: {sorted(str(p.relative_to(ROOT)) for p in needed - shipped)}"

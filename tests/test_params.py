@@ -66,7 +66,9 @@ def test_bounds_are_inclusive_and_types_coerce():
     assert p.coerce(1) == 1.0 and isinstance(p.coerce(1), float)
     with pytest.raises(ParameterError):
         p.coerce(1.0000001)
-    assert Param("n", "int", "h").coerce(3.0) == 3
+    assert Param("n", "int", "h").coerce(3) == 3
+    with pytest.raises(ParameterError, match=r"^n=3.0: must be an integer"):    # a float is not an integer
+        Param("n", "int", "h").coerce(3.0)
     with pytest.raises(ParameterError):
         Param("b", "bool", "h").coerce(1)
 
@@ -209,3 +211,53 @@ def test_store_command_reports_results_quarantine_kinds_and_size(store, capsys):
     assert cli_main(["store"]) == 0
     out = capsys.readouterr().out
     assert "results: 2 (item: 2)" in out and "quarantined entries: 1" in out and "size on disk:" in out
+
+
+def test_a_float_for_an_integer_and_a_repeated_list_entry_are_refused():
+    from replication import chapters
+    from replication.params import resolve
+
+    spec = chapters.get("sde").SPEC
+    with pytest.raises(ParameterError, match=r"^seeds=2.0: must be an integer"):
+        resolve(spec, "smoke", {"seeds": 2.0})
+    with pytest.raises(ParameterError, match=r"^reg_losses=\['linear', 'linear'\]: 'linear' is listed twice"):
+        resolve(spec, "smoke", {"reg_losses": ["linear", "linear"]})
+    # paired lists may repeat: Fig. 2's batch sizes pair with its learning rates
+    resolve(chapters.get("interpolation").SPEC, "smoke")
+
+
+def _cli(capsys, *argv):
+    from replication.cli import main
+
+    status = main(list(argv))
+    return status, capsys.readouterr()
+
+
+def test_a_params_file_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "p.yml"
+    bad.write_bytes(b"seeds: 3\n# caf\xe9\n")
+    status, out = _cli(capsys, "params", "sde", "--profile", "smoke", "-f", str(bad))
+    assert status == 2 and out.err.startswith(f"error: --params-file={str(bad)!r}: not UTF-8 text (byte 0xe9")
+    assert len(out.err.strip().splitlines()) == 1
+
+
+def test_a_profile_file_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "mine.yaml"
+    bad.write_bytes(b"base: smoke\n# caf\xe9\n")
+    status, out = _cli(capsys, "params", "sde", "--profile", str(bad))
+    assert status == 2 and "not UTF-8 text" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def test_an_unknown_chapter_section_in_a_params_file_is_named_as_a_chapter(tmp_path, capsys):
+    bad = tmp_path / "p.yml"
+    bad.write_text("sdee:\n  seeds: 3\n")
+    status, out = _cli(capsys, "params", "sde", "--profile", "smoke", "-f", str(bad))
+    assert status == 2 and "'sdee': unknown chapter; chapters:" in out.err and "unknown parameter" not in out.err
+
+
+def test_params_all_prints_every_chapter(capsys):
+    from replication import chapters
+
+    status, out = _cli(capsys, "params", "all", "--profile", "smoke")
+    assert status == 0
+    assert [line[3:] for line in out.out.splitlines() if line.startswith("## ")] == list(chapters.names())

@@ -368,13 +368,16 @@ def test_chapter_at_smoke_gives_every_verdict_with_three_outcomes(tmp_path):
     results, verdicts = chapters.evaluate("sde", params, store=store, progress=False)
     ids = [v.id for v in verdicts]
     assert ids[:3] == ["sde-same-ratio-same-law", "claim-2-trace-relation-quadratic", "sde-discrete-law-large-steps"]
-    assert {"claim-2-c-equals-h-linear", "claim-2-c-equals-h-logistic", "sde-exact-discrete-law",
+    assert {"claim-2-c-equals-h-premise-linear", "claim-2-c-equals-h-premise-logistic", "sde-exact-discrete-law",
             "claim-3-flatter-minimum-wins", "sde-double-well-gibbs"} <= set(ids)
     assert {f"claim-2-sde-with-c-{l}-{s}" for l in ("linear", "logistic") for s in ("epochs", "independent")} <= set(ids)
-    assert all(v.outcome in ("holds", "fails", "inconclusive") for v in verdicts)
+    assert all(v.outcome in claims.OUTCOMES and v.rule_id and v.control["what"] for v in verdicts)
     by = claims.by_id(verdicts)
-    # label noise std 0.5 makes C = 0.25 H: the data say so, and the verdict says it is by construction
-    assert by["claim-2-c-equals-h-linear"].outcome == "fails" and "by construction" in by["claim-2-c-equals-h-linear"].summary
+    # C = H where the premise is built in, and the rule rejects the std-0.5 design (C = 0.25 H) as its control
+    linear = by["claim-2-c-equals-h-premise-linear"]
+    assert linear.outcome == "holds" and linear.control["outcome"] == "fails" and "by construction" in linear.summary
+    assert by["claim-2-c-equals-h-premise-logistic"].control["outcome"] == "fails"
+    assert all(v.power for v in verdicts if v.outcome == "inconclusive")
     saved = claims.load("sde", "smoke", store_root=store.root)
     assert [v.id for v in saved["verdicts"]] == ids
     assert all(len(r["seed_losses"]) == params.seeds for r in results.quadratic)
@@ -428,3 +431,77 @@ def test_tables_of_the_theory_page_are_numbered_and_fit_the_column():
                 statement="s", rule="r", outcome="fails", evidence={}, summary="")
     table = sde_figures.sde_with_c_table([entry], [v])
     assert "| linear, independent batches | 3 of 6 | 0.10 | 2 hold, 1 fails | **fails** |" in table
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The rules' negative controls (issue 20)
+# ---------------------------------------------------------------------------------------------
+from replication.chapters.sde import claims as sde_rules  # noqa: E402
+
+
+def _rows(measured_over_predicted, predictions, seeds=5, noise=0.005, seed=0):
+    rng = np.random.default_rng(seed)
+    return [dict(ratio=p, S=1, pred=p, values=list(p * m * (1 + noise * rng.standard_normal(seeds))))
+            for p, m in zip(predictions, measured_over_predicted)]
+
+
+def test_scrambled_prediction_control_rejects_what_the_rule_accepts():
+    rows = _rows([1.0] * 4, [1.0, 2.0, 4.0, 8.0])
+    own = [sde_rules._vs(r["values"], r["pred"], 0.05) for r in rows]
+    assert sde_rules._combine(t["outcome"] for t in own) == "holds"
+    control = sde_rules.scrambled_tests(rows, "values", "pred", 0.05)
+    assert control and sde_rules._rule_outcome(control) == "fails"
+    # predictions the claim cannot tell apart are left out: no control, not run
+    assert sde_rules._rule_outcome(sde_rules.scrambled_tests(_rows([1.0] * 3, [1.0, 1.01, 1.02]), "values", "pred",
+                                                             0.05)) == "not run"
+    # two rows are swapped, not compared with themselves
+    assert len(sde_rules.scrambled_tests(_rows([1.0] * 2, [1.0, 3.0]), "values", "pred", 0.05)) == 2
+    # a measurement too noisy to resolve its own prediction cannot reject another: inconclusive control
+    noisy = [dict(ratio=p, S=1, pred=p, values=[0.5 * p, p, 1.5 * p]) for p in (1.0, 1.15, 1.3, 1.45)]
+    assert sde_rules._rule_outcome(sde_rules.scrambled_tests(noisy, "values", "pred", 0.05)) != "fails"
+
+
+def _occupancy(T, T_cross, width=0.05, ci=0.01):
+    from scipy.special import expit
+
+    return [dict(T=t, fraction_A=float(expit((t - T_cross) / width)), fraction_A_ci=ci) for t in T]
+
+
+def test_crossover_rule_holds_at_t_star_and_fails_on_a_well_without_crossover():
+    T_star = 0.3
+    T = [0.1, 0.2, 0.27, 0.3, 0.33, 0.5, 1.0]
+    assert sde_rules.crossover(_occupancy(T, T_star, 0.02), T_star, 0.2)["outcome"] == "holds"
+    # the claim is false (the crossing at twice T*): fails
+    assert sde_rules.crossover(_occupancy(T, 2 * T_star, 0.02), T_star, 0.2)["outcome"] == "fails"
+    # the control well: A never wins; judged with the main T*, the points above the window fail it
+    control = [dict(T=t, fraction_A=0.4, fraction_A_ci=0.01) for t in (0.5, 1.0)]
+    assert sde_rules.crossover(control, T_star, 0.2)["outcome"] == "fails"
+    # a band too wide to say anything: inconclusive
+    assert sde_rules.crossover(_occupancy(T, T_star, 0.02, ci=0.6), T_star, 0.2)["outcome"] == "inconclusive"
+
+
+def test_c_equals_h_holds_on_its_premise_and_fails_on_the_control_designs():
+    premise = sde_rules.c_equals_h_premise(4, ["linear", "logistic"])
+    for e in premise:
+        assert e["design"]["outcome"] == "holds", e
+        assert e["control"]["outcome"] == "fails", e
+    linear = next(e for e in premise if e["loss"] == "linear")
+    assert linear["control"]["value"] == pytest.approx(0.25, rel=0.05)     # C = s² H at std 0.5
+    # ties are decided by the stated rounding: an interval ending at 0.8999999999 is inside at 3 decimals
+    assert sde_rules.c_equals_h_outcome(0.8999999999, 1.05) == "holds"
+    assert sde_rules.c_equals_h_outcome(0.85, 1.05) == "inconclusive"
+
+
+def test_the_control_well_is_simulated_only_above_the_window():
+    from replication.chapters.sde.controls import CONTROL_WELL, control_well_configs
+    from replication.params import resolve
+    from replication.chapters import sde as chapter
+
+    params = resolve(chapter.SPEC, "laptop")
+    cfgs = control_well_configs(params)
+    T_star = sde.crossover_temperature(sde.DoubleWell(**dict(cfgs[0].well)))
+    assert math.isinf(T_star), "the control potential has no crossover: Theorem 2 says B wins at every T"
+    upper = sde.crossover_temperature(sde.DoubleWell(**{**CONTROL_WELL, "k_A": 1.0})) * 1.2
+    assert cfgs and all(c.temperature > upper for c in cfgs)
+    assert len(cfgs) == params.seeds * sum(params.well_eta * params.well_sigma2 / S > upper
+                                           for S in params.well_batch_sizes)

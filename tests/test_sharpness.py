@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from replication.chapters import sharpness
-from replication.chapters.sharpness import claims, experiment
+from replication import stats
+from replication.chapters.sharpness import claims, controls, experiment
 from replication.claims import OUTCOMES
 from replication.params import ParameterError, resolve
 from replication.store import ResultStore
@@ -25,7 +26,7 @@ def test_every_profile_resolves_and_the_laptop_grids():
         resolve(sharpness.SPEC, profile)
     laptop = resolve(sharpness.SPEC, "laptop")
     assert set(zip(laptop.lrs, laptop.batch_sizes)) == set(experiment.CHALLENGE_PAIRS)
-    assert laptop.depth == 20 and laptop.width == 50 and laptop.seeds >= 3
+    assert laptop.depth == 20 and laptop.width == 50 and laptop.seeds >= 3 and laptop.factorial_seeds >= 3
     # the factorial design separates η from η/S (the challenge pairs do not)
     fac = [(lab["eta"], lab["S"]) for lab, _ in experiment.grids(laptop)["factorial"]]
     e, r = np.log([a for a, _ in fac]), np.log([a / b for a, b in fac])
@@ -41,7 +42,7 @@ def test_every_profile_resolves_and_the_laptop_grids():
     ({"batch_sizes": [20, 40, 1000]}, r"every batch size must be <= n_train=400"),
     ({"rescale_betas": [0.5, 1.0, 100.0]}, r"beta=100 gives batch size 2000"),
     ({"rescale_betas": [0.5, 2.0]}, r"must include 1"),
-    ({"factorial_lrs": [0.1, 0.1]}, r"^factorial_lrs=\[0.1, 0.1\]: the values must differ"),
+    ({"factorial_lrs": [0.1, 0.1]}, r"^factorial_lrs=\[0.1, 0.1\]: 0.1 is listed twice"),
     ({"factorial_batch_sizes": [20, 1000]}, r"every batch size must be <= factorial_n_train=400"),
     ({"hessian_samples": 1000}, r"^hessian_samples=1000: must be <= n_train=400"),
     ({"v3_depth": 3}, r"^v3_depth=3: must be below depth=3"),
@@ -108,13 +109,22 @@ def _by(rule, rng):
                  loss=lambda eta, S, seed: 0.5 + 0.1 * ((seed + int(eta * 100)) % 3))
 
 
-def _facts(runs):
+def _check(dev: float) -> list[dict]:
+    """Two checked runs whose sample is off the whole set by ``dev`` (relative) in every width."""
+    full = [dict(lam_max=10.0, trace=50.0, frobenius=20.0, trace_C=5.0), dict(lam_max=40.0, trace=90.0, frobenius=70.0,
+                                                                             trace_C=9.0)]
+    return [dict(eta=0.01, S=50, ratio=2e-4, seed=0, n_full=400, full=f, subset={k: v * (1 + dev) for k, v in f.items()})
+            for f in full]
+
+
+def _facts(runs, dev: float = 0.0):
     @dataclasses.dataclass
     class R:
         runs: dict
         check: list
+        check_equal_time: list
 
-    return claims.summary(R(runs=runs, check=[]), None)
+    return claims.summary(R(runs=runs, check=_check(dev), check_equal_time=_check(dev)), None)
 
 
 def _rescale(lams, accs):
@@ -128,51 +138,116 @@ def _rescale(lams, accs):
     return rows
 
 
-def _verdicts(runs):
+def _verdicts(runs, dev: float = 0.0):
     p = resolve(sharpness.SPEC, "smoke")
-    return {v.id: v for v in claims.verdicts(_facts(runs), p)}
+    return {v.id: v for v in claims.verdicts(_facts(runs, dev), p)}
 
 
 def test_the_fit_tells_eta_over_s_from_eta_alone():
     rng = np.random.default_rng(0)
     same = _rescale((10.0, 10.0, 10.0), (0.8, 0.8, 0.8))
-    v = _verdicts({"factorial": _by(lambda eta, S: 3.0 * (eta / S) ** -0.5, rng), "main": _by(lambda e, S: 1.0, rng),
+    v = _verdicts({"factorial": _by(lambda eta, S: 0.01 * (eta / S) ** -0.5, rng), "main": _by(lambda e, S: 1.0, rng),
                    "rescale": same})
-    assert v["sharpness-ratio-not-eta-equal-time"].outcome == "holds"
-    assert v["sharpness-ratio-alone-equal-time"].outcome == "holds"
-    assert v["claim-4-equal-time-frobenius"].outcome == "holds"
+    assert v["sharpness-ratio-not-eta-equal-time"].raw_outcome == "holds"
+    assert v["sharpness-ratio-alone-equal-time"].outcome == "holds"      # d within the margin; b is not: control fails
+    assert v["sharpness-ratio-alone-equal-time"].control["outcome"] == "fails"
     assert v["sharpness-ratio-not-eta-equal-time"].evidence["b"] == pytest.approx(-0.5, abs=0.05)
-    v = _verdicts({"factorial": _by(lambda eta, S: 2.0 / eta, rng), "main": _by(lambda e, S: 1.0, rng),
+    v = _verdicts({"factorial": _by(lambda eta, S: 1.0 / eta, rng), "main": _by(lambda e, S: 1.0, rng),
                    "rescale": same})
     assert v["sharpness-ratio-not-eta-equal-time"].outcome == "inconclusive"   # b = 0: η alone
     assert v["sharpness-ratio-alone-equal-time"].outcome == "fails"            # d = -1: η matters at fixed η/S
-    assert all(x.outcome in OUTCOMES[:3] for x in v.values())
+    assert all(x.outcome in OUTCOMES for x in v.values())
     assert len(v) == len(set(v)) and all(x.chapter == "sharpness" and x.profile == "smoke" for x in v.values())
+    # nothing moves: d and b both within the margin, so "only η/S" cannot tell (its control holds too)
+    v = _verdicts({"factorial": _by(lambda eta, S: 1.0, rng), "main": _by(lambda e, S: 1.0, rng), "rescale": same})
+    assert v["sharpness-ratio-alone-equal-time"].raw_outcome == "holds"
+    assert v["sharpness-ratio-alone-equal-time"].outcome == "not discriminating"
+
+
+def test_trend_rule_holds_on_eta_over_s_and_rejects_its_controls():
+    """Claim 4 at equal SDE time: a pure η/S effect holds and its controls (scrambled η/S, η at fixed
+    η/S) are rejected; a width set by η as much as by η/S is 'not discriminating'; every verdict
+    carries the outcome under the rule as first registered."""
+    rng = np.random.default_rng(5)
+    same = _rescale((10.0, 10.0, 10.0), (0.8, 0.8, 0.8))
+    v = _verdicts({"factorial": _by(lambda eta, S: 0.01 * (eta / S) ** -0.5, rng), "main": _by(lambda e, S: 1.0, rng),
+                   "rescale": same})["claim-4-equal-time-frobenius"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "fails" and v.outcome == "holds"
+    assert v.rule_id == "sharpness-width-trend" and v.original["outcome"] == "holds" and v.matched.startswith("design B")
+    # η at fixed η/S moves the width as strongly: the rule finds the η trend too
+    v = _verdicts({"factorial": _by(lambda eta, S: 1e-3 * (eta / S) ** -0.5 * eta ** -1.5, rng),
+                   "main": _by(lambda e, S: 1.0, rng), "rescale": same})["claim-4-equal-time-frobenius"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+    assert "η at fixed η/S" in v.control["summary"]
+    # the scrambled labels alone: a trend that is not over η/S is not found
+    rows = controls.scrambled(_by(lambda eta, S: 0.01 * (eta / S) ** -0.5, rng))
+    assert stats.trend_outcome(claims.trend(rows, "frobenius"), -1) == "fails"
+
+
+def test_widths_only_from_stable_runs_and_a_passing_sample_check():
+    """Runs with η λ_max >= 2 are left out of the width rules; a Hessian sample that fails the
+    chapter's own check makes every width verdict inconclusive (with what would decide), while the
+    rule as first registered (no check, every run) still says holds."""
+    rng = np.random.default_rng(6)
+    rows = _by(lambda eta, S: 0.01 * (eta / S) ** -0.5, rng)
+    for r in rows[:3]:                                   # one cell bounces above the stability limit
+        r["lam_max"] = r["frobenius"] = r["trace"] = 300.0 / r["eta"]
+        r["eta_lam"] = 300.0
+    runs = {"factorial": rows, "main": _by(lambda e, S: 1.0, rng), "rescale": _rescale((10.0,) * 3, (0.8,) * 3)}
+    v = _verdicts(runs)
+    assert v["claim-4-equal-time-frobenius"].evidence["runs"] == len(rows) - 3
+    assert v["claim-4-equal-time-frobenius"].evidence["stable"] == len(rows) - 3
+    bad = _verdicts(runs, dev=0.57)
+    for vid in ("claim-4-equal-time-frobenius", "claim-4-equal-time-lam-max", "sharpness-ratio-not-eta-equal-time",
+                "claim-7-rescale-width"):
+        assert bad[vid].outcome == "inconclusive" and "57%" in bad[vid].power, vid
+    assert bad["claim-4-equal-time-frobenius"].original["outcome"] in ("holds", "not discriminating")
+    assert bad["claim-5-equal-time-val-acc"].outcome == v["claim-5-equal-time-val-acc"].outcome    # not a width
+    assert bad["sharpness-sample-count-equal-time"].outcome == "fails"
+    assert v["sharpness-sample-count-equal-time"].outcome == "holds"      # 0% off; two different runs are not equal
+    assert v["sharpness-sample-count-equal-time"].control["outcome"] == "fails"
 
 
 def test_equal_loss_rows_are_inconclusive_when_loss_and_ratio_are_collinear():
     rng = np.random.default_rng(1)
-    rows = _by(lambda eta, S: 3.0 * (eta / S) ** -0.5, rng)
+    rows = _by(lambda eta, S: 0.01 * (eta / S) ** -0.5, rng)
     for r in rows:
         r["train_loss"] = 0.01 / r["ratio"] ** 0.5      # collinear with η/S
-    v = _verdicts({"main": rows, "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
-    assert v["claim-4-deep-equal-loss"].outcome == "inconclusive"
-    assert abs(v["claim-4-deep-equal-loss"].evidence["corr"]) > claims.COLLINEAR_MAX
-    rows = _by(lambda eta, S: 3.0 * (eta / S) ** -0.5, rng)      # loss varies independently of η/S
-    v = _verdicts({"main": rows, "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
-    assert v["claim-4-deep-equal-loss"].outcome == "holds"
+    v = _verdicts({"factorial": rows, "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
+    assert v["claim-4-equal-time-equal-loss"].outcome == "inconclusive"
+    assert abs(v["claim-4-equal-time-equal-loss"].evidence["corr"]) > claims.rule_param("sharpness-equal-loss-width",
+                                                                                         "collinear")
+    rows = _by(lambda eta, S: 0.01 * (eta / S) ** -0.5, rng)      # loss varies independently of η/S
+    v = _verdicts({"factorial": rows, "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
+    assert v["claim-4-equal-time-equal-loss"].raw_outcome == "holds"
 
 
 def test_claim_7_is_an_equivalence_test_with_a_margin():
-    base = {"main": _by(lambda e, S: 1.0, np.random.default_rng(2))}
+    base = {"main": _by(lambda e, S: 1.0, np.random.default_rng(2))}      # another η/S at S₀ = 50: λ_max 1, not 10
     v = _verdicts(dict(base, rescale=_rescale((10.0, 10.0, 10.2), (0.8, 0.8, 0.8))))
-    assert v["claim-7-rescale-width"].outcome == "holds" and v["claim-7-rescale-val-acc"].outcome == "holds"
+    assert v["claim-7-rescale-width"].outcome == "holds" and v["claim-7-rescale-width"].control["outcome"] == "fails"
     v = _verdicts(dict(base, rescale=_rescale((30.0, 10.0, 3.0), (0.8, 0.8, 0.7))))
     assert v["claim-7-rescale-width"].outcome == "fails" and v["claim-7-rescale-val-acc"].outcome == "fails"
+    assert v["claim-7-rescale-width"].original["outcome"] == "fails"
     noisy = _rescale((10.0, 10.0, 10.0), (0.8, 0.8, 0.8))
     for r, f in zip(noisy, np.tile([0.3, 3.0, 1.0, 0.5], 3)):
         r["lam_max"] *= f
-    assert _verdicts(dict(base, rescale=noisy))["claim-7-rescale-width"].outcome == "inconclusive"
+    v = _verdicts(dict(base, rescale=noisy))["claim-7-rescale-width"]
+    assert v.outcome == "inconclusive" and "runs per side" in v.power
+    # the control: a different η/S at the same scale with the same λ_max is called equal -> not discriminating
+    flat = {"main": _by(lambda e, S: 10.0, np.random.default_rng(3))}
+    v = _verdicts(dict(flat, rescale=_rescale((10.0, 10.0, 10.2), (0.8, 0.8, 0.8))))["claim-7-rescale-width"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+
+
+def test_other_controls_reject_what_the_claim_says_differs():
+    rng = np.random.default_rng(7)
+    rows = _by(lambda eta, S: 1.0, rng)
+    for r in rows:
+        r["trace_C"] = r["trace"] * 1.1
+    v = _verdicts({"factorial": rows, "main": _by(lambda e, S: 1.0, rng), "rescale": _rescale((10.0,) * 3, (0.8,) * 3)})
+    c = v["sharpness-c-equals-h"]
+    assert c.raw_outcome == "holds" and c.control["outcome"] == "fails" and c.outcome == "holds"
 
 
 def test_width_set_reads_the_probes():
@@ -197,12 +272,14 @@ def test_compute_at_a_tiny_size_through_the_store(tmp_path, one_thread):
     fac = res.runs["factorial"]
     assert all(r["probes"][0][0] == 0 and r["probes"][-1][0] == r["epochs"] for r in fac if not r["diverged"])
     # beta = 1 is the main grid's (0.05, 50): trained and measured once; two whole-set checks
-    assert res.computed == (6 + 2 + 8) * 2 + 2 and len(res.check) == 2
+    assert res.computed == (6 + 2 + 8) * 2 + 2 + 2 and len(res.check) == 2 and len(res.check_equal_time) == 2
+    assert res.check_equal_time[0]["n_full"] == 200
     again = sharpness.compute(p, store=store, progress=False)
     assert again.computed == 0 and again.runs["main"][3]["frobenius"] == res.runs["main"][3]["frobenius"]
     verdicts = sharpness.verdicts(res, p)
     ids = [v.id for v in verdicts]
-    assert len(ids) == len(set(ids)) and "claim-4-deep-frobenius" in ids and "claim-7-rescale-width" in ids
+    assert len(ids) == len(set(ids)) and "claim-4-equal-time-frobenius" in ids and "claim-7-rescale-width" in ids
+    assert not any("-deep-" in i or "-shallow-" in i for i in ids)      # fixed epochs: a secondary view only
     assert all(v.outcome in OUTCOMES for v in verdicts)
     import matplotlib.pyplot as plt
 
@@ -256,7 +333,7 @@ def test_findings_read_as_prose_and_tables():
 
     rng = np.random.default_rng(3)
     runs = {"main": _by(lambda e, S: 3.0 * (e / S) ** -0.5, rng), "v3": _by(lambda e, S: 1.0, rng),
-            "factorial": _by(lambda e, S: 2.0 / e, rng), "rescale": _rescale((10.0, 10.0, 10.2), (0.8, 0.8, 0.8))}
+            "factorial": _by(lambda e, S: 1.0 / e, rng), "rescale": _rescale((10.0, 10.0, 10.2), (0.8, 0.8, 0.8))}
     facts = _facts(runs)
     assert all(type(facts[g][k]) is int for g in ("main", "v3", "factorial") for k in ("n_measured", "n_diverged"))
     V = {v.id: v for v in claims.verdicts(facts, resolve(sharpness.SPEC, "smoke"))}
@@ -282,11 +359,11 @@ def test_a_rule_with_pipes_keeps_its_verdict_row_whole():
     from replication.figures import verdict_markdown
 
     rng = np.random.default_rng(4)
-    vs = claims.verdicts(_facts({"main": _by(lambda e, S: 1.0, rng), "rescale": _rescale((10.0,) * 3, (0.8,) * 3)}),
+    vs = claims.verdicts(_facts({"factorial": _by(lambda e, S: 1.0, rng), "rescale": _rescale((10.0,) * 3, (0.8,) * 3)}),
                          resolve(sharpness.SPEC, "smoke"))
     assert any("|" in v.rule for v in vs)
     md = verdict_markdown(vs)
     items = [line for line in md.splitlines() if line.startswith("- **")]
     assert len(items) == len(vs)                                   # one list item per verdict
-    assert md.count("*Rule") == len(vs)
+    assert md.count("*Rule") == len(vs) + sum(v.amended for v in vs)   # amended: the original rule too
     assert any("|corr(" in line for line in md.splitlines())     # no table: pipes need no escaping

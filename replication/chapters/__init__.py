@@ -75,15 +75,25 @@ def planned_runs(name: str, params) -> list | None:
     return list(fn(params)) if fn is not None else None
 
 
-def evaluate(name: str, params, *, store=None, progress: bool = True):
-    """``(results, verdicts)`` of chapter ``name``: computed through the store, verdicts saved."""
-    from .. import claims
+def verdicts_of(name: str, params, *, store=None, progress: bool = True):
+    """``(results, verdicts, sources)`` of chapter ``name``: computed through the store; ``sources``:
+    ``{(kind, key): payload sha256}`` of every stored result they rest on (nothing is saved)."""
+    from ..store import recording
 
     chapter = get(name)
-    results = chapter.compute(params, store=store, progress=progress)
-    tests_claims = hasattr(chapter, "verdicts")
-    verdicts = list(chapter.verdicts(results, params)) if tests_claims else []
-    if tests_claims:
+    with recording() as sources:
+        results = chapter.compute(params, store=store, progress=progress)
+        verdicts = list(chapter.verdicts(results, params)) if hasattr(chapter, "verdicts") else []
+    return results, verdicts, dict(sources)
+
+
+def evaluate(name: str, params, *, store=None, progress: bool = True):
+    """``(results, verdicts)`` of chapter ``name``: computed through the store, verdicts saved with the
+    keys and checksums of the results they rest on (a valid file saying the same is left untouched)."""
+    from .. import claims
+
+    results, verdicts, sources = verdicts_of(name, params, store=store, progress=progress)
+    if hasattr(get(name), "verdicts"):
         claims.save(name, params.profile, verdicts, params=params.as_dict(),
-                    store_root=getattr(store, "root", None))
+                    store_root=getattr(store, "root", None), sources=sources)
     return results, verdicts

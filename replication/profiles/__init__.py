@@ -59,9 +59,12 @@ def _yaml_error(path: Path, error: Exception) -> ProfileError:
 def _load(path: Path, mtime: float) -> dict:
     """The file's mapping, its keys checked (one-line :class:`ProfileError` naming the file and key)."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise _yaml_error(path, error) from None
+    except UnicodeDecodeError as error:
+        raise ProfileError(f"profile={str(path)!r}: not UTF-8 text (byte {error.object[error.start]:#04x} at "
+                           f"position {error.start})") from None
     if not isinstance(data, dict):
         raise ProfileError(f"profile={str(path)!r}: must be a mapping with keys {', '.join(KEYS)}")
     for key in data:

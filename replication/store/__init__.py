@@ -11,7 +11,8 @@ the digest of the code that computes it, and its canonical JSON).  On disk::
     <root>/.checkpoints/               epoch checkpoints of vmapped ensembles in flight
 
 The package: this module (the store, its runner and checkpoints), :mod:`.payload` (the payload
-format that cannot execute code when read) and :mod:`.claim` (which process computes what).
+format that cannot execute code when read), :mod:`.claim` (which process computes what) and
+:mod:`.verdicts` (the chapters' sealed verdict files, ``<root>/verdicts/<profile>/<chapter>.json``).
 
 Promises (each has a test in ``tests/test_store.py`` or ``tests/test_store_concurrency.py``)
 ---------------------------------------------------------------------------------------------
@@ -48,6 +49,14 @@ Promises (each has a test in ``tests/test_store.py`` or ``tests/test_store_concu
   resumes from there, so a kill loses the epochs since that checkpoint (at most about a minute
   plus one epoch).  Resumed members are identical to uninterrupted ones on the same device and
   thread count.
+* **Shared by users.**  Entries, checkpoints and verdict files get the permissions the umask allows
+  (:func:`share_as_umask_allows`; ``mkdtemp``/``mkstemp`` alone would give 0700/0600), so with
+  ``umask 002`` in a setgid folder every member of the group reads and writes them.  A permission
+  error is a one-line :class:`StoreError` naming the path, its owner and mode, never "damaged", and
+  nothing is quarantined for it.
+* **Served read-only.**  Inside :func:`serving_only` any computation raises :class:`NeedsCompute`
+  before it starts; :class:`recording` notes the key and payload sha256 of every entry read or
+  written (what a chapter's verdicts rest on, :mod:`.verdicts`).
 * **Located by the environment.**  ``REPLICATION_STORE`` points the store elsewhere (a cluster's
   shared filesystem; claims rely on ``O_EXCL`` creation and renames being atomic there, as on
   local disks and NFSv3+); the default lives in the git-ignored ``.cache/store`` of the checkout.
@@ -98,7 +107,48 @@ class CorruptedEntryWarning(UserWarning):
 
 
 class StoreError(RuntimeError):
-    """The store cannot be used (not writable, an entry cannot be written).  One line."""
+    """The store cannot be used (not writable, an entry cannot be written, not readable).  One line."""
+
+
+class NeedsCompute(StoreError):
+    """Inside :func:`serving_only`, something would have been computed."""
+
+
+# -- which entries a computation rested on, and computing nothing ------------------------------------
+_USE_LOGS: list[dict] = []
+_SERVING_ONLY: list[str] = []
+
+
+def _record_use(root: Path, kind: str, key: str, payload_sha256: str) -> None:
+    for log in _USE_LOGS:
+        log[(kind, key)] = payload_sha256
+
+
+class recording:
+    """``with recording() as used: ...`` -> ``used``: ``{(kind, key): payload sha256}`` of every entry
+    any :class:`ResultStore` read or wrote inside (what a verdict file rests on)."""
+
+    def __enter__(self) -> dict:
+        self.used: dict = {}
+        _USE_LOGS.append(self.used)
+        return self.used
+
+    def __exit__(self, *exc) -> None:
+        _USE_LOGS.remove(self.used)
+
+
+class serving_only:
+    """``with serving_only("why"): ...`` -> every computation inside raises :class:`NeedsCompute` before
+    it starts (stored results are read as usual): recomputing verdicts never trains."""
+
+    def __init__(self, why: str = "nothing is computed here"):
+        self.why = why
+
+    def __enter__(self) -> None:
+        _SERVING_ONLY.append(self.why)
+
+    def __exit__(self, *exc) -> None:
+        _SERVING_ONLY.pop()
 
 
 @dataclass(frozen=True)
@@ -141,6 +191,42 @@ class Results(list):
         self.tally = tally if tally is not None else Tally()
 
 
+def umask() -> int:
+    """This process's umask, read without changing it where Linux shows it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)                     # elsewhere: the classic set-and-restore
+    os.umask(mask)
+    return mask
+
+
+def share_as_umask_allows(path: Path, *, folder: bool) -> None:
+    """Give ``path`` the permissions the umask allows (``0o777 & ~umask`` for a folder, ``0o666 &
+    ~umask`` for a file), keeping a setgid bit it inherited.  ``mkdtemp``/``mkstemp`` create 0700/0600
+    whatever the umask; without this a group-shared store (umask 002, setgid folder) would hold entries
+    only their writer can read."""
+    full = 0o777 if folder else 0o666
+    keep = os.stat(path).st_mode & 0o7000
+    os.chmod(path, keep | (full & ~umask()))
+
+
+def permission_problem(path: Path, error: OSError) -> str:
+    """One line about a permission error at ``path``: who owns what, and what to do."""
+    where = Path(error.filename) if getattr(error, "filename", None) else path
+    try:
+        st = os.stat(where)
+        owner = f"owned by uid {st.st_uid}, gid {st.st_gid}, mode {st.st_mode & 0o7777:o}"
+    except OSError:
+        owner = "its owner unknown"
+    return (f"permission denied at {where} ({owner}; this process runs as uid {os.getuid()}): a shared "
+            "store needs every user in its group with umask 002 and a setgid folder (see the README's "
+            "store section); ask its owner to run chmod -R g+rwX on the store")
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -171,7 +257,11 @@ class ResultStore:
         return (entry / RECORD).is_file() and (entry / PAYLOAD).is_file()
 
     def check_writable(self) -> None:
-        """Raise a one-line :class:`StoreError` unless an entry can be written under the root."""
+        """Raise a one-line :class:`StoreError` unless an entry can be written under the root.  Every
+        computation calls this first, so inside :func:`serving_only` it raises :class:`NeedsCompute`."""
+        if _SERVING_ONLY:
+            raise NeedsCompute(f"result store {self.root} lacks results this needs (serving only what is "
+                               f"stored: {_SERVING_ONLY[-1]})")
         if self._writable:
             return
         try:
@@ -188,9 +278,9 @@ class ResultStore:
     def get(self, config) -> Result | None:
         """The stored result for ``config``, or ``None``.  A damaged entry is quarantined (None)."""
         entry = self.entry_dir(config)
-        if not entry.exists():
-            return None
         try:
+            if not entry.exists():
+                return None
             if (entry / LEGACY_PAYLOAD).exists() and not (entry / PAYLOAD).exists():
                 raise ValueError("an old pickle entry (never loaded)")
             for name in (RECORD, PAYLOAD):
@@ -202,9 +292,12 @@ class ResultStore:
             payload = load_payload(entry / PAYLOAD)
             result = Result(key=config.key, kind=config.kind, config=record["config"], payload=payload,
                             provenance=record["provenance"], wall_time=record["wall_time"], from_store=True)
+        except PermissionError as error:         # another user's entry: not damage, never quarantined
+            raise StoreError(permission_problem(entry, error)) from None
         except Exception as error:  # noqa: BLE001 - any unreadable entry is treated alike
             self._quarantine(entry, error)
             return None
+        _record_use(self.root, config.kind, config.key, record["payload_sha256"])
         return result
 
     def _quarantine(self, entry: Path, error: Exception) -> None:
@@ -241,6 +334,7 @@ class ResultStore:
         prov["data"] = data if data is not None else {"source": "synthetic (seeded)", "canonical": True}
         tmp = Path(tempfile.mkdtemp(prefix=f".{config.key}.tmp-", dir=entry.parent))
         try:
+            share_as_umask_allows(tmp, folder=True)
             save_payload(payload, tmp / PAYLOAD)
             record = {"format": FORMAT, "key": config.key, "kind": config.kind, "config": config.to_dict(),
                       "algorithm_version": config.algorithm_version,
@@ -248,25 +342,27 @@ class ResultStore:
                       "provenance": prov, "wall_time": wall_time,
                       "payload_sha256": sha256_file(tmp / PAYLOAD)}
             (tmp / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
-            self._move_into_place(config, tmp, entry)
+            placed = self._move_into_place(config, tmp, entry)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        if placed:                               # otherwise the valid entry found there was read (and noted)
+            _record_use(self.root, config.kind, config.key, record["payload_sha256"])
         return Result(key=config.key, kind=config.kind, config=config.to_dict(), payload=payload,
                       provenance=prov, wall_time=wall_time, from_store=False)
 
-    def _move_into_place(self, config, tmp: Path, entry: Path) -> None:
-        """Rename ``tmp`` to ``entry``.  An entry already there is kept when it is valid (another
-        process wrote it first) and quarantined when damaged (then ``tmp`` takes its place)."""
+    def _move_into_place(self, config, tmp: Path, entry: Path) -> bool:
+        """Rename ``tmp`` to ``entry`` (True).  An entry already there is kept when it is valid (another
+        process wrote it first: False) and quarantined when damaged (then ``tmp`` takes its place)."""
         for _ in range(2):
             try:
                 os.replace(tmp, entry)
-                return
+                return True
             except OSError:
                 pass
             if self.get(config) is not None:     # valid: keep the first; a damaged one is quarantined
                 shutil.rmtree(tmp, ignore_errors=True)
-                return
+                return False
         raise StoreError(f"cannot write store entry {entry} (something keeps reappearing there)")
 
     @staticmethod
@@ -416,6 +512,8 @@ class Checkpoint:
             return None
         try:
             return load_payload(self.path)
+        except PermissionError as error:          # another user's checkpoint: say so, never discard it
+            raise StoreError(permission_problem(self.path, error)) from None
         except Exception as error:  # noqa: BLE001 - a damaged checkpoint is only a lost head start
             warnings.warn(f"unreadable checkpoint {self.path} ({' '.join(str(error).split())}); starting over",
                           CorruptedEntryWarning, stacklevel=2)
@@ -434,6 +532,7 @@ class Checkpoint:
         tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
         try:
             save_payload(state, tmp)
+            share_as_umask_allows(tmp, folder=False)
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -443,6 +542,7 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["Result", "Results", "Tally", "ResultStore", "StoreError", "CorruptedEntryWarning", "Checkpoint",
+__all__ = ["Result", "Results", "Tally", "ResultStore", "StoreError", "NeedsCompute", "recording", "serving_only",
+           "umask", "share_as_umask_allows", "permission_problem", "CorruptedEntryWarning", "Checkpoint",
            "Claim", "claim_stale_s", "checkpoint_every_s", "encode", "decode", "save_payload", "load_payload",
            "TAG", "sha256_file", "PAYLOAD", "RECORD"]

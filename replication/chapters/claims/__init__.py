@@ -26,6 +26,7 @@ class ClaimsRecord:
     profile: str
     chapters: list[str]                 # the chapters that test claims, in reading order
     stored: dict                        # chapter -> stored record (or None: not run at this profile)
+    notes: dict = dataclasses.field(default_factory=dict)   # chapter -> its verdict file's problem, and what was done
 
     @property
     def verdicts(self) -> list:
@@ -44,8 +45,11 @@ def compute(params, *, store=None, progress=True) -> ClaimsRecord:
     from .. import names
 
     chapters = [n for n in names() if n not in NOT_TESTED_HERE]
-    stored = _claims.collect(chapters, params.profile, store_root=getattr(store, "root", None))
-    return ClaimsRecord(params.profile, chapters, stored)
+    from ...store.verdicts import collect_checked
+
+    checked = collect_checked(chapters, params.profile, store_root=getattr(store, "root", None))
+    return ClaimsRecord(params.profile, chapters, {c: f.record for c, f in checked.items()},
+                        {c: f.note for c, f in checked.items() if f.note})
 
 
 #: how a claim's tests roll up into the claim's one outcome — stated once, applied by the claims page,
@@ -87,8 +91,8 @@ def synthesis(record: ClaimsRecord) -> str:
     numbered table of outcomes with the paper's claims and the count of the book's own tests."""
     per_claim = {n: outcome_of_claim(record.for_claim(n)) for n in _claims.PAPER_CLAIMS}
     if not record.verdicts:
-        return ("No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
-                "build the chapters first (the book command does).")
+        return "\n".join(["No chapter has stored verdicts at this profile yet, so the book states no conclusion: "
+                          "build the chapters first (the book command does).", *_problems(record)])
     ours = Counter(v.outcome for v in record.for_claim(None))
     n_ours = sum(ours.values())
     lead = (f"At the **{record.profile}** profile of this build, the paper's {len(per_claim)} claims"
@@ -103,7 +107,15 @@ def synthesis(record: ClaimsRecord) -> str:
            "times is mixed when some of its tests hold and others fail.", "", *rows]
     if record.missing:
         out += ["", "Chapters without stored verdicts at this profile: " + ", ".join(record.missing) + "."]
-    return "\n".join(out)
+    return "\n".join(out + _problems(record))
+
+
+def _problems(record: ClaimsRecord) -> list[str]:
+    """The verdict files found damaged, hand-edited or stale, each named with what was done."""
+    if not record.notes:
+        return []
+    return ["", "**Verdict files not trusted as found** (each is sealed with a checksum and the results it rests on):", ""] + [
+        f"- {note}" for note in record.notes.values()]
 
 
 def _evidence(v) -> str:

@@ -332,16 +332,19 @@ def _interval(iv: dict, scale: float = 1.0) -> str:
 
 def claims_table(facts: dict, verdicts, claim: int) -> str:
     """Claim 6 (low ratio against the baseline) or 7 (β against β = 1), one row per comparison: the
-    width and λ_max ratios with the rule's intervals (95% for claim 6, 90% for claim 7), the verdict."""
+    filter-normalized width ratio over the pairs at matched progress (the verdict's measure), then the
+    fixed-epoch line-width and λ_max ratios of the rule as first registered (a secondary view, no verdict)."""
     rows = [v for v in verdicts if v.claim == claim]
     figure = "fig2" if claim == 6 else "fig3"
     pans = [f for pid, f in facts["panels"].items() if f["panel"]["figure"] == figure
             and not pid.endswith("other-init") and (claim == 7 or f["panel"]["a"] == 0)]
     if claim == 6:
-        head = "| low-ratio endpoint | width ratio, baseline / it | λ_max ratio, it / baseline | verdict |"
+        head = ("| low-ratio endpoint | pairs matched | filter-normalized width, baseline / it | verdict | "
+                "fixed epochs: line width, baseline / it | fixed epochs: λ_max, it / baseline |")
     else:
-        head = "| endpoint | width ratio to β = 1 | λ_max ratio to β = 1 | verdict |"
-    lines = [head, "| --- | ---: | ---: | :---: |"]
+        head = ("| endpoint | pairs matched | filter-normalized width, it / β = 1 | verdict | "
+                "fixed epochs: line width to β = 1 | fixed epochs: λ_max to β = 1 |")
+    lines = [head, "| --- | ---: | ---: | :---: | ---: | ---: |"]
     for f, v in zip(pans, rows):
         e = v.evidence
 
@@ -350,6 +353,6 @@ def claims_table(facts: dict, verdicts, claim: int) -> str:
                 return "–"
             return f"×{e[k]:.2f}" + (f" [{e[k + '_lo']:.2f}, {e[k + '_hi']:.2f}]" if e.get(k + "_lo") is not None else "")
         b = f["b"]
-        lines.append(f"| {b['name']} (η = {b['eta']:g}, S = {b['S']:,}) | {ratio('width_ratio')} | "
-                     f"{ratio('lam_ratio')} | **{v.outcome}** |")
+        lines.append(f"| {b['name']} (η = {b['eta']:g}, S = {b['S']:,}) | {e.get('pairs_compared', 0)} | "
+                     f"{ratio('fn_ratio')} | **{v.outcome}** | {ratio('fixed_width_ratio')} | {ratio('fixed_lam_ratio')} |")
     return "\n".join(lines)

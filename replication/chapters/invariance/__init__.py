@@ -64,7 +64,7 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist", "cifar10")),
     Param("model", "str", "network (mlp on the 28×28 sets; vgg11 or a ResNet on CIFAR-10)",
           choices=("mlp", "vgg11", "resnet20", "resnet32", "resnet56")),
-    Param("hidden", "int_list", "hidden-layer widths of the MLP (ignored by the other models)", low=1, high=4096),
+    Param("hidden", "int_list", "hidden-layer widths of the MLP (ignored by the other models)", low=1, high=4096, unique=False),
     Param("train_sizes", "int_list", "training-set sizes N (seeded random subsets of the training split)",
           low=100, high=59_900, min_len=2),
     Param("n_val", "int", "validation examples, held out of the training split", low=100, high=30_000),

@@ -24,7 +24,7 @@ SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate 
     Param("n_test", "int", "test examples (the first n of the test split; 0 = all)", low=0, high=10_000),
     Param("model", "str", "network (the paper: VGG-11)", choices=("mlp", "small_cnn", "vgg11")),
     Param("widths", "int_list", "hidden widths of the MLP, or channels of the small CNN (ignored for vgg11)",
-          low=1, high=4096),
+          low=1, high=4096, unique=False),
     Param("width_multiplier", "float", "channel multiplier of VGG-11 (1 = the standard network)", low=0.01, high=8),
     Param("momentum", "float", "SGD momentum (the paper's is not stated; 0 = plain SGD)", low=0, high=0.99),
     Param("weight_decay", "float", "weight decay (the paper's is not stated)", low=0, high=0.1),

@@ -5,7 +5,9 @@ Four experiments, each a grid of frozen run configs computed through the result 
 breakdown sweep (fixed η/S, η·λ_max toward 2), real minibatch SGD on linear and logistic
 regressions, and a double well (which minimum SGD occupies as the temperature grows).
 ``claims.py`` turns the rows into the numbers the page states and the verdicts (three outcomes
-each); ``figures.py`` draws them and exports the numbers behind every figure.
+each), judged under the rules registered in ``rules.yaml`` with their negative controls;
+``controls.py`` holds the controls that need runs or data of their own (a double well with no
+crossover, the C = H designs); ``figures.py`` draws them and exports the numbers behind every figure.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ import numpy as np
 from ...params import ChapterSpec, Param, ParameterError
 from ...store import ResultStore
 from . import claims
-from .experiment import (WELL, DoubleWellRun, QuadraticRun, RegressionRun, double_well_configs, quadratic_configs,
+from .controls import control_well_configs
+from .experiment import (WELL, DoubleWellRun, QuadraticRun, RegressionRun, double_well_configs,
+                         quadratic_configs,
                          quadratic_rows, regression_configs, regression_rows, run_double_well, run_quadratic,
                          run_regression, well, well_rows)
 from .claims import summary  # noqa: F401
@@ -89,6 +93,8 @@ class SDEResults:
     wall_time: float
     stored: int
     computed: int
+    well_control: list[dict] = dataclasses.field(default_factory=list)  # claim 3's control: A as sharp as B
+    premise: list[dict] = dataclasses.field(default_factory=list)       # C = H where the premise is built in
 
 
 def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> SDEResults:
@@ -99,11 +105,13 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     edge = store.run_all(edge_cfgs, run_quadratic, desc="breakdown sweep", progress=progress)
     reg = store.run_all(regression_configs(params), run_regression, desc="regression", progress=progress)
     wells = store.run_all(double_well_configs(params), run_double_well, desc="double well", progress=progress)
-    everything = quad + edge + reg + wells
+    controls = store.run_all(control_well_configs(params), run_double_well, desc="control well", progress=progress)
+    everything = quad + edge + reg + wells + controls
     H = quad_cfgs[0].hessian
     return SDEResults(
         quadratic=quadratic_rows(quad, H), edge=quadratic_rows(edge, H), regression=regression_rows(reg),
-        well=well_rows(wells), trace_H=float(np.trace(H)), provenance=everything[0].provenance,
+        well=well_rows(wells), well_control=well_rows(controls) if controls else [],
+        premise=claims.c_equals_h_premise(params.reg_dim, params.reg_losses), trace_H=float(np.trace(H)), provenance=everything[0].provenance,
         wall_time=sum(r.wall_time for r in everything), stored=sum(r.from_store for r in everything),
         computed=sum(not r.from_store for r in everything))
 

@@ -28,9 +28,9 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("width", "int", "units per hidden layer (not stated in the paper; 50 as the reproducibility "
           "challenge)", low=1, high=4096),
     Param("init", "str", "initialization of the MLPs' linear layers", choices=("torch", "he", "xavier")),
-    Param("lrs", "float_list", "learning rates η of the fixed-epoch (η, S) pairs", low=1e-5, high=10, min_len=2),
+    Param("lrs", "float_list", "learning rates η of the fixed-epoch (η, S) pairs", low=1e-5, high=10, min_len=2, unique=False),
     Param("batch_sizes", "int_list", "batch sizes S of the fixed-epoch pairs, paired with lrs by position", low=1,
-          high=60_000, min_len=2),
+          high=60_000, min_len=2, unique=False),
     Param("seeds", "int", "seeds (initialization and batch order) per (η, S) pair", low=2, high=1000),
     Param("epochs", "int", "training epochs of every fixed-epoch run (plain SGD, constant η)", low=1, high=10_000),
     Param("v3_depth", "int", "hidden layers of the shallow MLP (v3: a 4-layer MLP); 0 skips it", low=0,
@@ -79,6 +79,7 @@ class SharpnessResults:
     analysis_wall_time: float
     stored: int
     computed: int
+    check_equal_time: list = dataclasses.field(default_factory=list)   # the same check on design B's network
 
 
 def _row(labels: dict, group: str, train_result, measured) -> dict:
@@ -126,13 +127,13 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     picked = check_runs(runs["main"])
     full = measure_all([main_results[i] for i in picked], store=store, progress=progress,
                        desc="whole-training-set check", **{**settings, "n_samples": params.n_train})
-    checks = []
-    for i, f in zip(picked, full):
-        if f is None:
-            continue
-        r = runs["main"][i]
-        checks.append(dict(eta=r["eta"], S=r["S"], ratio=r["ratio"], seed=r["seed"], n_full=f.payload["n_samples"],
-                           subset={k: r[k] for k in CHECKED}, full={k: f.payload[k] for k in CHECKED}))
+    checks = _checks(runs["main"], picked, full)
+    fac_results = [res for (g, _, _), res in zip(flat, trained) if g == "factorial"]
+    fac_picked = check_runs(runs["factorial"])
+    fac_full = measure_all([fac_results[i] for i in fac_picked], store=store, progress=progress,
+                           desc="whole-training-set check, design B",
+                           **{**settings, "n_samples": params.factorial_n_train})
+    full = list(full) + list(fac_full)
     first = {g: (cfg, res) for (g, _, cfg), res in reversed(list(zip(flat, trained)))}
     unique: dict = {}
     for r in list(trained) + [m for m in measured + full if m is not None]:
@@ -146,7 +147,20 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
         provenance=dict(trained[0].provenance),
         train_wall_time=sum(r.wall_time for k, r in unique.items() if k in train_keys),
         analysis_wall_time=sum(r.wall_time for k, r in unique.items() if k not in train_keys),
-        stored=sum(r.from_store for r in unique.values()), computed=sum(not r.from_store for r in unique.values()))
+        stored=sum(r.from_store for r in unique.values()), computed=sum(not r.from_store for r in unique.values()),
+        check_equal_time=_checks(runs["factorial"], fac_picked, fac_full))
+
+
+def _checks(rows: list[dict], picked: list[int], full: list) -> list[dict]:
+    """The checked runs' measures on the sample (``subset``) and on the whole training set (``full``)."""
+    out = []
+    for i, f in zip(picked, full):
+        if f is None:
+            continue
+        r = rows[i]
+        out.append(dict(eta=r["eta"], S=r["S"], ratio=r["ratio"], seed=r["seed"], n_full=f.payload["n_samples"],
+                        subset={k: r[k] for k in CHECKED}, full={k: f.payload[k] for k in CHECKED}))
+    return out
 
 
 def verdicts(results: SharpnessResults, params) -> list:

@@ -37,30 +37,48 @@ def _table(caption: str, more: str, header: list[str], align: list[str], rows: l
     return head + "\n\n" + "\n".join(lines)
 
 
+SECONDARY_WORDS = "secondary view (fixed epochs), not a verdict"
+
+
+def _trends(g: str, facts: dict) -> dict:
+    """The trends shown for design ``g``: design B's as judged (widths on the runs with η λ_max < 2),
+    the fixed-epoch designs' over every run (a secondary view)."""
+    t = dict(facts[g]["trend"])
+    if g == "factorial" and "matched" in facts:
+        t.update({q: facts["matched"][q]["trend"] for q in claims.QUANTITIES})
+    return t
+
+
 def trend_table(g: str, facts: dict, verdicts: dict) -> str:
-    """Spearman ρ of each quantity with η/S for design ``g``, its interval and the verdict."""
-    t, net = facts[g]["trend"], NET[g]
+    """Spearman ρ of each quantity with η/S for design ``g``, its interval and the verdict (design B)
+    or the words "secondary view" (the fixed-epoch designs)."""
+    t, net = _trends(g, facts), NET[g]
     rows = []
     for q, slug, claim in (("frobenius", "frobenius", 4), ("lam_max", "lam-max", 4), ("trace", "trace", 4),
                            ("val_acc", "val-acc", 5), ("train_loss", None, None)):
         v = verdicts.get(f"claim-{claim}-{net}-{slug}") if slug else None
         rows.append([QUANTITY_MATH[q], signed(t[q]["rho"]), interval(t[q]["lo"], t[q]["hi"]),
-                     f"claim {claim} {outcome_phrase(v.outcome)}" if v else "(not a claim)"])
+                     f"claim {claim} {outcome_phrase(v.outcome)}" if v else
+                     (SECONDARY_WORDS if slug and g in claims.SECONDARY else "(not a claim)")])
     n = t["frobenius"]
+    runs = (f"{n['n_runs']} runs with η·λ_max below 2 for the widths, every run for the rest"
+            if g == "factorial" else f"{n['n_runs']} runs")
     return _table(f"{DESIGN[g]}, rank correlation with η/S.",
-                  f"Spearman ρ between η/S and the mean over seeds ({n['n_groups']} ratios, {n['n_runs']} runs; "
+                  f"Spearman ρ between η/S and the mean over seeds ({n['n_groups']} ratios, {runs}; "
                   "runs of equal η/S pooled), with its 95% interval and the verdict by the rule.",
                   ["quantity", "ρ", "95% interval", "verdict"], ["---", "---:", ":---:", "---"], rows)
 
 
 def fit_table(g: str, facts: dict, verdicts: dict) -> str:
     """The fit log ‖H‖_F = a + b log(η/S) + d log η for design ``g``: b and d with their verdicts."""
-    f, net = facts[g]["fits"]["frobenius"], NET[g]
-    b, d = verdicts[f"sharpness-ratio-not-eta-{net}"], verdicts[f"sharpness-ratio-alone-{net}"]
+    net = NET[g]
+    f = facts["matched"]["fit"] if g == "factorial" and "matched" in facts else facts[g]["fits"]["frobenius"]
+    b, d = verdicts.get(f"sharpness-ratio-not-eta-{net}"), verdicts.get(f"sharpness-ratio-alone-{net}")
+    margin = claims.rule_param("sharpness-ratio-alone", "margin")
     rows = [[r"$b$: $\eta/S$ at fixed $\eta$", signed(f["b"]), interval(f["b_lo"], f["b_hi"]),
-             f"“η/S, not η alone” {outcome_phrase(b.outcome)}"],
+             f"“η/S, not η alone” {outcome_phrase(b.outcome)}" if b else SECONDARY_WORDS],
             [r"$d$: $\eta$ at fixed $\eta/S$", signed(f["d"]), interval(f["d_lo"], f["d_hi"]),
-             f"“only η/S” {outcome_phrase(d.outcome)} (margin ±{claims.SLOPE_MARGIN:g})"]]
+             f"“only η/S” {outcome_phrase(d.outcome)} (margin ±{margin:g})" if d else SECONDARY_WORDS]]
     return _table(f"{DESIGN[g]}, η/S against η.",
                   r"The fit $\log\Vert H\Vert_F = a + b\log(\eta/S) + d\log\eta$"
                   f" over {f['n']} runs, with 95% t-intervals.",
@@ -70,18 +88,24 @@ def fit_table(g: str, facts: dict, verdicts: dict) -> str:
 def equal_loss_sentence(g: str, facts: dict, verdicts: dict) -> str:
     """Claims 4′ and 5′ of design ``g``: collinear, or the slopes at equal training loss."""
     net = NET[g]
-    c4, c5 = facts[g]["controlled"]["frobenius"], facts[g]["controlled"]["val_acc"]
-    v4, v5 = verdicts[f"claim-4-{net}-equal-loss"], verdicts[f"claim-5-{net}-equal-loss"]
+    if g == "factorial" and "matched" in facts:
+        c4, c5 = facts["matched"]["loss_frobenius"]["fit"], facts["matched"]["loss_val_acc"]["fit"]
+    else:
+        c4, c5 = facts[g]["controlled"]["frobenius"], facts[g]["controlled"]["val_acc"]
+    v4, v5 = verdicts.get(f"claim-4-{net}-equal-loss"), verdicts.get(f"claim-5-{net}-equal-loss")
+    w4 = f"so claim 4′ {outcome_phrase(v4.outcome)}" if v4 else "a secondary view, not a verdict"
+    w5 = f"so claim 5′ {outcome_phrase(v5.outcome)}" if v5 else "a secondary view, not a verdict"
     corr = c4["corr"]
-    if not math.isfinite(corr) or abs(corr) >= claims.COLLINEAR_MAX:
+    collinear = claims.rule_param("sharpness-equal-loss-width", "collinear")
+    if not math.isfinite(corr) or abs(corr) >= collinear:
         return (f"Between runs of equal training loss (claims 4′ and 5′) nothing can be said here: the log training "
                 f"loss and log η/S correlate at {signed(corr)}, beyond the collinearity limit of "
-                f"{claims.COLLINEAR_MAX:g}, so both rows are **inconclusive**.")
+                f"{collinear:g}" + (", so both rows are **inconclusive**." if v4 else "."))
     b4, i4 = to_uncertainty(c4["b"], c4["lo"], c4["hi"])
     b5, i5 = to_uncertainty(c5["b"], c5["lo"], c5["hi"])
     return (f"At equal training loss (log loss and log η/S correlate at {signed(corr)}), the slope on log η/S is "
-            rf"{b4} ({i4}) for $\log\Vert H\Vert_F$, so claim 4′ {outcome_phrase(v4.outcome)}, and {b5} ({i5}) "
-            f"for the accuracy, so claim 5′ {outcome_phrase(v5.outcome)}.")
+            rf"{b4} ({i4}) for $\log\Vert H\Vert_F$, {w4}, and {b5} ({i5}) "
+            f"for the accuracy, {w5}.")
 
 
 def findings(g: str, facts: dict, verdicts: dict, *, lead: str = "") -> str:
@@ -96,14 +120,19 @@ def findings(g: str, facts: dict, verdicts: dict, *, lead: str = "") -> str:
             (f"One of the {s['n_measured']} measured runs ends" if above == 1 else
              f"{above} of the {s['n_measured']} measured runs end")
             + r" with $\eta\lambda_{\max}>2$, where " + ("it cannot" if above == 1 else "they cannot")
-            + " sit in a minimum.")
-    claimed = [verdicts.get(f"claim-{c}-{NET[g]}-{slug}") for c, slug in
-               ((4, "frobenius"), (4, "lam-max"), (4, "trace"), (5, "val-acc"))]
-    held = sum(v is not None and v.outcome == "holds" for v in claimed)
-    words = {0: "None", 1: "One", 2: "Two", 3: "Three", 4: "All four"}
-    trends = ("All four claimed trends hold by their rules: the width measures fall and the accuracy rises with "
-              "η/S." if held == 4 else f"{words[held]} of the four claimed trends {'holds' if held == 1 else 'hold'} "
-              "by their rules.")
+            + " sit in a minimum" + (" and is left out of the width verdicts." if above == 1 and g == "factorial" else
+                                     " and are left out of the width verdicts." if g == "factorial" else "."))
+    if g in claims.SECONDARY:
+        trends = ("These runs are a secondary view, not verdicts: at a fixed number of epochs η/S also sets how far "
+                  "a run got, so a trend here cannot be told from training progress.")
+    else:
+        claimed = [verdicts.get(f"claim-{c}-{NET[g]}-{slug}") for c, slug in
+                   ((4, "frobenius"), (4, "lam-max"), (4, "trace"), (5, "val-acc"))]
+        held = sum(v is not None and v.outcome == "holds" for v in claimed)
+        words = {0: "None", 1: "One", 2: "Two", 3: "Three", 4: "All four"}
+        trends = ("All four claimed trends hold by their rules: the width measures fall and the accuracy rises with "
+                  "η/S." if held == 4 else f"{words[held]} of the four claimed trends {'holds' if held == 1 else 'hold'} "
+                  "by their rules and against their negative controls.")
     parts = ["**What we find.** " + (lead + " " if lead else "") + trends,
              trend_table(g, facts, verdicts), confound, fit_table(g, facts, verdicts),
              equal_loss_sentence(g, facts, verdicts) + " " + diverged_sentence(s["n_diverged"], s["n_runs"])
@@ -122,41 +151,72 @@ def rescale_findings(facts: dict, verdicts: dict, pairs: list[dict]) -> str:
                  if math.isfinite(w["lo"]) else f"n/a, {w['outcome']}")
         acc = (f"{signed(100 * a['diff'], '+.1f')} ({interval(100 * a['lo'], 100 * a['hi'], '+.1f')}), {a['outcome']}"
                if math.isfinite(a["lo"]) else f"n/a, {a['outcome']}")
-        rows.append([f"{b['beta']:g}", number(p.get("eta", math.nan), 3), f"{p.get('S', '')}", width, acc])
+        rows.append([f"{b['beta']:g}", number(p.get("eta", math.nan), 3), f"{p.get('S', '')}",
+                     f"{b['steps']}" if b.get("steps") is not None else "n/a", f"{b['train_loss']:.2f}", width, acc])
     ref = by_beta.get(1.0, {})
     table = _table("Same η/S, rescaled by β, against β = 1.",
                    f"Against η = {number(ref.get('eta', math.nan), 3)}, S = {ref.get('S', 'n/a')}: "
                    r"$\lambda_{\max}$" f" as a ratio of geometric means, the validation accuracy as a difference in points, each "
                    f"with its 90% interval (the two one-sided tests at 5%) and the test's outcome; the margins are "
-                   f"×{claims.WIDTH_FACTOR:g} and ±{100 * claims.ACC_POINTS:g} point.",
-                   [r"$\beta$", r"$\eta$", r"$S$", r"$\lambda_{\max}$ ÷ its value at $\beta=1$", "accuracy change (points)"],
-                   ["---:", "---:", "---:", "---", "---"], rows)
+                   f"×{claims.rule_param('sharpness-rescale-width', 'factor'):g} and "
+                   f"±{100 * claims.rule_param('sharpness-rescale-accuracy', 'points'):g} point; SGD steps and the final "
+                   "training loss say how far each β got (equal SDE time is not equal steps).",
+                   [r"$\beta$", r"$\eta$", r"$S$", "steps", "training loss",
+                    r"$\lambda_{\max}$ ÷ its value at $\beta=1$", "accuracy change (points)"],
+                   ["---:", "---:", "---:", "---:", "---:", "---", "---"], rows)
     vw, va = verdicts["claim-7-rescale-width"], verdicts["claim-7-rescale-val-acc"]
     text = (f"By the rule (every β must hold; any β that fails fails the claim), claim 7 {outcome_phrase(vw.outcome)} "
             f"for the width and {outcome_phrase(va.outcome)} for the accuracy.")
     if any(b[k]["outcome"] == "inconclusive" for b in rt["betas"] for k in ("width", "acc")):
         text += " With this few seeds an interval is wide, and “inconclusive” is then the honest answer."
+    text += " " + progress_sentence(rt)
+    ctl = facts.get("rescale_control", {})
+    if ctl.get("pair"):
+        pr = ctl["pair"]
+        text += (f" The negative control, β = 1 against η = {number(pr['eta'], 3)}, S = {pr['S']} (the same scale, "
+                 f"η/S ×{pr['ratio_factor']:.2g}), is called {ctl['width']['outcome']} for the width and "
+                 f"{ctl['acc']['outcome']} for the accuracy by the same tests.")
     n_runs = sum(p.get("n_runs", 0) for p in pairs)
     return "**What we find.** The table compares every β with β = 1.\n\n" + table + "\n\n" + text + " " + diverged_sentence(rt["n_diverged"], n_runs)
 
 
-def check_table(rows: list[dict], n_samples: int, n_train: int) -> str:
+def progress_sentence(rt: dict) -> str:
+    """Equal SDE time is not equal progress: the βs that fail (under the rule as it stands or as first
+    registered), with their steps and training loss against β = 1's (why a fail there need not be
+    the width of a minimum)."""
+    ref = rt.get("reference") or {}
+    first = {b["beta"]: b for b in rt.get("all_runs", {}).get("betas", [])}     # the rule as first registered
+    failed = [b for b in rt["betas"] if "fails" in (b["width"]["outcome"], b["acc"]["outcome"],
+                                                    first.get(b["beta"], {}).get("width", {}).get("outcome"))]
+    if not failed or not ref or ref.get("steps") is None:
+        return ""
+    parts = ", ".join(f"β = {b['beta']:g} after {b['steps']} steps ends at training loss {b['train_loss']:.2f}"
+                      for b in failed)
+    return (f"Equal SDE time is the theory's matched point, not equal training progress: {parts}, against "
+            f"{ref['train_loss']:.2f} after {ref['steps']} steps at β = 1. Where the losses differ, the runs stand at "
+            "different points of training and a failed test there may reflect the few large steps rather than a "
+            "different minimum; λ_max is measured only at the end, so no matched-loss comparison is possible here.")
+
+
+def check_table(rows: list[dict], n_samples: int, n_train: int, design: str = "design A") -> str:
     """The sample-count check: the width measures on the sample and on the whole training set."""
     body = [[f"η = {number(r['eta'], 3)}, S = {r['S']}", QUANTITY_MATH.get(r["key"], r["quantity"])
              if r["key"] != "trace_C" else r"$\operatorname{Tr}C$", significant(r["sample"]), significant(r["whole"]),
              f"{signed(100 * r['deviation'], '+.0f')}%"] for r in rows]
-    return _table("The Hessian's sample against the whole training set.",
-                  f"Width measures at the end of the flattest and the sharpest run of design A (seed 0), on the "
+    return _table(f"The Hessian's sample against the whole training set, {design}.",
+                  f"Width measures at the end of the flattest and the sharpest run of {design} (seed 0), on the "
                   f"{n_samples:,} sampled training examples and on all {n_train:,}; difference relative to the "
                   "whole set.",
                   ["run", "quantity", "sample", "whole set", "difference"], ["---", "---", "---:", "---:", "---:"],
                   body)
 
 
-def check_sentence(facts: dict, verdict, n_samples: int) -> str:
-    dev, tol = facts["check_max_dev"], facts["width_tolerance"]
+def check_sentence(facts: dict, verdict, n_samples: int, key: str = "check",
+                   uses: str = "the width verdict of claim 7", plural: bool = False) -> str:
+    dev, tol = facts[key + "_max_dev"], facts["width_tolerance"]
     if not math.isfinite(dev):
         return f"No run could be checked, so the count is {outcome_phrase(verdict.outcome).replace('is ', '')}."
     return (r"The largest deviation of $\lambda_{\max}$, $\operatorname{Tr}H$ and $\Vert H\Vert_F$" f" is {100 * dev:.0f}%, against the width chapter's "
             f"tolerance of {100 * tol:.0f}%: by that rule the count of {n_samples:,} examples "
-            f"{outcome_phrase(verdict.outcome)} here.")
+            f"{outcome_phrase(verdict.outcome)} here, so {uses} "
+            + (("are" if plural else "is") + (" read." if dev <= tol else " inconclusive whatever the runs say.")))

@@ -15,7 +15,8 @@ those numbers can be trusted and what they cost:
 4. the benchmark against PyHessian, read from ``benchmarks/results/hessian_*.md`` when present.
 
 Files: ``experiment.py`` (run configs and what the store keeps), ``claims.py`` (summary numbers,
-rules, verdicts), ``figures.py`` (figures, tables, exported numbers), ``benchmark.py`` (the
+verdicts under the rules of ``rules.yaml``, with their negative controls), ``coverage.py`` (the
+coverage rule's control: error bars half as wide), ``figures.py`` (figures, tables, exported numbers), ``benchmark.py`` (the
 benchmark record).
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ... import models
 from ...params import ChapterSpec, Param, ParameterError
 from ...runs import train_all
 from ...store import ResultStore
-from . import benchmark, claims, experiment
+from . import benchmark, claims, coverage, experiment
 from .benchmark import benchmark_markdown, load_benchmark, parse_benchmark
 from .claims import (QUANTITIES, TARGET, choose_sample_count, convergence_curves, count_stats, coverage_band,
                      summary, validation_checks)
@@ -53,7 +54,7 @@ def _check(values: dict) -> None:
 ABOUT = 'how the book measures the width of a minimum (largest Hessian eigenvalue, trace, Frobenius norm), checked against exact Hessians, with the Hessian-vector products and training samples it needs and what one measurement costs.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("width", "Measuring the width of a minimum", (
     Param("device", "str", "device the network is trained and its Hessian measured on", choices=("cpu", "cuda")),
-    Param("hidden", "int_list", "hidden-layer widths of the Fashion-MNIST MLP", low=1, high=8192),
+    Param("hidden", "int_list", "hidden-layer widths of the Fashion-MNIST MLP", low=1, high=8192, unique=False),
     Param("n_train", "int", "training examples (a random subset of Fashion-MNIST's training split, drawn with data seed 0)", low=100,
           high=60000),
     Param("epochs", "int", "training epochs (plain SGD)", low=1, high=1000),
@@ -115,6 +116,8 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     if device == "cuda" and not torch.cuda.is_available():
         raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
     val = store.run_all(validation_configs(params), run_validation, desc="toolkit validation", progress=progress)
+    narrow = store.run_all(coverage.coverage_control_configs(params), coverage.run_coverage_control,
+                           desc="coverage control", progress=progress)
     tcfg = train_config(params)
     trained = train_all([tcfg], store=store, progress=progress)[0]
     data = trained.provenance.get("data")
@@ -125,13 +128,14 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     rows = [dict(n=r.config["n_samples"], draw=r.config["draw"], **{k: r.payload[k] for k in (
         "lam_max", "trace", "trace_stderr", "frobenius", "frobenius_stderr", "loss", "seconds", "n_hvp")},
         mode=r.payload["info"]["mode"], device=r.provenance["device"]) for r in samp]
-    everything = val + [trained, conv] + samp
+    everything = val + narrow + [trained, conv] + samp
     p = trained.payload
     training = {"history": p["history"], "architecture": models.describe(784, tuple(params.hidden), 10),
                 "n_parameters": p["n_parameters"]}
     modes = tuple(sorted({r.payload["info"]["mode"] for r in val + [conv] + samp}))
     return WidthResults(
-        validation=[r.payload for r in val], training=training, train_config=tcfg.to_dict(),
+        validation=[{**r.payload, "coverage_control": c.payload["coverage_control"]} for r, c in zip(val, narrow)],
+        training=training, train_config=tcfg.to_dict(),
         convergence=conv.payload, samples=rows[:-1], full=rows[-1], n_train=params.n_train,
         tolerance=params.tolerance, benchmark=load_benchmark(), modes=modes, provenance=samp[-1].provenance,
         train_provenance=trained.provenance, wall_time=sum(r.wall_time for r in everything),
@@ -141,4 +145,4 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
 def verdicts(results: WidthResults, params) -> list:
     """The toolkit's verdicts (``width-...`` ids), from :func:`claims.verdicts`."""
     return claims.verdicts(summary(results), profile=params.profile, tolerance=results.tolerance,
-                           n_train=results.n_train)
+                           n_train=results.n_train, lr=params.lr)
