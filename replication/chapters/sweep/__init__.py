@@ -28,7 +28,7 @@ SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
     Param("model", "str", "network (He et al.: ResNet-110, VGG-19)",
           choices=("mlp", "small_cnn", "resnet32", "resnet56", "vgg11")),
     Param("widths", "int_list", "hidden widths of the MLP, or channels of the small CNN (ignored otherwise)",
-          low=1, high=4096),
+          low=1, high=4096, unique=False),
     Param("width_multiplier", "float", "channel multiplier of the ResNets and VGG-11 (1 = standard)", low=0.01, high=8),
     Param("momentum", "float", "SGD momentum (0 = plain SGD, whose noise scale is η/S)", low=0, high=0.99),
     Param("weight_decay", "float", "weight decay", low=0, high=0.1),

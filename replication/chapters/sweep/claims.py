@@ -27,7 +27,6 @@ import numpy as np
 
 from ... import rules as _rules
 from ... import stats
-from ... import claims as C
 from ...claims import INCONCLUSIVE, ruled
 from ...wording import decimals_for_uncertainty as decimals, fixed as _f
 
@@ -356,29 +355,27 @@ def verdicts(results, params) -> list:
         outcome = trend_outcome(s["rho"], sign, rule["rho_min"], rule["decimals"])
         control = trend_outcome(ctl["rho"], sign, rule["rho_min"], rule["decimals"]) if ctl["groups"] else INCONCLUSIVE
         amended = rule.amended
+        first = facts.get(control_key + "_registered")        # the control as first registered (amended rules)
+        first_control = (trend_outcome(first["rho"], sign, rule["rho_min"], rule["decimals"])
+                         if first and first["groups"] else INCONCLUSIVE)
         verdict = ruled(
             rule_id, outcome=outcome, control_outcome=control, original_outcome=outcome if amended else None,
+            original_control_outcome=first_control if amended else None,
             control_summary=(f"{control_name}: mean ρ {_interval(ctl['rho'])} over {ctl['groups']} groups"),
             id=rule_id, figure=figure, matched=matched,
             evidence={"mean_rho": s["rho"]["mean"], "lo": s["rho"]["lo"], "hi": s["rho"]["hi"], "groups": s["groups"],
                       "runs": s["runs"], "mean_tau": s["tau"]["mean"], "control_mean_rho": ctl["rho"]["mean"],
                       "control_lo": ctl["rho"]["lo"], "control_hi": ctl["rho"]["hi"], "control_groups": ctl["groups"],
-                      **({"registered_control_mean_rho": facts[control_key + "_registered"]["rho"]["mean"],
-                          "registered_control_lo": facts[control_key + "_registered"]["rho"]["lo"],
-                          "registered_control_hi": facts[control_key + "_registered"]["rho"]["hi"]}
-                         if control_key + "_registered" in facts else {})},
+                      **({"registered_control_mean_rho": first["rho"]["mean"], "registered_control_lo": first["rho"]["lo"],
+                          "registered_control_hi": first["rho"]["hi"]} if first else {})},
             summary=(f"Mean Spearman ρ of {what} against η/S within {s['groups']} groups of fixed η or fixed S: "
                      f"{_interval(s['rho'])} (95% bootstrap interval; {s['runs']} runs); "
                      f"{control_name}: {_interval(ctl['rho'])}."),
             power=power_text(s["rho"], rule["rho_min"], "groups", params), **common)
-        if amended:           # the amendment changed the control: the original verdict uses the control as registered
-            first = facts[control_key + "_registered"]
-            first_control = (trend_outcome(first["rho"], sign, rule["rho_min"], rule["decimals"]) if first["groups"]
-                             else INCONCLUSIVE)
+        if amended:
             verdict = dataclasses.replace(verdict, original=dict(
-                verdict.original, outcome=C.judge(outcome, first_control),
-                control=f"{control_name} as registered: mean ρ {_interval(first['rho'])} over {first['groups']} "
-                        f"groups, {first_control}"))
+                verdict.original, control=f"{control_name} as registered: mean ρ {_interval(first['rho'])} over "
+                                          f"{first['groups']} groups, {first_control}"))
         out.append(verdict)
     rule = _rules.get("sweep-ratio-ranks-accuracy-pooled")
     p, pc = facts["pooled"], facts["pooled_control"]
