@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from ... import figures as F
 from . import claims
@@ -59,6 +60,7 @@ def partial_dependence(results, params, facts):
             ax.set_xscale("log")
             if measure == "lam":
                 ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(r"$\eta/S$" if x_key == "ratio" else r"$\eta$")
         brk = facts["brk"]
         if col == 0 and brk.get("found"):
@@ -110,7 +112,7 @@ def group_correlations(results, params, facts):
     ax.set_xscale("log")
     ax.set_xlabel(r"$\eta/S$")
     ax.set_ylabel("epochs to the target")
-    ax.set_title("training to the matched loss (× : cap)")
+    ax.set_title("epochs to the target (×: capped)")
     fig.tight_layout()
     return fig
 
