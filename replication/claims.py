@@ -148,7 +148,7 @@ def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: 
                         date=last.date, reason=last.reason)
     fields.setdefault("claim", rule.claim)
     fields.setdefault("statement", rule.statement)
-    return Verdict(rule=fields.pop("rule", rule.text), matched=fields.pop("matched", rule.matched),
+    return Verdict(rule=fields.pop("rule", rule.text), matched=fields.pop("matched", rule.matched_text),
                    outcome=final, raw_outcome=outcome, rule_id=rule.id, rule_digest=rule.digest,
                    control=dict(what=rule.control, outcome=control_outcome, summary=control_summary),
                    original=original, power=power if final == INCONCLUSIVE or outcome == INCONCLUSIVE else "",

@@ -252,7 +252,7 @@ def rule_markdown(rule) -> str:
     if rule.amended:
         head += "; amended " + ", ".join(f"{a.date} ({_sentence(a.reason, end='')})" for a in rule.amendments)
     out = [head + ":", f"{_sentence(rule.statement)} *Decision:* {_sentence(rule.text)}",
-           f"*Compared at:* {_sentence(rule.matched)} *Negative control:* {_sentence(rule.control)}"]
+           f"*Compared at:* {_sentence(rule.matched_text)} *Negative control:* {_sentence(rule.control)}"]
     if rule.amended:
         out.append(f"*As first registered:* {_sentence(rule.original().text)}")
     return "  \n  ".join(out)

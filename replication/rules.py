@@ -92,6 +92,11 @@ class Rule:
         """The decision in words with its numbers filled in."""
         return self.decision.format(**{k: _show(v) for k, v in self.params.items()})
 
+    @property
+    def matched_text(self) -> str:
+        """The matched point of training with its numbers filled in."""
+        return self.matched.format(**{k: _show(v) for k, v in self.params.items()})
+
     def __getitem__(self, name: str):
         """A parameter of the rule (``rule["rho"]``)."""
         try:
@@ -151,9 +156,9 @@ def _parse(raw: Any, chapter: str, where: str) -> Rule:
                 params=dict(raw["params"]), control=str(raw["control"]), registered_date=str(reg["date"]),
                 registered_digest=str(reg["digest"]), amendments=tuple(amendments))
     try:
-        rule.text
+        rule.text, rule.matched_text
     except (KeyError, IndexError, ValueError) as exc:
-        raise RuleError(f"{where}: rule {rid}: decision names a parameter it does not have ({exc})") from None
+        raise RuleError(f"{where}: rule {rid}: decision or matched names a parameter it does not have ({exc})") from None
     return rule
 
 

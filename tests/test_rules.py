@@ -63,7 +63,7 @@ def test_registry_is_consistent_and_every_rule_registered():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ("params: {rho: 0.5}", "decision names a parameter"),
+    ("params: {rho: 0.5}", "names a parameter it does not have"),
     ("claim: 4", "claim="),
     ("control: the same rule on scrambled η/S labels", "missing field 'control'"),
 ])
