@@ -15,7 +15,10 @@ Each member is exactly the run :func:`replication.train.train` would do alone, o
   gradient of its own loss); then plain / momentum SGD with weight decay, as ``torch.optim.SGD``,
   with a learning rate per member (η_k · lr_schedule.at(e));
 - metrics, best-validation parameters, Hessian probes and divergence per member, as the single run;
-  a diverged member is dropped from the batch and the others continue.
+  a diverged member is dropped from the batch and the others continue;
+- training to a target (``target_loss``): a member whose training loss reaches the target at the
+  end of an epoch takes its Hessian probes there (as the single run) and leaves the batch, as a
+  diverged member does, so its parameters stop changing and the others continue.
 
 So a member's history equals the single run's up to float rounding (batched kernels sum in another
 order): within ~1e-5 relative after a few epochs on CPU; accuracies can differ by an example at a
@@ -147,7 +150,7 @@ def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], N
         for r, fields in zip(recs, saved["recorders"]):
             vars(r).update(fields)
         if progress is not None:
-            progress(sum(base.epochs if recs[i].diverged else start_epoch for i in range(K)))
+            progress(sum(base.epochs if recs[i].diverged or recs[i].stopped else start_epoch for i in range(K)))
     elif 0 in base.hessian_epochs:
         for row in range(len(members)):
             probe(row, 0)
@@ -196,17 +199,17 @@ def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], N
         for row, i in enumerate(members):
             ok = recs[i].add_epoch(e + 1, batch_loss[row], epoch_metrics(evaluated, split, row),
                                    train_seconds, eval_seconds, lambda row=row: member_state(row))
-            if ok:
+            if ok and configs[i].probe_after(e + 1, recs[i].stopped):
+                probe(row, e + 1)
+            if ok and not recs[i].stopped:
                 keep.append(row)
-                if (e + 1) in base.hessian_epochs:
-                    probe(row, e + 1)
-            else:
+            else:                               # diverged, or reached its target: leaves the batch
                 finals[i] = member_state(row)
                 if progress is not None:
                     progress(base.epochs - e - 1)
         if progress is not None:
             progress(k_now)
-        if len(keep) < k_now:                   # drop diverged members from the batch
+        if len(keep) < k_now:                   # drop diverged and finished members from the batch
             rows = torch.tensor(keep, dtype=torch.long, device=device)
             params = {n: params[n].detach()[rows] for n in names}
             if bufs is not None:

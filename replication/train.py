@@ -54,6 +54,13 @@ What one run does, exactly:
   validation accuracy (the first one on ties; ``None`` without a validation set).
 - Divergence: a run whose mean minibatch loss or training loss becomes non-finite stops after that
   epoch with ``diverged=True`` and its history so far; nothing raises.
+- Training to a target (``target_loss``, optional): the run stops at the end of the first epoch k
+  whose full training-set loss (the evaluated ``train_loss``, not the minibatch mean) is
+  ``<= target_loss``; ``epochs`` is then a cap.  The payload records ``target_loss`` and
+  ``stopped_epoch`` (= k, or ``None`` when the cap was reached first or the run diverged).  Hessian
+  probes of epochs up to k run as listed; the probes listed after k are replaced by one probe at
+  k, so "measure at the end" (``hessian_epochs=(epochs,)``) measures where the run stopped.  With
+  ``target_loss=None`` (the default, left out of the config's key) nothing changes.
 - Same config, same device and thread count: bit-identical history (CPU).
 
 Many runs: :mod:`replication.runs` (grids, the store, vmapped ensembles of
@@ -81,7 +88,9 @@ from .schedules import parse as parse_schedule
 
 EVAL_BATCH = 10_000
 PRECISIONS = ("float32", "bf16")
-THROUGHPUT_DEFAULTS = {"precision": "float32", "channels_last": False}  # examples per forward pass when evaluating
+THROUGHPUT_DEFAULTS = {"precision": "float32", "channels_last": False}
+#: fields left out of ``to_dict`` (so of the key) at these defaults: runs made before they existed keep their keys
+OPTIONAL_DEFAULTS = {**THROUGHPUT_DEFAULTS, "target_loss": None}
 
 
 def train(cfg: "TrainConfig", progress=None) -> dict:
@@ -180,6 +189,7 @@ class TrainConfig(RunConfig):
     accept_unverified_data: bool = False
     precision: str = "float32"       # "bf16": the training step under bfloat16 autocast (evaluation stays float32)
     channels_last: bool = False      # convolutional nets: NHWC memory layout (faster convolutions on GPUs)
+    target_loss: float | None = None  # stop at the end of the first epoch with training loss <= this (epochs: the cap)
 
     def __post_init__(self) -> None:
         opts = self.model_options
@@ -197,7 +207,7 @@ class TrainConfig(RunConfig):
                 object.__setattr__(self, name, parse_schedule(getattr(self, name)))
             except ConfigError as error:
                 raise ConfigError(f"{name}: {error}") from None
-        for name in ("lr", "momentum", "weight_decay", "label_noise", "hessian_tol"):
+        for name in ("lr", "momentum", "weight_decay", "label_noise", "hessian_tol", "target_loss"):
             value = getattr(self, name)
             if _is_num(value):
                 object.__setattr__(self, name, float(value))   # 1 and 1.0: one key
@@ -260,15 +270,20 @@ class TrainConfig(RunConfig):
                 f"one of {', '.join(PRECISIONS)} (bf16: training step under bfloat16 autocast)")
         require(isinstance(self.channels_last, bool) and (not self.channels_last or self.model != "mlp"),
                 "channels_last", self.channels_last, "true or false; true only for convolutional models")
+        require(self.target_loss is None or (_is_num(self.target_loss) and math.isfinite(self.target_loss)
+                                             and self.target_loss > 0),
+                "target_loss", self.target_loss,
+                "null (train all epochs) or a finite number > 0 (stop at the first epoch whose training loss is <= it)")
 
     # -- JSON form -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """Every field, except the throughput options at their defaults (so float32, NCHW runs keep
-        their keys; a bf16 or channels-last run is another run, with another key)."""
+        """Every field, except the throughput options and ``target_loss`` at their defaults (so
+        float32, NCHW, fixed-epoch runs keep their keys; a bf16, channels-last or train-to-target run
+        is another run, with another key)."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in THROUGHPUT_DEFAULTS and value == THROUGHPUT_DEFAULTS[f.name]:
+            if f.name in OPTIONAL_DEFAULTS and value == OPTIONAL_DEFAULTS[f.name]:
                 continue
             if isinstance(value, Schedule):
                 value = value.to_dict()
@@ -315,6 +330,15 @@ class TrainConfig(RunConfig):
 
     def steps_at(self, epoch: int) -> int:
         return self.n_train_total // self.batch_size_at(epoch)
+
+    def probe_after(self, epoch: int, stopped: bool) -> bool:
+        """Whether a Hessian probe runs after epoch ``epoch`` (1-based): a listed epoch, or, for a run
+        that stops there (reached ``target_loss``), any listed epoch after it."""
+        return epoch in self.hessian_epochs or (stopped and any(h > epoch for h in self.hessian_epochs))
+
+    def reached_target(self, train_loss: float) -> bool:
+        """Whether a full training-set loss meets ``target_loss`` (never, without a target)."""
+        return self.target_loss is not None and math.isfinite(train_loss) and train_loss <= self.target_loss
 
     @property
     def architecture(self) -> str:
@@ -514,11 +538,13 @@ class Recorder:
         self.best_state: dict | None = None
         self.diverged = False
         self.diverged_epoch: int | None = None
+        self.stopped_epoch: int | None = None     # the epoch at which target_loss was reached
         self.split_meta = split.metadata()
 
     def add_epoch(self, epoch: int, batch_loss: float, metrics: dict, train_seconds: float,
                   eval_seconds: float, state_fn) -> bool:
-        """Record epoch ``epoch`` (1-based); returns False when the run diverged (stop it)."""
+        """Record epoch ``epoch`` (1-based); returns False when the run diverged (stop it).  A run that
+        reached ``target_loss`` at this epoch gets ``stopped_epoch`` set (stop it after its probes)."""
         cfg, e = self.cfg, epoch - 1
         row = {"epoch": epoch, "lr": cfg.lr_at(e), "batch_size": cfg.batch_size_at(e), "ratio": cfg.ratio_at(e),
                "steps": cfg.steps_at(e), "batch_loss": batch_loss, **metrics}
@@ -533,7 +559,13 @@ class Recorder:
         if val is not None and val > self.best_val_acc:
             self.best_val_acc, self.best_epoch = val, epoch
             self.best_state = state_fn()
+        if cfg.reached_target(metrics["train_loss"]):
+            self.stopped_epoch = epoch
         return True
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_epoch is not None
 
     def payload(self, final_state: dict, n_parameters: int, **extra) -> dict:
         h = self.history
@@ -547,6 +579,7 @@ class Recorder:
             "timing": self.timing, "split": self.split_meta,
             "n_parameters": n_parameters, "architecture": self.cfg.architecture,
             "last_batch": "dropped: floor(N/S) steps of exactly S examples per epoch",
+            "target_loss": self.cfg.target_loss, "stopped_epoch": self.stopped_epoch,
             **extra,
         }
 
@@ -612,11 +645,11 @@ def _train_config(cfg: TrainConfig, progress=None) -> dict:
         metrics = epoch_metrics(evaluate_sets(logits_fn, split, chunk), split, 0)
         eval_seconds = time.perf_counter() - start
         ok = rec.add_epoch(e + 1, batch_loss, metrics, train_seconds, eval_seconds, lambda: cpu_state(model))
-        if ok and (e + 1) in cfg.hessian_epochs:
+        if ok and cfg.probe_after(e + 1, rec.stopped):
             rec.hessian.append(hessian_probe(model, split, h_idx, cfg, e + 1))
         if progress is not None:
-            progress(1 if ok else cfg.epochs - e)
-        if not ok:
+            progress(1 if ok and not rec.stopped else cfg.epochs - e)
+        if not ok or rec.stopped:
             break
     return rec.payload(cpu_state(model), models.n_parameters(model), trained_as="single run",
                        device_name=provenance.device_name(str(device)))

@@ -55,3 +55,25 @@ def test_who_can_be_grouped():
     assert can_ensemble(TrainConfig(n_train=600, model="small_cnn"))
     with pytest.raises(ValueError, match="differ in more than lr and seed"):
         train_ensemble([BASE, dataclasses.replace(BASE, batch_size=32)])
+
+
+def test_with_a_target_each_member_stops_where_its_single_run_stops_and_is_probed_there():
+    cfg = dataclasses.replace(BASE, momentum=0.0, weight_decay=0.0, label_noise=0.0, epochs=4, n_train=600,
+                              bs_schedule=step((), 1.0), lr_schedule=step((), 1.0), hessian_epochs=(4,))
+    free = train(dataclasses.replace(cfg, lr=0.1, seed=1))["history"]["train_loss"]
+    target = free[1] + 0.25 * (free[0] - free[1])      # the lr=0.1 run meets it after epoch 2
+    configs = [dataclasses.replace(cfg, lr=lr, seed=s, target_loss=target) for lr, s in
+               [(0.1, 1), (0.002, 0), (0.3, 2)]]
+    together = train_ensemble(configs)
+    for c, member in zip(configs, together):
+        alone = train(c)
+        assert member["stopped_epoch"] == alone["stopped_epoch"]
+        assert member["epochs_completed"] == alone["epochs_completed"]
+        assert _close(member["history"]["train_loss"], alone["history"]["train_loss"], 1e-4)
+        assert [q["epoch"] for q in member["hessian"]] == [q["epoch"] for q in alone["hessian"]]
+        assert member["hessian"][0]["lambda_max"] == pytest.approx(alone["hessian"][0]["lambda_max"], rel=1e-3)
+        for name, tensor in alone["state_dict"].items():    # a stopped member stopped changing
+            assert (member["state_dict"][name] - tensor).abs().max() <= 1e-4 * tensor.abs().max()
+    fast, slow, _ = together
+    assert fast["stopped_epoch"] == 2 and [q["epoch"] for q in fast["hessian"]] == [2]
+    assert slow["stopped_epoch"] is None and slow["epochs_completed"] == 4     # the cap, reported

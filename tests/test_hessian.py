@@ -364,6 +364,26 @@ def test_lanczos_invariant_subspaces_and_multiplicity():
                         else np.trapz(sd.density(grid, 0.1), grid), 1.0, rel_tol=1e-3)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_lanczos_does_not_stop_before_a_hidden_top_eigenvalue_appears(seed):
+    # top-3 of 10, 9.5, 9, 8.5 above a bulk in [-1, 3]; the start vector has a component of only
+    # 1e-6 along the eigenvector of 9.5, so the Krylov space reveals 9.5 late
+    lam = np.concatenate([[10.0, 9.5, 9.0, 8.5], np.random.default_rng(0).uniform(-1.0, 3.0, 116)])
+    A = random_symmetric(lam, seed=seed)
+    hidden = torch.linalg.eigh(A).eigenvectors[:, -2]
+    v0 = torch.randn(len(lam), generator=torch.Generator().manual_seed(seed + 10), dtype=F64)
+    v0 -= (hidden @ v0) * hidden
+    v0 = v0 / v0.norm() + 1e-6 * hidden
+    steps = []
+    res = lanczos(A, k=3, tol=1e-3, v0=v0, callback=lambda n, h, v, r: steps.append((n, v.copy(), r.copy())))
+    # the plain residual rule (stop once the k reported pairs are converged) would have returned
+    # 10, 9, 8.5 with every residual under tolerance
+    n_plain, plain = next((n, v) for n, v, r in steps if np.all(r <= 1e-3 * np.abs(v)))
+    assert np.allclose(plain, [10.0, 9.0, 8.5], rtol=1e-3) and n_plain < res.n_iter
+    assert res.all_converged
+    assert np.allclose(res.eigenvalues, [10.0, 9.5, 9.0], rtol=1e-3), res.eigenvalues
+
+
 def test_power_iteration_deflation_and_pyhessian_rule():
     lam = spectra()["separated"]
     A = random_symmetric(lam, seed=1)

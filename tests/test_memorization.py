@@ -216,3 +216,106 @@ def test_grid_table_never_says_zero_diverged():
     text = page.grid_table(results, p, {"n_diverged": 0})
     assert "no run diverged" in text and "0 diverged" not in text
     assert "1 run diverged and is left out" in page.grid_table(results, p, {"n_diverged": 1})
+
+
+# -- issue 20: matched progress and negative controls ------------------------------------------------------------
+def _timed_run(eta, S, seed, *, rate, momentum=0.0, n=1000, E=20):
+    """A run whose corrupted-label accuracy is a function of SDE time t = epoch·N·η/((1−m)S) alone,
+    times ``rate`` (1: memorization set by the SDE clock only)."""
+    per_epoch = n * eta / ((1 - momentum) * S)
+    t = per_epoch * np.arange(1, E + 1)
+    memo = np.clip(rate * t / 20, 0, 1) + 0.001 * seed
+    train = 0.75 + 0.25 * memo
+    held = 0.9 - 0.1 * memo
+    return dict(noise=0.25, momentum=momentum, eta=eta, S=S, seed=seed, ratio=eta / S,
+                eff_ratio=eta / ((1 - momentum) * S), diverged=False, corrupted_fraction=0.225,
+                history={"train_acc": list(train), "test_acc": list(held), "memorized_acc": list(memo)})
+
+
+GRID = [(eta, S) for eta in (0.05, 0.1, 0.2) for S in (50, 100, 200)]
+
+
+def test_rule_2_as_first_registered_reads_training_speed_and_the_amended_rule_does_not():
+    """Memorization set by SDE time alone: in epochs the high-η/S runs are faster (the original rule
+    holds), at equal SDE time there is no trend (the amended rule must not hold)."""
+    p = _params(n_train=1000, epochs=20)
+    rows = [_timed_run(eta, S, s, rate=1.0) for eta, S in GRID for s in range(3)]
+    assert claims.speed_trend(rows, p)["outcome"] == "holds"
+    equal = claims.memorized_at_equal_time(rows, p)
+    assert equal["t"] == pytest.approx(20 * 1000 * 0.05 / 200) and equal["n_early"] == 0
+    assert equal["outcome"] != "holds"
+    assert max(equal["means"].values()) - min(equal["means"].values()) < 1e-9
+    # too few epochs for the fastest run to be read at the slowest run's end: the rule does not decide
+    short = [_timed_run(eta, S, s, rate=1 + 3000 * eta / S, E=10) for eta, S in GRID for s in range(3)]
+    early = claims.memorized_at_equal_time(short, _params(n_train=1000, epochs=10))
+    assert early["n_early"] > 0 and early["outcome"] == "inconclusive"
+
+
+def test_rule_2_amended_holds_when_low_ratio_memorizes_less_at_equal_sde_time():
+    p = _params(n_train=1000, epochs=20)
+    rows = [_timed_run(eta, S, s, rate=1 + 3000 * eta / S) for eta, S in GRID for s in range(3)]
+    assert claims.memorized_at_equal_time(rows, p)["outcome"] == "holds"
+    # its control: η alone among the runs of one η/S (η/S = 0.001 has three values of η)
+    ctrl = claims.fixed_ratio_rows(rows)
+    assert {r["eta"] for r in ctrl} == {0.05, 0.1, 0.2} and len({r["ratio"] for r in ctrl}) == 1
+    assert claims.memorized_at_equal_time(ctrl, p, by="eta")["outcome"] != "holds"
+
+
+def test_rule_2_control_holds_when_eta_alone_sets_the_speed():
+    """Memorization set by η alone (not η/S): the control (η at fixed η/S) finds the trend too."""
+    p = _params(n_train=1000, epochs=20)
+    rows = [_timed_run(eta, S, s, rate=20 * eta * S / 1000) for eta, S in GRID for s in range(3)]
+    ctrl = claims.memorized_at_equal_time(claims.fixed_ratio_rows(rows), p, by="eta")
+    assert ctrl["n_groups"] == 3 and ctrl["rho"] == pytest.approx(1.0)
+
+
+def test_momentum_runs_use_the_effective_clock():
+    plain = _timed_run(0.1, 100, 0, rate=1.0)
+    mom = _timed_run(0.01, 100, 0, rate=1.0, momentum=0.9)
+    assert claims.sde_time_per_epoch(mom, 1000) == pytest.approx(claims.sde_time_per_epoch(plain, 1000))
+    assert claims.value_at_epoch([0.1, 0.3, 0.5], 2.5) == pytest.approx(0.4)
+    assert claims.value_at_epoch([0.1, 0.3, 0.5], 0.5) == pytest.approx(0.1)
+
+
+def test_rule_1_control_scrambles_the_ratios():
+    rows = [_run(r, s, slope=0.05) for r in RATIOS for s in range(3)]
+    real = claims.level_trends(rows, _params())
+    scrambled = claims.level_trends(rows, _params(), scramble=True)
+    assert all(l["outcome"] == "holds" for l in real)
+    assert all(l["outcome"] != "holds" and abs(l["rho"]) < abs(r["rho"]) for l, r in zip(scrambled, real))
+    mapping = claims.scrambled_labels(RATIOS)
+    assert sorted(mapping.values()) == sorted(RATIOS) and list(mapping.values()) != sorted(RATIOS)
+
+
+def test_rule_3_control_tells_a_per_run_onset_from_runs_that_all_peak_early():
+    p = _params()
+    # identical runs: every run peaks before every onset, so the scrambled pairing holds too
+    same = [_run(r, s, slope=0.01) for r in RATIOS for s in range(3)]
+    assert claims.onset_check(same, p)["outcome"] == "holds"
+    assert claims.onset_check(same, p, scramble=True)["outcome"] == "holds"
+    # the best epoch is the epoch before each run's own onset, and onsets spread widely
+    rows = []
+    for i, speed in enumerate(np.linspace(0.7, 3.0, 12)):
+        r = _run(1e-3, i, slope=0.0, speed=speed)
+        onset = claims.first_epoch(r["history"]["memorized_acc"], p.onset_level)
+        assert onset is not None
+        r["history"]["test_acc"] = [0.9 if e == max(1, onset - 1) else 0.5 for e in range(1, 11)]
+        rows.append(r)
+    assert claims.onset_check(rows, p)["outcome"] == "holds"
+    assert claims.onset_check(rows, p, scramble=True)["outcome"] != "holds"
+
+
+def test_verdicts_carry_controls_original_outcomes_and_power():
+    p = _params(n_train=1000, epochs=20, seeds=3, memorization_level=0.5, noise_levels=(0.25,), momentum=0.0)
+    rows = [_timed_run(eta, S, s, rate=1.0) for eta, S in GRID for s in range(3)]
+    vs = {v.id: v for v in claims.verdicts(SimpleNamespace(rows=rows), p)}
+    b = vs["claim-11-slow-memorization-noise25-plain"]
+    assert b.rule_id == "claim-11-slow-memorization" and b.original and b.matched.startswith("equal SDE time")
+    # training speed alone: the rule as first registered holds on the runs, the amended one does not
+    assert b.evidence["epochs_outcome"] == "holds" and b.raw_outcome != "holds"
+    a = vs["claim-11-equal-memorization-noise25-plain"]
+    assert "ρ(η/S, held-out accuracy) > 0" in a.statement and "higher η/S, higher held-out accuracy" in a.rule
+    for v in vs.values():
+        assert v.control.get("what") and v.control.get("outcome")
+        if v.outcome == "inconclusive":
+            assert v.power

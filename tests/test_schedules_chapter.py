@@ -6,6 +6,8 @@ import gc
 import math
 
 import numpy as np
+
+from replication import claims as claims_mod
 import pytest
 import torch
 
@@ -113,9 +115,11 @@ def test_vmapped_ensembles_warm_start_each_member_from_its_own_eigenvector(one_t
 
 
 # -- the rules on synthetic results -------------------------------------------------------------------
-def _fake(params, acc: dict, lam_high: float = 1.0, lam_low: float = 2.0, noise: float = 0.1, seed: int = 0):
+def _fake(params, acc: dict, lam_high: float = 1.0, lam_low: float = 2.0, noise: float = 0.1, seed: int = 0,
+          dip: dict | None = None, lam=None):
     """A ScheduleResults whose final test accuracies are ``acc[schedule]`` (points) ± noise, and whose
-    cyclic runs have λ_max = lam_high / lam_low at high / low stage ends."""
+    cyclic runs have λ_max = lam_high / lam_low at high / low stage ends (``lam(kind, epoch, stage)``
+    overrides it).  ``dip[schedule]``: points the curve sags by in its middle epochs (same end point)."""
     rng = np.random.default_rng(seed)
     specs = experiment.schedules(params)
     runs, schedules = [], {}
@@ -125,8 +129,12 @@ def _fake(params, acc: dict, lam_high: float = 1.0, lam_low: float = 2.0, noise:
                                probes=[list(p) for p in spec["probes"]])
         for s in range(params.seeds):
             final = (acc[name] + noise * rng.standard_normal()) / 100
-            curve = list(np.linspace(0.5, final, params.epochs))
-            probes = [dict(epoch=e, lambda_max=(lam_high if t == "high" else lam_low) * (1 + 0.01 * rng.random()),
+            curve = np.linspace(0.5, final, params.epochs)
+            if dip and name in dip:
+                curve[1:-1] -= dip[name] / 100
+            curve = list(curve)
+            probes = [dict(epoch=e, lambda_max=(lam(spec["kind"], e, t) if lam else lam_high if t == "high" else lam_low)
+                           * (1 + 0.01 * rng.random()),
                            residual=0.0, converged=True, n_hvp=5, warm_start=i > 0)
                       for i, (e, t) in enumerate(spec["probes"])]
             runs.append(dict(schedule=name, kind=spec["kind"], step_size=spec["step_size"], seed=s, diverged=False,
@@ -139,28 +147,109 @@ def _fake(params, acc: dict, lam_high: float = 1.0, lam_low: float = 2.0, noise:
                                    canonical=True, train_wall_time=0.0, stored=0, computed=len(runs))
 
 
+def _verdicts(params, **kw):
+    return {v.id: v for v in chapter.verdicts(_fake(params, **kw), params)}
+
+
 def _outcomes(params, **kw):
-    return {v.id: v.outcome for v in chapter.verdicts(_fake(params, **kw), params)}
+    return {k: v.outcome for k, v in _verdicts(params, **kw).items()}
+
+
+def _raw(params, **kw):
+    return {k: v.raw_outcome for k, v in _verdicts(params, **kw).items()}
 
 
 def test_rules_reach_every_outcome_they_claim():
     p = resolve(chapter.SPEC, "smoke", {"seeds": 6, "equivalence_margin": 1.0})
     s0, s1 = p.step_sizes
     same = {n: 80.0 for n in experiment.schedules(p)}
-    out = _outcomes(p, acc=same | {f"sqrt-{p.fig4_step_size}": 70.0, f"clr-{s1}": 81.0, f"cbs-{s1}": 81.0})
+    world = dict(acc=same | {f"sqrt-{p.fig4_step_size}": 70.0, f"clr-{s1}": 81.0, f"cbs-{s1}": 81.0})
+    out, raw = _outcomes(p, **world), _raw(p, **world)
     assert out["claim-8-cbs-equals-clr"] == "holds" and out["claim-8-constant-pair"] == "holds"
     assert out["schedules-sqrt-rule-differs"] == "holds"
-    assert out["claim-12-long-beats-short"] == "holds"
+    assert raw["claim-12-long-beats-short"] == "holds"
     assert out["claim-12-sharpness-oscillates"] == "holds"
-    out = _outcomes(p, acc=same | {f"cbs-{p.fig4_step_size}": 75.0, "const-high": 70.0, f"clr-{s1}": 79.0,
-                                   f"cbs-{s1}": 79.0 if p.fig4_step_size != s1 else 75.0},
-                    lam_high=2.0, lam_low=1.0)
+    world = dict(acc=same | {f"cbs-{p.fig4_step_size}": 75.0, "const-high": 70.0, f"clr-{s1}": 79.0,
+                             f"cbs-{s1}": 79.0 if p.fig4_step_size != s1 else 75.0}, lam_high=2.0, lam_low=1.0)
+    out = _outcomes(p, **world)
     assert out["claim-8-cbs-equals-clr"] == "fails" and out["claim-8-constant-pair"] == "fails"
     assert out["claim-12-long-beats-short"] == "fails"
     assert out["claim-12-sharpness-oscillates"] == "fails"
     out = _outcomes(p, acc=same, noise=3.0)
     assert out["claim-8-cbs-equals-clr"] == "inconclusive" and out["claim-12-long-beats-short"] == "inconclusive"
     assert out["schedules-sqrt-rule-differs"] in ("inconclusive", "fails")
+
+
+def test_claim_8_control_the_sqrt_rule_and_the_amendment():
+    """Issue 20: the √-rule schedule ends where CLR ends but its path differs.  The rule as first
+    registered (final accuracy only) calls it equivalent too: not discriminating; the amended rule
+    (curves as well) rejects it and holds on CBS."""
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 6, "equivalence_margin": 1.0})
+    s = p.fig4_step_size
+    same = {n: 80.0 for n in experiment.schedules(p)}
+    v = _verdicts(p, acc=same, dip={f"sqrt-{s}": 20.0})["claim-8-cbs-equals-clr"]
+    assert v.original["outcome"] == "not discriminating"
+    assert v.control["outcome"] == "fails" and v.outcome == "holds"
+    # a √ schedule indistinguishable along the whole path: the amended rule cannot tell either
+    v = _verdicts(p, acc=same)["claim-8-cbs-equals-clr"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+    # and CBS with the √ schedule's dip fails the amended rule while the original holds
+    v = _verdicts(p, acc=same, dip={f"cbs-{s}": 20.0, f"sqrt-{s}": 20.0})["claim-8-cbs-equals-clr"]
+    assert v.raw_outcome == "fails" and v.original["outcome"] == "not discriminating"
+
+
+def test_constant_pair_control_is_a_different_ratio_at_equal_sde_time():
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 6})
+    same = {n: 80.0 for n in experiment.schedules(p)}
+    res = _fake(p, acc=same)
+    e = experiment.control_epoch(p)
+    assert e == pytest.approx(p.epochs * p.lr_low / p.lr_high)
+    for r in res.runs:                 # the control run reaches 80 points exactly at equal SDE time
+        if r["schedule"] == "const-control":
+            r["test_acc"] = [min(0.8, 0.8 * (i + 1) / e) for i in range(p.epochs)]
+    v = {x.id: x for x in chapter.verdicts(res, p)}["claim-8-constant-pair"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+    assert claims.acc_at_epoch({"test_acc": [0.1, 0.3, 0.5]}, 2.5) == pytest.approx(40.0)
+    assert claims.acc_at_epoch({"test_acc": [0.1, 0.3, 0.5]}, 0.4) == pytest.approx(10.0)
+
+
+def test_sharpness_is_judged_for_cyclic_s_and_cyclic_eta_separately():
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 4})
+    same = {n: 80.0 for n in experiment.schedules(p)}
+
+    def only_cbs(kind, epoch, stage):        # CBS oscillates, CLR does not (but pooled they would)
+        return (1.0 if stage == "high" else 3.0) if kind == "cbs" else 2.0
+
+    v = _verdicts(p, acc=same, lam=only_cbs)["claim-12-sharpness-oscillates"]
+    assert v.evidence["cbs_outcome"] == "holds" and v.evidence["clr_outcome"] != "holds"
+    assert v.outcome != "holds" and v.original["outcome"] == "holds"
+
+
+def test_sharpness_control_catches_a_curving_drift():
+    """λ_max growing ever faster in log with no oscillation: the neighbours' geometric mean exceeds the
+    middle value at every stage end, so the rule alone says holds; the swapped control says so too."""
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 4})
+    v = _verdicts(p, acc={n: 80.0 for n in experiment.schedules(p)},
+                  lam=lambda kind, epoch, stage: math.exp(0.3 * epoch ** 2))["claim-12-sharpness-oscillates"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] == "holds" and v.outcome == "not discriminating"
+
+
+def test_long_stages_control_scrambles_the_labels():
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 6})
+    s0, s1 = p.step_sizes
+    same = {n: 80.0 for n in experiment.schedules(p)}
+    v = _verdicts(p, acc=same | {f"clr-{s1}": 81.0, f"cbs-{s1}": 81.0})["claim-12-long-beats-short"]
+    assert v.raw_outcome == "holds" and v.control["outcome"] != "holds"
+    assert v.outcome == claims_mod.judge("holds", v.control["outcome"])
+    assert v.power or v.outcome == "holds"
+
+
+def test_inconclusive_verdicts_say_what_the_runs_could_have_seen():
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 3})
+    out = _verdicts(p, acc={n: 80.0 for n in experiment.schedules(p)}, noise=3.0)
+    for v in out.values():
+        if v.outcome == "inconclusive":
+            assert "80% power" in v.power and ("profile" in v.power or "seeds" in v.power or "runs" in v.power)
 
 
 def test_oscillation_cancels_a_steady_drift():

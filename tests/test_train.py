@@ -76,3 +76,37 @@ def test_train_rejects_other_configs_and_the_store_round_trips(store):
     assert not first.from_store and again.from_store
     assert again.provenance["data"]["name"] == "fashion-mnist" and again.provenance["data"]["canonical"]
     assert torch.equal(first.payload["state_dict"]["1.weight"], again.payload["state_dict"]["1.weight"])
+
+
+# -- training to a training-loss target -----------------------------------------------------------------
+def test_a_target_stops_at_the_first_epoch_at_or_below_it_and_the_run_so_far_is_unchanged():
+    import dataclasses
+
+    free = train(dataclasses.replace(TINY, n_train=250, epochs=5, hessian_epochs=(5,)))
+    losses = free["history"]["train_loss"]
+    assert free["stopped_epoch"] is None and free["target_loss"] is None
+    k = 3                                             # a target met first after epoch 3 of the free run
+    target = 0.5 * (losses[k - 2] + losses[k - 1]) if losses[k - 1] < losses[k - 2] else losses[k - 1]
+    assert min(losses[: k - 1]) > target >= losses[k - 1]
+    out = train(dataclasses.replace(TINY, n_train=250, epochs=5, hessian_epochs=(5,), target_loss=target))
+    assert out["stopped_epoch"] == k and out["epochs_completed"] == k and out["target_loss"] == target
+    assert out["history"]["train_loss"] == losses[:k]          # same run until it stops (bit-identical)
+    assert [q["epoch"] for q in out["hessian"]] == [k]           # "at the end" = where it stopped
+    assert out["final"]["train_loss"] <= target
+    capped = train(dataclasses.replace(TINY, n_train=250, epochs=2, hessian_epochs=(2,), target_loss=1e-6))
+    assert capped["stopped_epoch"] is None and capped["epochs_completed"] == 2
+    assert [q["epoch"] for q in capped["hessian"]] == [2]
+
+
+def test_target_loss_is_validated_and_left_out_of_the_key_when_unset():
+    import dataclasses
+
+    from replication.config import ConfigError
+
+    assert "target_loss" not in TINY.to_dict()
+    with_target = dataclasses.replace(TINY, target_loss=0.5)
+    assert with_target.to_dict()["target_loss"] == 0.5 and with_target.key != TINY.key
+    assert dataclasses.replace(TINY, target_loss=1).key == dataclasses.replace(TINY, target_loss=1.0).key
+    for bad in (0, -1.0, float("nan"), "low"):
+        with pytest.raises(ConfigError, match="target_loss"):
+            dataclasses.replace(TINY, target_loss=bad)

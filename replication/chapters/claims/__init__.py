@@ -217,12 +217,15 @@ def claim_section(record: ClaimsRecord, number: int | None, *, titles: dict, lab
 
     registry = rules.registry()
     used = list(dict.fromkeys(v.rule_id for v in vs if v.rule_id in registry))
-    out = [head, ""]
+    body = []
     if used:
-        out += ["Rules:", ""] + [rule_markdown(registry[r]) for r in used] + ["", "Tests:", ""]
-    out += [verdict_item(v, where=lambda v: _where(v, titles, labels), name_claim=False,
-                         rule_shown=v.rule_id in registry) for v in vs]
-    return "\n".join(out) + "\n"
+        body += ["Rules:", ""] + [rule_markdown(registry[r]) for r in used] + ["", "Tests:", ""]
+    body += [verdict_item(v, where=lambda v: _where(v, titles, labels), name_claim=False,
+                          rule_shown=v.rule_id in registry) for v in vs]
+    n = len(vs)
+    title = f"{'Its test' if n == 1 else f'Its {n} tests'}: rules, negative controls, evidence"
+    # folded: the page stays a table and fourteen short sections; a click opens a claim's details
+    return "\n".join([head, "", f":::{{dropdown}} {title}", *body, ":::"]) + "\n"
 
 
 def figure_labels(root) -> dict[str, set[str]]:

@@ -3,25 +3,22 @@
 Accuracies are in percentage points.  The paper's numbers come from ``paper_numbers.csv`` beside this
 file (each row cites its source), never from prose.
 
-Rules (each has three outcomes):
+Rules: registered in ``rules.yaml`` beside this module (:mod:`replication.rules`), each with its
+matched point of training and its negative control; thresholds are read from there (or from the
+profile where the rule says so), never from constants here.  Amended rules are judged under the
+rule as it stands and as first registered (the page prints both).
 
-- **claim-8-cbs-equals-clr** (cyclic) and **claim-8-constant-pair**: two one-sided tests (Welch) on the
-  final test accuracy with the margin ``equivalence_margin`` points (a parameter, so fixed before
-  the runs): holds when the 90% interval of the difference lies inside ±margin, fails when it lies
-  entirely outside, inconclusive otherwise.  The largest gap between the mean test-accuracy curves
-  over all epochs is reported beside it.
-- **schedules-sqrt-rule-differs** (ours): the √-rule batch schedule is a contrast that should *not*
-  match CLR: holds when the same test says the difference exceeds the margin, fails when it says
-  they are equivalent, inconclusive otherwise.
-- **claim-12-long-beats-short**: over the CLR and CBS runs at the shortest and the longest stage
-  length, the least-squares fit acc = a + b·[long] + c·[CBS]; holds when the 95% t interval of b
-  lies above 0, fails when below, inconclusive when it contains 0.
-- **claim-12-sharpness-oscillates**: in every cyclic run, each high-noise stage end is compared with
-  the low-noise stage ends just before and just after it (their geometric mean, so a steady drift
-  of λ_max over training cancels): per run, the mean over its cycles of
-  log(√(λ_before · λ_after) / λ_high); holds when the 95% t interval of its mean over runs lies
-  above 0 (λ_max lower after high-noise stages), fails when below, inconclusive otherwise; with the
-  counts of cycles and runs in which λ_max was lower after the high-noise stage.
+- **claim-8-cbs-equals-clr** (amended): the final-accuracy equivalence test *and* equivalence of the
+  mean test-accuracy curves at every epoch (equal epochs are equal SDE time: η/S is the same in
+  every epoch); the √-rule schedule is the control the rule must reject.
+- **claim-8-constant-pair**: the equivalence test on the constant pair; control: a constant pair
+  with a different η/S compared at equal SDE time (:func:`constant_control`).
+- **schedules-sqrt-rule-differs**: the contrast; control: CBS against CLR.
+- **claim-12-long-beats-short**: two-factor least squares; control: the [long] labels scrambled.
+- **claim-12-sharpness-oscillates** (amended): per schedule kind (CLR and CBS separately), the mean
+  log ratio of λ_max at low-noise to high-noise stage ends; control: the same statistic with the
+  roles of high- and low-noise stage ends swapped (a drift of λ_max that curves over training
+  makes both positive; a real oscillation makes the swapped one negative).
 """
 from __future__ import annotations
 
@@ -32,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from ... import stats
-from ...claims import Verdict
+from ... import rules
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
 from ...wording import MINUS, decimals_for_uncertainty as decimals, fixed as _f
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
@@ -109,8 +107,66 @@ def comparison(results, params) -> dict:
                 else dict(diff=math.nan, lo=math.nan, hi=math.nan, margin=m, n_a=len(xa), n_b=len(xb),
                           outcome="inconclusive"))
         out[name] = dict(a=a, b=b, test=test, gap=curve_gap(g[a], g[b]), train_gap=curve_gap(g[a], g[b], "train_acc"),
-                         a_acc=describe(xa), b_acc=describe(xb))
+                         a_acc=describe(xa), b_acc=describe(xb),
+                         curves=curve_equivalence(g[a], g[b], rules.get("claim-8-cbs-equals-clr")["curve_margin"]))
+    out["control"] = constant_control(results, params)
     return out
+
+
+def curve_equivalence(a: list[dict], b: list[dict], margin: float) -> dict:
+    """Two one-sided Welch tests at every epoch on the test accuracy (points) of ``a`` minus ``b``.
+
+    An intersection–union test: the curves are equivalent (holds) only when every epoch's 90 %
+    interval lies inside ±margin (no multiplicity correction is needed for that conclusion); they
+    differ (fails) when some epoch's interval lies entirely outside; else inconclusive.  Returns the
+    outcome and the epoch whose interval reaches farthest from 0 (``worst``)."""
+    A, B = curves(a), curves(b)
+    n = min(A.shape[1], B.shape[1])
+    per = []
+    for e in range(n):
+        xa, xb = A[:, e][np.isfinite(A[:, e])], B[:, e][np.isfinite(B[:, e])]
+        if len(xa) >= 2 and len(xb) >= 2:
+            per.append(dict(epoch=e + 1, **stats.equivalence(xa, xb, margin)))
+    if not per:
+        return dict(outcome=INCONCLUSIVE, margin=margin, n_epochs=0, worst=None)
+    outcomes = [p["outcome"] for p in per]
+    outcome = (FAILS if FAILS in outcomes else HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE)
+    worst = max(per, key=lambda p: max(abs(p["lo"]), abs(p["hi"])))
+    return dict(outcome=outcome, margin=margin, n_epochs=len(per), worst=worst,
+                n_fail=outcomes.count(FAILS), n_hold=outcomes.count(HOLDS))
+
+
+def both(final: str, curve: str) -> str:
+    """Amended claim-8 rule: holds when the final accuracies and the curves are both equivalent,
+    fails when either is shown to differ, else inconclusive."""
+    if FAILS in (final, curve):
+        return FAILS
+    return HOLDS if final == curve == HOLDS else INCONCLUSIVE
+
+
+def acc_at_epoch(row: dict, epoch: float) -> float:
+    """Test accuracy (points) at a fractional epoch, linear between the two logged epochs around it
+    (the first logged epoch when ``epoch`` <= 1)."""
+    acc = [math.nan if v is None else 100 * v for v in row["test_acc"]]
+    if epoch <= 1 or len(acc) == 1:
+        return acc[0]
+    i = min(int(math.floor(epoch)), len(acc) - 1)      # epoch i is acc[i - 1]
+    w = epoch - i
+    return acc[i - 1] if w <= 0 or i >= len(acc) else acc[i - 1] + w * (acc[i] - acc[i - 1])
+
+
+def constant_control(results, params) -> dict:
+    """The constant pair's negative control: ``const-control`` (S = bs_low, η = lr_high) read at the
+    SDE time t = epochs·N·lr_low/bs_low that ``const-low`` ends at, against ``const-low``."""
+    from .experiment import control_epoch
+
+    g = by_schedule(results)
+    if "const-control" not in g:
+        return dict(test=dict(outcome=NOT_RUN), epoch=math.nan)
+    e = control_epoch(params)
+    xa = np.array([acc_at_epoch(r, e) for r in g["const-control"] if not r["diverged"]], float)
+    xb = final_acc(g["const-low"])
+    return dict(test=stats.equivalence(xa, xb, params.equivalence_margin), epoch=e, a="const-control", b="const-low")
 
 
 def stage_effect(results, params) -> dict:
@@ -127,29 +183,39 @@ def stage_effect(results, params) -> dict:
             y += list(v)
             is_long += [flag] * len(v)
             is_cbs += [float(kind == "cbs")] * len(v)
-    fit = stats.ols(np.array(y), np.array(is_long), np.array(is_cbs), level=LEVEL)
+    level = rules.get("claim-12-long-beats-short")["level"]
+    fit = stats.ols(np.array(y), np.array(is_long), np.array(is_cbs), level=level)
+    # control: the [long] labels permuted by the fixed scrambled order (the CBS labels kept)
+    scrambled = np.array(is_long)[stats.scrambled_order(len(is_long))] if is_long else np.array(is_long)
+    ctrl = stats.ols(np.array(y), scrambled, np.array(is_cbs), level=level)
     return dict(short=short, long=long, b=float(fit["coef"][1]), lo=float(fit["lo"][1]), hi=float(fit["hi"][1]),
                 cbs=float(fit["coef"][2]), n=int(fit["n"]), per=per,
-                outcome=stats.sign_outcome(float(fit["lo"][1]), float(fit["hi"][1]), +1))
+                outcome=stats.sign_outcome(float(fit["lo"][1]), float(fit["hi"][1]), +1),
+                control=dict(b=float(ctrl["coef"][1]), lo=float(ctrl["lo"][1]), hi=float(ctrl["hi"][1]),
+                             outcome=stats.sign_outcome(float(ctrl["lo"][1]), float(ctrl["hi"][1]), +1)))
 
 
-def oscillation(results) -> dict:
-    """λ_max at the ends of high- and low-noise stages of every cyclic run (see the module docstring)."""
+def oscillation(results, kinds=("clr", "cbs"), *, swap: bool = False, level: float = LEVEL) -> dict:
+    """λ_max at the ends of high- and low-noise stages of the cyclic runs of ``kinds``: per run, the
+    mean over its high-noise stage ends of log(√(λ_before·λ_after) / λ_high), where before/after are
+    the neighbouring low-noise ends.  ``swap=True`` swaps the roles of high- and low-noise ends (the
+    negative control: the claim predicts it below 0; a curving drift of λ_max puts both on one side)."""
     per_run, pairs, lower, runs_all = [], 0, 0, 0
     by_step: dict = {}
     hvp_cold, hvp_warm = [], []
+    centre, side = ("low", "high") if swap else ("high", "low")
     for r in results.runs:
-        if r["kind"] not in ("clr", "cbs") or r["diverged"]:
+        if r["kind"] not in kinds or r["diverged"]:
             continue
-        kinds = dict((e, t) for e, t in results.schedules[r["schedule"]]["probes"])
+        stage = dict((e, t) for e, t in results.schedules[r["schedule"]]["probes"])
         lam = {q["epoch"]: q["lambda_max"] for q in r["probes"]}
         for q in r["probes"]:
             (hvp_warm if q["warm_start"] else hvp_cold).append(q["n_hvp"])
-        ends = sorted(e for e in lam if e in kinds)
+        ends = sorted(e for e in lam if e in stage)
         logs = []
         for i in range(1, len(ends) - 1):
             before, e, after = ends[i - 1], ends[i], ends[i + 1]
-            if (kinds[e] == "high" and kinds[before] == kinds[after] == "low"
+            if (stage[e] == centre and stage[before] == stage[after] == side
                     and min(lam[before], lam[e], lam[after]) > 0):
                 logs.append(0.5 * (math.log(lam[before]) + math.log(lam[after])) - math.log(lam[e]))
         if not logs:
@@ -164,7 +230,7 @@ def oscillation(results) -> dict:
         b["runs"] += 1
         b["runs_all"] += all(x > 0 for x in logs)
     if len(per_run) >= 2:
-        mean, half = stats.mean_ci(per_run, LEVEL)
+        mean, half = stats.mean_ci(per_run, level)
         lo, hi = mean - half, mean + half
     else:
         mean, lo, hi = (per_run[0] if per_run else math.nan), math.nan, math.nan
@@ -176,10 +242,35 @@ def oscillation(results) -> dict:
                 n_cold=len(hvp_cold), n_warm=len(hvp_warm))
 
 
+def all_of(outcomes) -> str:
+    """Amended claim-12 sharpness rule over CLR and CBS separately: holds when every one holds,
+    fails when any fails, else inconclusive."""
+    outcomes = list(outcomes)
+    if FAILS in outcomes:
+        return FAILS
+    return HOLDS if outcomes and all(o == HOLDS for o in outcomes) else INCONCLUSIVE
+
+
+def oscillations(results) -> dict:
+    """The sharpness oscillation pooled (the rule as first registered), per schedule kind (the
+    amended rule) and with the stage roles swapped (the control), each at the rule's level."""
+    level = rules.get("claim-12-sharpness-oscillates")["level"]
+    out = dict(pooled=oscillation(results, level=level),
+               control_pooled=oscillation(results, swap=True, level=level))
+    for kind in ("clr", "cbs"):
+        out[kind] = oscillation(results, (kind,), level=level)
+        out[f"control_{kind}"] = oscillation(results, (kind,), swap=True, level=level)
+    out["outcome"] = all_of(out[k]["outcome"] for k in ("clr", "cbs"))
+    out["control_outcome"] = all_of(out[f"control_{k}"]["outcome"] for k in ("clr", "cbs"))
+    return out
+
+
 def cost(results) -> list[dict]:
     """Per schedule: parameter updates per run and training-step seconds per run (mean over seeds)."""
     out = []
     for name, rows in by_schedule(results).items():
+        if name == "const-control":          # a control read at a fraction of its epochs, not a schedule
+            continue
         out.append(dict(schedule=name, kind=rows[0]["kind"], step_size=rows[0]["step_size"],
                         updates=float(np.mean([r["updates"] for r in rows])),
                         seconds=float(np.mean([r["train_seconds"] for r in rows])),
@@ -225,7 +316,7 @@ def table_rows(results, params) -> list[dict]:
 
 def summary(results, params) -> dict:
     return dict(comparison=comparison(results, params), stages=stage_effect(results, params),
-                oscillation=oscillation(results), cost=cost(results), ratios=cost_ratios(results, params),
+                oscillation=oscillation(results), oscillations=oscillations(results), cost=cost(results), ratios=cost_ratios(results, params),
                 table=table_rows(results, params))
 
 
@@ -274,77 +365,173 @@ def ratio_interval(o: dict) -> str:
     return f"{_f(math.exp(o['mean_log']), 2)} [{_f(math.exp(o['lo']), 2)}, {_f(math.exp(o['hi']), 2)}]"
 
 
+# -- verdicts under the registered rules ---------------------------------------------------------------------
+POWER_PROFILES = ("laptop", "gpu", "paper")
+
+
+def profile_seeds(chapter: str = "schedules") -> dict[str, int]:
+    """Seeds per setting of ``chapter`` in each built-in profile (which profile would decide)."""
+    from ... import profiles
+
+    out = {}
+    for name in POWER_PROFILES:
+        try:
+            out[name] = int(profiles.chapter_values(name, chapter)["seeds"])
+        except Exception:                      # a profile without the chapter: not a candidate
+            continue
+    return out
+
+
+def power_text(half_width: float, n: int, target: float, unit: str, *, chapter: str = "schedules",
+               what: str = "seeds per schedule") -> str:
+    """What an inconclusive interval could have seen: the smallest effect detected at 80 % power
+    (:func:`stats.detectable_effect`), and the seeds (:func:`stats.runs_needed`) and built-in profile
+    that would shrink the half-width to ``target`` (could be shared with other chapters)."""
+    if not (math.isfinite(half_width) and n):
+        return f"too few runs for an interval; at least two {what} are needed"
+    d = stats.detectable_effect(half_width)
+    digits = max(1, decimals(half_width))
+    text = (f"effects smaller than {_f(d, digits)} {unit} were below what these runs detect at 80% power "
+            f"(interval half-width {_f(half_width, digits)} {unit}, {n} {what})")
+    if not (math.isfinite(target) and round(target, digits) > 0):
+        return text + "; the estimate sits on the threshold: no number of seeds decides it"
+    need = stats.runs_needed(n, half_width, target)
+    if need <= n:
+        return (text + f"; it is already as narrow as the distance to the threshold ({_f(target, digits)} {unit}) "
+                "but not centred on the estimate: more seeds would narrow it, none is computed here")
+    enough = [p for p, k in profile_seeds(chapter).items() if k >= need]
+    return (text + f"; a half-width of {_f(target, digits)} {unit} would decide it, about {need} {what}: "
+            + (f"the {enough[0]} profile has enough" if enough else "no built-in profile has that many"))
+
+
+def _tost_text(c: dict, m: float) -> str:
+    t = c["test"]
+    return (f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval, margin ±{m:g}; "
+            f"{t['n_a']} and {t['n_b']} runs)")
+
+
+def _curve_text(cv: dict) -> str:
+    w = cv.get("worst")
+    if not w:
+        return "no epoch with two runs on each side"
+    return (f"at every one of {cv['n_epochs']} epochs within ±{cv['margin']:g} points: {cv['outcome']} "
+            f"(widest at epoch {w['epoch']}: {with_interval(w['diff'], w['lo'], w['hi'])})")
+
+
+def _tost_power(t: dict, margin: float, chapter="schedules", what="seeds per schedule") -> str:
+    hw = 0.5 * (t["hi"] - t["lo"]) if all(math.isfinite(t.get(k, math.nan)) for k in ("lo", "hi")) else math.nan
+    return power_text(hw, min(t.get("n_a", 0), t.get("n_b", 0)), margin - abs(t["diff"]) if math.isfinite(t["diff"])
+                      else math.nan, "points", chapter=chapter, what=what)
+
+
+def _claim8_power(c: dict, m: float) -> str:
+    """The part of the amended claim-8 rule that is undecided: the final test, else the widest epoch."""
+    if c["test"]["outcome"] != HOLDS or not c["curves"].get("worst"):
+        return _tost_power(c["test"], m)
+    w = c["curves"]["worst"]
+    return "along the curves (widest epoch " + str(w["epoch"]) + "): " + _tost_power(w, c["curves"]["margin"])
+
+
 def verdicts(results, params) -> list[Verdict]:
     facts = summary(results, params)
     common = dict(chapter="schedules", profile=params.profile)
     m = params.equivalence_margin
     out = []
     comp = facts["comparison"]
-    for key, vid, statement, figure in (
-            ("cyclic", "claim-8-cbs-equals-clr",
-             "A cyclic batch-size schedule matches the cyclic learning-rate schedule with the same η/S.", "fig-sched-cyclic"),
-            ("constant", "claim-8-constant-pair",
-             "Constant (S, η) pairs with the same η/S reach the same test accuracy.", "fig-sched-constant")):
-        c = comp[key]
-        t = c["test"]
-        out.append(Verdict(
-            id=vid, claim=8, statement=statement, source=SOURCE_FIG4,
-            rule=(f"two one-sided Welch tests on final test accuracy, margin ±{m:g} points (fixed before the runs): "
-                  "holds if the 90% interval of the difference lies inside the margin, fails if entirely outside, "
-                  "else inconclusive; the largest gap between mean test-accuracy curves reported beside it"),
-            outcome=t["outcome"], figure=figure,
-            evidence={"difference_points": t["diff"], "lo": t["lo"], "hi": t["hi"], "margin": m, "n_a": t["n_a"],
-                      "n_b": t["n_b"], "largest_curve_gap": c["gap"]["gap"], "gap_epoch": c["gap"]["epoch"]},
-            summary=(f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval) against a "
-                     f"margin of ±{m:g} ({t['n_a']} and {t['n_b']} runs); the mean curves are at most "
-                     f"{_f(c['gap']['gap'], 1)} points apart (epoch {c['gap']['epoch']})."),
-            **common))
-    c = comp["sqrt"]
-    t = c["test"]
-    flipped = {"holds": "fails", "fails": "holds"}.get(t["outcome"], "inconclusive")
-    out.append(Verdict(
-        id="schedules-sqrt-rule-differs", claim=None,
-        statement="A √-rule batch schedule (η/√S equal to CLR's) does not match the cyclic learning rate.",
-        source="ours (the contrast of the ICLR 2018 submission, §4.2 and Fig. 4)",
-        rule=(f"the same equivalence test against CLR, margin ±{m:g} points: holds if the difference exceeds the margin "
-              "with confidence (interval entirely outside), fails if equivalent, else inconclusive"),
-        outcome=flipped, figure="fig-sched-cyclic",
-        evidence={"difference_points": t["diff"], "lo": t["lo"], "hi": t["hi"], "margin": m,
-                  "largest_curve_gap": c["gap"]["gap"], "gap_epoch": c["gap"]["epoch"]},
-        summary=(f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval) against a "
-                 f"margin of ±{m:g}; the mean curves are at most {_f(c['gap']['gap'], 1)} points apart "
-                 f"(epoch {c['gap']['epoch']})."),
-        **common))
+    cy, sq, co, ctrl = comp["cyclic"], comp["sqrt"], comp["constant"], comp["control"]
+
+    # claim 8, cyclic: amended (final accuracy and curves); control: the √-rule schedule
+    outcome = both(cy["test"]["outcome"], cy["curves"]["outcome"])
+    control = both(sq["test"]["outcome"], sq["curves"]["outcome"])
+    out.append(ruled(
+        "claim-8-cbs-equals-clr", id="claim-8-cbs-equals-clr", source=SOURCE_FIG4, figure="fig-sched-cyclic",
+        outcome=outcome, control_outcome=control, original_outcome=cy["test"]["outcome"],
+        original_control_outcome=sq["test"]["outcome"],
+        control_summary=f"{_tost_text(sq, m)}: {sq['test']['outcome']}; curves {_curve_text(sq['curves'])}",
+        evidence={"difference_points": cy["test"]["diff"], "lo": cy["test"]["lo"], "hi": cy["test"]["hi"],
+                  "margin": m, "n_a": cy["test"]["n_a"], "n_b": cy["test"]["n_b"],
+                  "final_outcome": cy["test"]["outcome"], "curve_outcome": cy["curves"]["outcome"],
+                  "curve_margin": cy["curves"]["margin"], "largest_curve_gap": cy["gap"]["gap"],
+                  "gap_epoch": cy["gap"]["epoch"], "sqrt_largest_curve_gap": sq["gap"]["gap"],
+                  "sqrt_final_outcome": sq["test"]["outcome"], "sqrt_curve_outcome": sq["curves"]["outcome"]},
+        summary=f"{_tost_text(cy, m)}: {cy['test']['outcome']}; the mean curves {_curve_text(cy['curves'])}.",
+        power=_claim8_power(cy, m), **common))
+
+    # claim 8, constant pair; control: a pair with a different η/S at equal SDE time
+    ct = ctrl["test"]
+    out.append(ruled(
+        "claim-8-constant-pair", id="claim-8-constant-pair", source=SOURCE_FIG4, figure="fig-sched-constant",
+        outcome=co["test"]["outcome"], control_outcome=ct["outcome"],
+        control_summary=(f"S = {params.bs_low}, η = {params.lr_high:g} read at epoch {_f(ctrl['epoch'], 1)} "
+                         f"(equal SDE time) minus S = {params.bs_low}, η = {params.lr_low:g}: "
+                         f"{with_interval(ct['diff'], ct['lo'], ct['hi'])} points, {ct['outcome']}"
+                         if ct.get("outcome") != NOT_RUN else ""),
+        evidence={"difference_points": co["test"]["diff"], "lo": co["test"]["lo"], "hi": co["test"]["hi"],
+                  "margin": m, "n_a": co["test"]["n_a"], "n_b": co["test"]["n_b"],
+                  "largest_curve_gap": co["gap"]["gap"], "gap_epoch": co["gap"]["epoch"],
+                  "control_difference": ct.get("diff"), "control_lo": ct.get("lo"), "control_hi": ct.get("hi")},
+        summary=(f"{_tost_text(co, m)}; the mean curves are at most {_f(co['gap']['gap'], 1)} points apart "
+                 f"(epoch {co['gap']['epoch']})."),
+        power=_tost_power(co["test"], m), **common))
+
+    # the √-rule contrast; control: CBS against CLR (claim 8 says they match)
+    flip = {HOLDS: FAILS, FAILS: HOLDS}
+    out.append(ruled(
+        "schedules-sqrt-rule-differs", id="schedules-sqrt-rule-differs",
+        source="ours (the contrast of the ICLR 2018 submission, §4.2 and Fig. 4)", figure="fig-sched-cyclic",
+        outcome=flip.get(sq["test"]["outcome"], INCONCLUSIVE),
+        control_outcome=flip.get(cy["test"]["outcome"], INCONCLUSIVE),
+        control_summary=f"{_tost_text(cy, m)}",
+        evidence={"difference_points": sq["test"]["diff"], "lo": sq["test"]["lo"], "hi": sq["test"]["hi"],
+                  "margin": m, "largest_curve_gap": sq["gap"]["gap"], "gap_epoch": sq["gap"]["epoch"]},
+        summary=(f"{_tost_text(sq, m)}; the mean curves are at most {_f(sq['gap']['gap'], 1)} points apart "
+                 f"(epoch {sq['gap']['epoch']})."),
+        power=_tost_power(sq["test"], m), **common))
+
+    # claim 12, accuracy; control: [long] labels scrambled
     st = facts["stages"]
-    out.append(Verdict(
-        id="claim-12-long-beats-short", claim=12,
-        statement="Long cyclic stages end at a slightly higher test accuracy than short ones.", source=SOURCE_STAGES,
-        rule=("least squares over the CLR and CBS runs at the shortest and longest stage length: "
-              "accuracy = a + b·[long] + c·[CBS]; holds if the 95% t interval of b lies above 0, "
-              "fails if below, inconclusive if it contains 0"),
-        outcome=st["outcome"], figure="fig-sched-stages",
+    sc = st["control"]
+    hw = 0.5 * (st["hi"] - st["lo"]) if math.isfinite(st["hi"] - st["lo"]) else math.nan
+    d = decimals(hw) if math.isfinite(hw) else 2
+    out.append(ruled(
+        "claim-12-long-beats-short", id="claim-12-long-beats-short", source=SOURCE_STAGES, figure="fig-sched-stages",
+        outcome=st["outcome"], control_outcome=sc["outcome"],
+        control_summary=f"b = {with_interval(sc['b'], sc['lo'], sc['hi'])} points with the labels scrambled",
         evidence={"long_minus_short_points": st["b"], "lo": st["lo"], "hi": st["hi"], "n_runs": st["n"],
                   "clr_difference": st["per"]["clr"]["diff"], "cbs_difference": st["per"]["cbs"]["diff"],
-                  "short_epochs": st["short"], "long_epochs": st["long"]},
+                  "short_epochs": st["short"], "long_epochs": st["long"], "control_b": sc["b"],
+                  "control_lo": sc["lo"], "control_hi": sc["hi"]},
         summary=(f"stages of {st['long']} epochs minus stages of {st['short']}: "
                  f"{with_interval(st['b'], st['lo'], st['hi'])} points (95% interval, {st['n']} runs; "
-                 f"CLR {_f(st['per']['clr']['diff'], decimals(0.5 * (st['hi'] - st['lo'])), True)}, "
-                 f"CBS {_f(st['per']['cbs']['diff'], decimals(0.5 * (st['hi'] - st['lo'])), True)})."),
+                 f"CLR {_f(st['per']['clr']['diff'], d, True)}, CBS {_f(st['per']['cbs']['diff'], d, True)})."),
+        power=power_text(hw, st["n"] // 4 if st["n"] else 0, abs(st["b"]) if math.isfinite(st["b"]) else math.nan,
+                         "points"),
         **common))
-    o = facts["oscillation"]
-    out.append(Verdict(
-        id="claim-12-sharpness-oscillates", claim=12,
-        statement="Sharpness oscillates with the stages: λ_max is lower after high-noise stages than after low-noise ones.",
-        source=SOURCE_STAGES,
-        rule=("per cyclic run, the mean over its high-noise stage ends of log(geometric mean of λ_max at the "
-              "low-noise stage ends before and after / λ_max at the high-noise end); holds if the 95% t interval of "
-              "its mean over runs lies above 0, fails if below, else inconclusive"),
-        outcome=o["outcome"], figure="fig-sched-stages",
-        evidence={"mean_log_ratio": o["mean_log"], "lo": o["lo"], "hi": o["hi"], "ratio": o["ratio"],
-                  "cycles": o["pairs"], "cycles_lower_after_high": o["lower"], "runs": o["n_runs"],
-                  "runs_every_cycle": o["runs_all"]},
-        summary=(f"λ_max after low-noise stages is {ratio_interval(o)} times its value after high-noise stages "
-                 f"(geometric mean, 95% interval); lower after the high-noise stage in {o['lower']} of "
-                 f"{o['pairs']} cycles, and in every cycle in {o['runs_all']} of {o['n_runs']} runs."),
+
+    # claim 12, sharpness: amended (CLR and CBS separately); control: stage roles swapped
+    os_ = facts["oscillations"]
+
+    def osc(o, name):
+        return (f"{name}: λ_max after low-noise stages {ratio_interval(o)} times that after high-noise ones "
+                f"({o['lower']} of {o['pairs']} cycles, {o['n_runs']} runs)")
+
+    widest = max((os_[k] for k in ("clr", "cbs")), key=lambda o: (o["hi"] - o["lo"]) if math.isfinite(o["hi"] - o["lo"])
+                 else math.inf)
+    hw = 0.5 * (widest["hi"] - widest["lo"]) if math.isfinite(widest["hi"] - widest["lo"]) else math.nan
+    out.append(ruled(
+        "claim-12-sharpness-oscillates", id="claim-12-sharpness-oscillates", source=SOURCE_STAGES,
+        figure="fig-sched-stages", outcome=os_["outcome"], control_outcome=os_["control_outcome"],
+        original_outcome=os_["pooled"]["outcome"], original_control_outcome=os_["control_pooled"]["outcome"],
+        control_summary=(f"swapped roles: CLR {ratio_interval(os_['control_clr'])} ({os_['control_clr']['outcome']}), "
+                         f"CBS {ratio_interval(os_['control_cbs'])} ({os_['control_cbs']['outcome']})"),
+        evidence={"clr_mean_log_ratio": os_["clr"]["mean_log"], "clr_lo": os_["clr"]["lo"], "clr_hi": os_["clr"]["hi"],
+                  "clr_outcome": os_["clr"]["outcome"], "cbs_mean_log_ratio": os_["cbs"]["mean_log"],
+                  "cbs_lo": os_["cbs"]["lo"], "cbs_hi": os_["cbs"]["hi"], "cbs_outcome": os_["cbs"]["outcome"],
+                  "pooled_mean_log_ratio": os_["pooled"]["mean_log"], "pooled_lo": os_["pooled"]["lo"],
+                  "pooled_hi": os_["pooled"]["hi"], "cycles": os_["pooled"]["pairs"], "runs": os_["pooled"]["n_runs"]},
+        summary=f"{osc(os_['clr'], 'cyclic η (CLR)')}: {os_['clr']['outcome']}; {osc(os_['cbs'], 'cyclic S (CBS)')}: "
+                f"{os_['cbs']['outcome']} (95% intervals).",
+        power=power_text(hw, widest["n_runs"], abs(widest["mean_log"]) if math.isfinite(widest["mean_log"]) else math.nan,
+                         "in log λ_max", what="runs per schedule kind"),
         **common))
     return out

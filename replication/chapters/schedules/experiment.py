@@ -1,6 +1,6 @@
 """Run configs of the "batch-size schedules" chapter, built from its parameters.
 
-Seven schedules, each trained with ``seeds`` seeds for ``epochs`` epochs (plain or momentum SGD,
+Eight schedules, each trained with ``seeds`` seeds for ``epochs`` epochs (plain or momentum SGD,
 :class:`replication.train.TrainConfig`):
 
 - ``clr-<s>`` / ``cbs-<s>`` for every stage length ``s`` in ``step_sizes``: the paper's pair
@@ -13,6 +13,10 @@ Seven schedules, each trained with ``seeds`` seeds for ``epochs`` epochs (plain 
   epoch (η/S does not: it falls to lr_low² / (lr_high · bs_low) in the low-noise stages).
 - ``const-low`` / ``const-high``: constant (S, η) = (bs_low, lr_low) and (bs_high, lr_high), the
   same η/S (the paper's Fig. 4, right).
+- ``const-control``: constant (S, η) = (bs_low, lr_high), η/S larger by lr_high / lr_low: the negative
+  control of the constant pair (a pair the claim says differ).  It is compared with ``const-low`` at
+  equal SDE time t = epochs·N·η/S, i.e. after epochs·lr_low/lr_high of its epochs
+  (:func:`control_epochs` trains the whole epochs that cover it; the accuracy there is interpolated in t).
 
 Stages: epoch e (0-based) of a triangular schedule with stage length s is a low-noise extreme when
 e is a multiple of 2s and a high-noise extreme when e ≡ s (mod 2s).  ``epochs - 1`` is a multiple
@@ -27,7 +31,7 @@ from ...train import DATASET_INFO
 from ...schedules import Table, clr_cbs_pair
 
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
-SCHEDULES = ("clr", "cbs", "sqrt", "const-low", "const-high")
+SCHEDULES = ("clr", "cbs", "sqrt", "const-low", "const-high", "const-control")
 
 
 def bs_high(params) -> int:
@@ -36,6 +40,19 @@ def bs_high(params) -> int:
 
 def sqrt_bs_max(params) -> int:
     return int(round(params.bs_low * (params.lr_high / params.lr_low) ** 2))
+
+
+def control_epoch(params) -> float:
+    """The (fractional) epoch at which ``const-control`` has covered the SDE time of ``const-low``:
+    epochs · lr_low / lr_high (same N and S, η larger by lr_high / lr_low)."""
+    return params.epochs * params.lr_low / params.lr_high
+
+
+def control_epochs(params) -> int:
+    """Whole epochs ``const-control`` trains: the first that reaches :func:`control_epoch`."""
+    import math
+
+    return max(1, math.ceil(control_epoch(params) - 1e-9))
 
 
 def check(values: dict) -> None:
@@ -123,6 +140,9 @@ def schedules(params) -> dict[str, dict]:
                             step_size=None, probes=end)
     out["const-high"] = dict(overrides={"lr": params.lr_high, "batch_size": bs_high(params)}, kind="const-high",
                              step_size=None, probes=end)
+    out["const-control"] = dict(overrides={"lr": params.lr_high, "batch_size": params.bs_low,
+                                           "epochs": control_epochs(params)},
+                                kind="const-control", step_size=None, probes=())
     return out
 
 

@@ -56,8 +56,16 @@ def findings(facts: dict, verdicts, params) -> str:
     where = {"holds": f"and its whole 90% interval lies inside the margin of {margin}",
              "fails": f"and its whole 90% interval lies outside the margin of {margin}",
              "inconclusive": f"but its 90% interval reaches beyond the margin of {margin}"}
-    out = [f"**What we find.** CBS ends {_distance(cy)} CLR, {where.get(by['claim-8-cbs-equals-clr'], '')}: "
-           f"{verdict_clause('claim 8', by['claim-8-cbs-equals-clr'])} for the cyclic pair."]
+    curve = cy["curves"]
+    curve_words = {"holds": f"at every epoch its 90% interval stays within ±{curve['margin']:g} points",
+                   "fails": f"at some epoch its 90% interval lies entirely beyond ±{curve['margin']:g} points",
+                   "inconclusive": f"at some epoch its 90% interval reaches beyond ±{curve['margin']:g} points"}
+    w = curve.get("worst") or {}
+    out = [f"**What we find.** CBS ends {_distance(cy)} CLR, {where.get(cy['test']['outcome'], '')}; along the "
+           f"way {curve_words.get(curve['outcome'], '')}"
+           + (f" (widest at epoch {w['epoch']})" if w else "")
+           + f": {verdict_clause('claim 8', by['claim-8-cbs-equals-clr'])} for the cyclic pair under the amended "
+           f"rule, which judges both."]
     sq_outcome = by["schedules-sqrt-rule-differs"]
     if sq_outcome == "holds":
         out.append(f"The √-rule schedule ends {_distance(sq)} CLR, beyond the margin: the contrast **holds**, "
@@ -73,6 +81,11 @@ def findings(facts: dict, verdicts, params) -> str:
         out.append(f"Its mean test-accuracy curve, though, is {gap}: what separates the two rules is the path, "
                    f"not the end point." if sq_outcome != "holds" else f"Along the way its mean test-accuracy "
                    f"curve is {gap}.")
+    ct = comp["control"]["test"]
+    if ct.get("outcome") not in (None, "not run"):
+        out.append(f"The control pair, the small batch with the large learning rate read at the same SDE time "
+                   f"(epoch {_f(comp['control']['epoch'], 1)}), ends {_distance(comp['control'])} the small-batch "
+                   f"runs, and the equivalence test is {ct['outcome']} there.")
     co_outcome = by["claim-8-constant-pair"]
     out.append(f"In the constant pair with equal η/S ({{numref}}`fig-sched-constant`) the large batch ends "
                f"{_distance(co)} the small one: {verdict_clause('claim 8', co_outcome)} for this pair."
@@ -137,10 +150,17 @@ def stage_findings(facts: dict, verdicts) -> str:
            f"CLR {_f(st['per']['clr']['diff'], d, True)}, CBS {_f(st['per']['cbs']['diff'], d, True)}). The paper "
            f"reports a gain of {paper['paper_low']:g} to {paper['paper_high']:g} points for both: "
            f"{verdict_clause('claim 12 on accuracy', by['claim-12-long-beats-short'])}.")
-    sharp = (f"**Sharpness oscillates with the stages.** At the end of a low-noise stage $\\lambda_{{\\max}}$ is "
-             f"{ratio_interval(o)} times its value at the end of the neighbouring high-noise stage (geometric mean "
-             f"over runs, 95% interval). It is lower after the high-noise stage in {o['lower']} of {o['pairs']} "
-             f"cycles, and in every cycle in {o['runs_all']} of {o['n_runs']} runs: "
+    os_ = facts["oscillations"]
+
+    def one(kind, name):
+        x = os_[kind]
+        return (f"with cyclic {name} it is {ratio_interval(x)} times its value at the end of the neighbouring "
+                f"high-noise stage, lower after the high-noise stage in {x['lower']} of {x['pairs']} cycles")
+
+    sharp = (f"**Sharpness oscillates with the stages.** At the end of a low-noise stage $\\lambda_{{\\max}}$ "
+             f"{one('clr', 'η (CLR)')}; {one('cbs', 'S (CBS)')} (geometric means over runs, 95% intervals). With "
+             f"the roles of the stage ends swapped, the control, the ratio is {ratio_interval(os_['control_clr'])} "
+             f"(CLR) and {ratio_interval(os_['control_cbs'])} (CBS): "
              f"{verdict_clause('claim 12 on sharpness', by['claim-12-sharpness-oscillates'])}.")
     return acc + "\n\n" + sharp
 
@@ -205,3 +225,13 @@ def benchmark_dropdown(record) -> str:
     text = re.sub(r"(\*\*Table: [^\n]*\*\*)\n+(?=\|)", r"\1\n\n", text)
     return (f"::::{{admonition}} Benchmark: {for_page(record.title)}\n:class: dropdown\n\n{text}\n\n"
             f"*Written {record.modified} on the machine `{record.machine}` by the tracking benchmark.*\n::::")
+
+
+def rules_section(chapter: str) -> str:
+    """The chapter's registered rules (``rules.yaml``) as :func:`replication.figures.rule_markdown`
+    writes them, each with what it measures added (used by the memorization page too)."""
+    from ... import rules
+    from ...figures import rule_markdown
+
+    return "\n".join(rule_markdown(rule) + f"  \n  *Measure:* {' '.join(rule.measure.split())}."
+                      for rule in rules.for_chapter(chapter).values())
