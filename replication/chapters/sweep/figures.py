@@ -67,7 +67,7 @@ def partial_dependence(results, params, facts):
             axes[0, 0].axvline(brk["best"]["centre"], color="0.3", ls="--", lw=1)
     axes[0, 0].set_ylabel("validation accuracy (%)")
     axes[1, 0].set_ylabel(r"$\lambda_{\max}$ ($\eta\lambda_{\max}<2$)")
-    axes[0, 1].legend(loc="lower left", fontsize=7.5, ncol=1)
+    axes[0, 1].legend(loc="lower left", fontsize=F.SMALL_FONT, ncol=1)
     fig.tight_layout()
     return fig
 
@@ -94,7 +94,7 @@ def group_correlations(results, params, facts):
                 ax.errorbar([i + 0.3], [s["mean"]], yerr=[[s["mean"] - lo], [hi - s["mean"]]], fmt="D", ms=4,
                             color="k", capsize=2.5)
         ax.axhline(0, color="0.4", lw=0.8)
-        ax.set_xticks(range(len(cases)), [c[2] for c in cases], fontsize=7.5)
+        ax.set_xticks(range(len(cases)), [c[2] for c in cases], fontsize=F.SMALL_FONT)
         ax.set_ylim(-1.05, 1.05)
         ax.set_ylabel("Spearman ρ")
         ax.set_title(title)
