@@ -125,11 +125,15 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
 
 
 def markdown(text: str) -> None:
-    """Show computed markdown.  A table announced as ``**Table: caption** more caption`` followed by a
-    blank line and a markdown table becomes a numbered table with that caption (see :func:`numbered_tables`)."""
+    """Show computed markdown, in the book's notation (:func:`replication.wording.mathify`: plain
+    ``λ_max`` or ``6.58e-05`` in chapter texts become rendered math and powers of ten).  A table
+    announced as ``**Table: caption** more caption`` followed by a blank line and a markdown table
+    becomes a numbered table with that caption (see :func:`numbered_tables`)."""
     from IPython.display import Markdown, display
 
-    display(Markdown(numbered_tables(text)))
+    from .wording import mathify
+
+    display(Markdown(numbered_tables(mathify(text))))
 
 
 _TABLE = re.compile(r"^\*\*Table:\s*(?P<bold>.*?)\*\*(?P<rest>[^\n]*(?:\n(?!\n)[^\n]*)*)\n\n"

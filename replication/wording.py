@@ -166,3 +166,25 @@ def outcome_phrase(outcome: str) -> str:
 def verdict_clause(subject: str, outcome: str) -> str:
     """"claim 8 **holds**", "claim 12 is **inconclusive**", "claim 4 was **not run**"."""
     return f"{subject} {outcome_phrase(outcome)}"
+
+
+_PLAIN_MATH = ((re.compile(r"λ_\{?max\}?"), r"$\\lambda_{\\max}$"), (re.compile(r"‖H‖_F"), r"$\\Vert H\\Vert_F$"),
+               (re.compile(r"(?<![\w*])T\*"), r"$T^*$"), (re.compile(r"β[∗*]"), r"$\\beta^*$"),
+               (re.compile(r"Tr H\b"), r"$\\operatorname{Tr} H$"), (re.compile(r"Tr C\b"), r"$\\operatorname{Tr} C$"))
+_E_NUMBER = re.compile(r"(?<![\w.])([+\-−]?\d+(?:\.\d+)?)[eE]([+\-]?\d+)\b")
+_SUPERSCRIPT = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def mathify(markdown: str) -> str:
+    """Computed markdown in the book's notation: the plain forms chapters write in verdict texts
+    (``λ_max``, ``‖H‖_F``, ``T*``, ``β*``, ``Tr H``) as rendered math, and E-notation numbers
+    (``6.58e-05``) as powers of ten (6.58×10⁻⁵), leaving code spans and existing math alone."""
+    parts = re.split(r"(`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]+\$)", markdown, flags=re.S)
+    for i in range(0, len(parts), 2):
+        text = parts[i]
+        for pattern, replacement in _PLAIN_MATH:
+            text = pattern.sub(replacement, text)
+        text = _E_NUMBER.sub(lambda m: f"{m.group(1).replace('-', MINUS)}×10{str(int(m.group(2))).translate(_SUPERSCRIPT)}",
+                             text)
+        parts[i] = text
+    return "".join(parts)
