@@ -90,9 +90,6 @@ def test_pages_in_a_real_browser(browser_problems):
     assert [p for p in browser_problems if not any(kind in p for kind in NOTATION)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 23, item 5: the chapters' verdict texts (claims.py, owned by the "
-                   "chapters) still write plain λ_max, ‖H‖_F, T*, β∗ and one E-notation number; shared code no "
-                   "longer does. Strict: remove this mark when they are fixed")
 def test_pages_write_numbers_and_math_in_the_book_style(browser_problems):
     assert [p for p in browser_problems if any(kind in p for kind in NOTATION)] == []
 
