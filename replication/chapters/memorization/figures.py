@@ -3,7 +3,8 @@ are drawn in percent, as the page quotes them."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter
 
 from ... import figures as F
 from . import claims
@@ -41,6 +42,39 @@ def curves(results, params, facts):
             ax.set_xlabel("training accuracy, noisy labels (%)")
         for ax in axes[::2]:
             ax.set_ylabel("clean held-out accuracy (%)")
+        F.ratio_colorbar(fig, axes, norm)
+    return fig
+
+
+def against_epoch(results, params, facts):
+    """The paper's appendix Fig. 11 (after Arpit et al.): accuracy on the corrupted labels (solid)
+    and clean held-out accuracy (dashed) against epoch, the seeds' mean per η/S, one panel per
+    (noise level, momentum); memorization of the random labels starts after the held-out accuracy
+    has peaked."""
+    by_panel = claims.panels(results.rows)
+    norm = F.ratio_norm(r["ratio"] for r in results.rows)
+    with F.style():
+        fig, axes = _panel_axes(len(by_panel), row_height=2.6)
+        for ax, ((noise, m), rows) in zip(axes, by_panel.items()):
+            by_ratio: dict = {}
+            for r in rows:
+                if not r["diverged"]:
+                    by_ratio.setdefault(r["ratio"], []).append(r)
+            for ratio, rs in sorted(by_ratio.items()):
+                color = F.ratio_color(ratio, norm)
+                for key, ls in (("memorized_acc", "-"), ("test_acc", "--")):
+                    n = min(len(r["history"][key]) for r in rs)
+                    Y = 100 * np.array([r["history"][key][:n] for r in rs], float)
+                    ax.plot(np.arange(1, n + 1), Y.mean(0), color=color, ls=ls, lw=1.0)
+            ax.set_title(facts["panels"][(noise, m)]["name"])
+        for ax in axes[-2:]:
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for ax in axes[::2]:
+            ax.set_ylabel("accuracy (%)")
+        styles = [Line2D([], [], color="0.3", ls="-"), Line2D([], [], color="0.3", ls="--")]
+        fig.legend(styles, ["corrupted labels (memorized)", "clean held-out"], loc="outside upper center",
+                   ncol=2, fontsize=F.SMALL_FONT)
         F.ratio_colorbar(fig, axes, norm)
     return fig
 

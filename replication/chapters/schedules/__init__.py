@@ -68,7 +68,7 @@ def _row(labels: dict, cfg, result) -> dict:
     shared = p.get("timing_shared_by", 1) or 1
     return dict(**labels, key=result.key, diverged=bool(p["diverged"]), epochs_completed=p["epochs_completed"],
                 epoch=list(h["epoch"]), train_acc=list(h["train_acc"]), test_acc=list(h["test_acc"]),
-                train_loss=list(h["train_loss"]), lr=list(h["lr"]), batch_size=list(h["batch_size"]),
+                train_loss=list(h["train_loss"]), test_loss=list(h.get("test_loss") or []), lr=list(h["lr"]), batch_size=list(h["batch_size"]),
                 ratio=list(h["ratio"]), steps_per_epoch=list(h["steps"]),
                 final_test_acc=p["final"].get("test_acc"), final_train_acc=p["final"].get("train_acc"),
                 updates=int(sum(h["steps"])),

@@ -6,7 +6,7 @@ the next categorical colours; η/S (when it is the colour) on the book's viridis
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from ... import figures as F
 from ... import stats
@@ -165,6 +165,45 @@ def stages(results, params):
     return fig
 
 
+def loss_curves(results, params):
+    """The paper's appendix Fig. 10: the full loss curves behind Fig. 4 — training and test
+    cross-entropy against epoch (log scale) for the cyclic schedules at ``fig4_step_size`` and the
+    constant pair; geometric mean over seeds with the t interval of the mean log."""
+    s = params.fig4_step_size
+    g = claims.by_schedule(results)
+    cyclic = [n for n in (f"clr-{s}", f"cbs-{s}", f"sqrt-{s}") if n in g]
+    const = [n for n in results.schedules if results.schedules[n]["kind"] in ("const-low", "const-high") and n in g]
+    fig, axes = F.column_figure(2, 2, row_height=2.3, sharex="col")
+    for col, names in enumerate((cyclic, const)):
+        for row, key in enumerate(("train_loss", "test_loss")):
+            ax = axes[row, col]
+            for name in names:
+                rows = [r for r in g[name] if r.get(key)]
+                if not rows:
+                    continue
+                n = max(len(r[key]) for r in rows)
+                Y = np.array([[np.nan if v is None else v for v in r[key]] + [np.nan] * (n - len(r[key]))
+                              for r in rows], float)
+                x = np.arange(1, Y.shape[1] + 1)
+                _geometric_band(ax, x, Y, color=COLORS[results.schedules[name]["kind"]],
+                                label=_label(name, results.schedules[name]), lw=1.4)
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_ylabel(("training" if key == "train_loss" else "test") + " loss")
+            _epoch_axis(ax)
+        axes[0, col].set_title("cyclic schedules" if col == 0 else "constant pair, equal $\\eta/S$")
+        axes[1, col].set_xlabel("epoch")
+    handles, labels = [], []
+    for ax in axes[0]:
+        h, l = ax.get_legend_handles_labels()
+        handles, labels = handles + h, labels + l
+    fig.legend(handles, labels, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0), fontsize=F.SMALL_FONT)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
+    return fig
+
+
 # -- the numbers behind the figures ---------------------------------------------------------------------
 def curve_rows(results) -> list[dict]:
     out = []
@@ -172,6 +211,7 @@ def curve_rows(results) -> list[dict]:
         for i, e in enumerate(r["epoch"]):
             out.append(dict(schedule=r["schedule"], seed=r["seed"], epoch=e, lr=r["lr"][i], batch_size=r["batch_size"][i],
                             ratio=r["ratio"][i], steps=r["steps_per_epoch"][i], train_loss=r["train_loss"][i],
+                            test_loss=r["test_loss"][i] if i < len(r.get("test_loss") or []) else None,
                             train_acc=r["train_acc"][i], test_acc=r["test_acc"][i]))
     return out
 
