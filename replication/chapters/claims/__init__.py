@@ -157,11 +157,18 @@ def claim_table(record: ClaimsRecord) -> str:
     return "\n".join(rows)
 
 
-def _deciding(vs: list):
-    """The test that decides a claim's outcome: the first that holds or fails, else the first tested."""
-    decided = [v for v in vs if v.outcome in (_claims.HOLDS, _claims.FAILS)]
-    tested = [v for v in vs if v.outcome != _claims.NOT_RUN]
-    return (decided or tested or [None])[0]
+def _deciding(vs: list) -> list:
+    """The tests that decide a claim's outcome: for a mixed claim the first that holds and the first
+    that fails; else the first that holds or fails; else the first not discriminating (the reason a
+    claim that seemed to hold is not decided), else the first tested."""
+    first = {o: next((v for v in vs if v.outcome == o), None)
+             for o in (_claims.HOLDS, _claims.FAILS, _claims.NOT_DISCRIMINATING, _claims.INCONCLUSIVE)}
+    if first[_claims.HOLDS] and first[_claims.FAILS]:
+        return [first[_claims.HOLDS], first[_claims.FAILS]]
+    for o in (_claims.HOLDS, _claims.FAILS, _claims.NOT_DISCRIMINATING, _claims.INCONCLUSIVE):
+        if first[o]:
+            return [first[o]]
+    return []
 
 
 def findings(record: ClaimsRecord) -> str:
@@ -184,9 +191,10 @@ def findings(record: ClaimsRecord) -> str:
         out.append(f"{lead[outcome]}:")
         out.append("")
         for n in nums:
-            v = _deciding(record.for_claim(n))
-            why = f" — {v.summary.rstrip('.')}" if v is not None and v.summary and outcome != _claims.NOT_RUN else ""
-            out.append(f"- claim {{ref}}`{n} <{claim_label(n)}>`: {_claims.PAPER_CLAIMS[n].rstrip('.')}{why}.")
+            why = "; ".join(f"{v.statement.rstrip('.')}: *{v.outcome}*" + (f", {v.summary.rstrip('.')}" if v.summary else "")
+                            for v in _deciding(record.for_claim(n)))
+            out.append(f"- claim {{ref}}`{n} <{claim_label(n)}>`: {_claims.PAPER_CLAIMS[n].rstrip('.')}"
+                       + (f" — {why}." if why else "."))
         out.append("")
     return "\n".join(out + [scale_caveat(record)])
 
