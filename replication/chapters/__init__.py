@@ -68,6 +68,15 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
+def require_device(device: str) -> None:
+    """Before any compute: a chapter asked for CUDA where there is none fails in one line."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+
+
 def planned_runs(name: str, params) -> list | None:
     """The training runs chapter ``name`` will need at ``params`` (its ``plan(params)``), or ``None``
     when the chapter declares none (its computations then run where it is computed)."""

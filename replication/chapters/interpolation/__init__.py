@@ -17,6 +17,7 @@ from ...params import ChapterSpec, Param, ParameterError
 from ...store import ResultStore
 from ...train import DATASET_INFO
 from . import experiment, landscape
+from .. import require_device
 
 MODELS = ("small_cnn", "vgg11", "resnet20", "resnet32", "resnet56")
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
@@ -168,8 +169,7 @@ def _compute(params, *, store: ResultStore | None = None, progress: bool = True)
     from ...train import data_provenance
 
     store = store or ResultStore()
-    if params.device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    require_device(params.device)
     sets = experiment.settings(params)
     pans = experiment.panels(params)
     alphas = landscape.alpha_grid(params.alpha_points)

@@ -28,8 +28,8 @@ import torch
 
 from ...config import RunConfig, require
 from ...hessian.covariance import gradient_covariance_trace, gradient_noise_scale
-from ...params import ParameterError
 from ...store import ResultStore
+from .. import require_device
 
 LINEAR, SQRT = "linear", "sqrt"
 
@@ -164,8 +164,7 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     from ...runs import train_all
 
     store = store or ResultStore()
-    if params.device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    require_device(params.device)
     main = grid(params)
     prefix = prefix_configs(params)
     # On the CPU, one run at a time is faster than a vmapped ensemble at these small batch sizes, and

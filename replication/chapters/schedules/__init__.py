@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param
 from . import experiment
+from .. import require_device
 
 ABOUT = "growing the batch instead of shrinking the learning rate (the paper's Fig. 4 and its long- and short-stage cycles): cyclic batch size against cyclic learning rate at equal η/S, sharpness through the cycles, and a square-root schedule as the contrast."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate schedules", (
@@ -82,11 +83,7 @@ def compute(params, *, store=None, progress: bool = True) -> ScheduleResults:
     from ...runs import train_all
     from ...store import ResultStore
 
-    if params.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    require_device(params.device)
     store = store or ResultStore()
     items = experiment.configs(params)
     results = train_all([cfg for _, cfg in items], store=store, progress=progress)

@@ -13,9 +13,10 @@ import math
 
 import torch
 
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param
 from ...store import ResultStore
 from .experiment import CHALLENGE_PAIRS, check, grids, measure_settings, rescale_pairs  # noqa: F401
+from .. import require_device
 
 ABOUT = "the paper's Fig. 1 re-run with several seeds: Hessian width measures and validation accuracy against η/S, a factorial η × S design trained to equal SDE time that separates η/S from η and S, λ_max over training, and tests beyond the paper (rescaling η and S together, the edge of stability, C ≈ H)."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalization", (
@@ -113,8 +114,7 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     from ...runs import train_all
 
     store = store or ResultStore()
-    if params.device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    require_device(params.device)
     groups = grids(params)
     flat = [(g, labels, cfg) for g, items in groups.items() for labels, cfg in items]
     trained = train_all([cfg for _, _, cfg in flat], store=store, progress=progress)

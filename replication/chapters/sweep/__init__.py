@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param
 from . import experiment
+from .. import require_device
 
 ABOUT = ("η/S across hundreds of minima, each trained to the same training loss: rank correlations of accuracy and of "
          "sharpness with η/S, with η alone and with S alone, in the groups of He, Liu and Tao, and where large η/S "
@@ -98,11 +99,7 @@ def compute(params, *, store=None, progress: bool = True) -> SweepResults:
     from ...runs import train_all
     from ...store import ResultStore
 
-    if params.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    require_device(params.device)
     store = store or ResultStore()
     items = experiment.configs(params)
     results = train_all([cfg for _, cfg in items], store=store, progress=progress)

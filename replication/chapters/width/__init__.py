@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import socket  # noqa: F401  (tests patch width.socket via benchmark)
 
-import torch
 
 from ... import models
 from ...params import ChapterSpec, Param, ParameterError
@@ -34,6 +33,7 @@ from . import benchmark, claims, coverage, experiment
 from .benchmark import benchmark_markdown, load_benchmark, parse_benchmark
 from .claims import (QUANTITIES, TARGET, choose_sample_count, convergence_curves, count_stats, coverage_band,
                      summary, validation_checks)
+from .. import require_device
 from .experiment import (MODE, ConvergenceRun, SampleRun, ValidationRun, convergence_config, run_convergence,
                          run_samples, run_validation, sample_configs, subset, train_config, validation_configs,
                          validation_problem)
@@ -113,8 +113,7 @@ class WidthResults:
 def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> WidthResults:
     store = store or ResultStore()
     device = params.device
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    require_device(device)
     val = store.run_all(validation_configs(params), run_validation, desc="toolkit validation", progress=progress)
     narrow = store.run_all(coverage.coverage_control_configs(params), coverage.run_coverage_control,
                            desc="coverage control", progress=progress)
