@@ -106,6 +106,15 @@ class Verdict:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def every_part(outcomes) -> str:
+    """A test made of parts (settings, groups, β values) that must each hold: *fails* if any part
+    fails, *holds* if every part holds, otherwise (or with no parts) *inconclusive*."""
+    outcomes = list(outcomes)
+    if any(o == FAILS for o in outcomes):
+        return FAILS
+    return HOLDS if outcomes and all(o == HOLDS for o in outcomes) else INCONCLUSIVE
+
+
 def judge(outcome: str, control_outcome: str) -> str:
     """The verdict from the rule's outcome on the runs and on its negative control.
 

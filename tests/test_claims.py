@@ -101,3 +101,12 @@ def test_announced_tables_become_numbered_tables():
     out = numbered_tables("**Table: count**, over the draws.\n\n| a |\n| --- |\n| 1 |")
     assert out.startswith(":::{table} Count, over the draws.\n")
     assert numbered_tables("**Table: η/S per run.**\n\n| a |\n| --- |\n| 1 |").startswith(":::{table} η/S per run\n")
+
+
+def test_every_part_must_hold():
+    from replication.claims import every_part
+
+    assert every_part(["holds", "holds"]) == "holds"
+    assert every_part(["holds", "inconclusive"]) == "inconclusive"
+    assert every_part(["holds", "fails", "inconclusive"]) == "fails"
+    assert every_part([]) == "inconclusive" and every_part(iter(["holds"])) == "holds"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from replication import sde
+from replication.claims import every_part
 from replication.stats import standard_error
 
 
@@ -336,9 +337,9 @@ def test_equivalence_against_a_prediction_has_three_outcomes():
     assert sde_claims._vs([0.8, 1.2, 1.05, 0.9, 1.1], 1.0, 0.05)["outcome"] == "inconclusive"
     assert sde_claims._vs([0.52, 0.53, 0.51], 0.5, 0.05, relative=False)["outcome"] == "holds"
     assert sde_claims._vs([1.0, math.inf], 1.0, 0.05)["outcome"] == "inconclusive"
-    assert sde_claims._combine(["holds", "inconclusive"]) == "inconclusive"
-    assert sde_claims._combine(["holds", "fails", "inconclusive"]) == "fails"
-    assert sde_claims._combine([]) == "inconclusive"
+    assert every_part(["holds", "inconclusive"]) == "inconclusive"
+    assert every_part(["holds", "fails", "inconclusive"]) == "fails"
+    assert every_part([]) == "inconclusive"
 
 
 def test_reshuffled_epochs_sentence_says_what_the_numbers_say():
@@ -448,7 +449,7 @@ def _rows(measured_over_predicted, predictions, seeds=5, noise=0.005, seed=0):
 def test_scrambled_prediction_control_rejects_what_the_rule_accepts():
     rows = _rows([1.0] * 4, [1.0, 2.0, 4.0, 8.0])
     own = [sde_rules._vs(r["values"], r["pred"], 0.05) for r in rows]
-    assert sde_rules._combine(t["outcome"] for t in own) == "holds"
+    assert every_part(t["outcome"] for t in own) == "holds"
     control = sde_rules.scrambled_tests(rows, "values", "pred", 0.05)
     assert control and sde_rules._rule_outcome(control) == "fails"
     # predictions the claim cannot tell apart are left out: no control, not run

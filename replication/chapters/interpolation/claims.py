@@ -39,7 +39,7 @@ import numpy as np
 
 from ... import stats, wording
 from ... import claims as verdict_rules
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, every_part
 from . import landscape
 
 CHAPTER = "interpolation"
@@ -168,15 +168,6 @@ def rounded(mean: float, lo: float, hi: float, unit: str = "") -> str:
     decimals = wording.decimals_for_uncertainty(half)
     f = lambda x: f"{x:.{decimals}f}".replace("-", "−")  # noqa: E731
     return f"{f(mean)}{unit} [{f(lo)}, {f(hi)}]"
-
-
-def _combine(outcomes) -> str:
-    outcomes = list(outcomes)
-    if any(o == FAILS for o in outcomes):
-        return FAILS
-    if outcomes and all(o == HOLDS for o in outcomes):
-        return HOLDS
-    return INCONCLUSIVE
 
 
 def _equivalent(iv: dict, margin: float) -> str:
@@ -337,7 +328,7 @@ def verdicts(results, params) -> list[Verdict]:
         pairs = pairs_of(p, r6m)
         o, iv = sharper_matched(pairs, r6m["level"])
         # the fixed-epoch view of the rule as first registered (line width and λ_max): evidence, not a verdict
-        fixed = _combine([stats.sign_outcome(f["width_ratio"]["lo"], f["width_ratio"]["hi"], +1),
+        fixed = every_part([stats.sign_outcome(f["width_ratio"]["lo"], f["width_ratio"]["hi"], +1),
                           stats.sign_outcome(f["lam_ratio"]["lo"], f["lam_ratio"]["hi"], +1)])
         name = slug.get(p["b"], f"setting-{p['b']}")
         compared = iv["n"] >= 2
@@ -372,7 +363,7 @@ def verdicts(results, params) -> list[Verdict]:
         f = facts["panels"][p["id"]]
         pairs = pairs_of(p, r7m)
         o, iv = equal_matched(pairs, r7m["level"], margin)
-        fixed = _combine([_equivalent(f["width_ratio_tost"], r7["margin"]), _equivalent(f["lam_ratio_tost"], r7["margin"])])
+        fixed = every_part([_equivalent(f["width_ratio_tost"], r7["margin"]), _equivalent(f["lam_ratio_tost"], r7["margin"])])
         beta = f["b"]["beta"]
         compared = iv["n"] >= 2
         out.append(verdict_rules.ruled(
@@ -424,9 +415,9 @@ def verdicts(results, params) -> list[Verdict]:
     # -- the fixed-epoch filter-normalized rule (as registered); control: the pair at equal η/S
     if params.directions > 0:
         ivs = [facts["panels"][p["id"]]["fn_ratio"] for p in fig2]
-        outcome = _combine([stats.sign_outcome(iv["lo"], iv["hi"], +1) for iv in ivs])
+        outcome = every_part([stats.sign_outcome(iv["lo"], iv["hi"], +1) for iv in ivs])
         civ = [facts["panels"][p["id"]]["fn_ratio"] for p in equal_ratio]
-        c_out = _combine([stats.sign_outcome(iv["lo"], iv["hi"], +1) for iv in civ]) if civ else NOT_RUN
+        c_out = every_part([stats.sign_outcome(iv["lo"], iv["hi"], +1) for iv in civ]) if civ else NOT_RUN
         text = "; ".join(f"{facts['panels'][p['id']]['b']['name']} {_fmt_ratio(iv)}" for p, iv in zip(fig2, ivs))
         out.append(verdict_rules.ruled(
             RULE_FN_FIXED, id="interpolation-claim-6-filter-normalized", outcome=outcome, control_outcome=c_out,

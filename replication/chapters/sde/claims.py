@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ... import rules, sde, stats, wording
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled, every_part
 from .experiment import well
 
 _QUAD = rules.get("claim-2-trace-relation-quadratic")
@@ -44,15 +44,6 @@ def _vs(values, reference: float, margin: float, *, relative: bool = True) -> di
     a = v / reference if relative else v - reference
     b = np.ones(2) if relative else np.zeros(2)          # a constant: zero variance, no degrees of freedom
     return stats.equivalence(a, b, margin)
-
-
-def _combine(outcomes) -> str:
-    outcomes = list(outcomes)
-    if not outcomes:
-        return INCONCLUSIVE
-    if any(o == FAILS for o in outcomes):
-        return FAILS
-    return HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE
 
 
 _PLURAL = {HOLDS: "hold", FAILS: "fail", INCONCLUSIVE: "inconclusive"}
@@ -357,7 +348,7 @@ def epochs_sentence(regression: list[dict]) -> str:
 def _rule_outcome(tests) -> str:
     """A control's outcome under the same rule as its claim (every setting holds / any fails); no setting: not run."""
     tests = list(tests)
-    return _combine(t["outcome"] for t in tests) if tests else NOT_RUN
+    return every_part(t["outcome"] for t in tests) if tests else NOT_RUN
 
 
 def _tost_power(tests, margin: float, unit: str = "relative") -> str:
@@ -388,7 +379,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     # -- same ratio, same law; control: a different η/S at the same S
     judged = [p for p in facts["pairs"] if p["judged"]]
     ctrl = facts["pairs_control"]
-    outcome = _combine(p["outcome"] for p in judged)
+    outcome = every_part(p["outcome"] for p in judged)
     out.append(ruled(
         "sde-same-ratio-same-law", id="sde-same-ratio-same-law", source="ICLR 2018, Section 3 (the SDE's η/S invariance)",
         outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("sde-same-ratio-same-law"),
@@ -406,7 +397,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         **common))
     # -- trace relation on the quadratic; control: large steps where the discrete law departs
     tests, ctrl = facts["trace_tests"], facts["trace_control"]
-    outcome = _combine(t["outcome"] for t in tests)
+    outcome = every_part(t["outcome"] for t in tests)
     out.append(ruled(
         "claim-2-trace-relation-quadratic", id="claim-2-trace-relation-quadratic",
         source="ICLR 2018, eq. (3); ICANN 2018, Section 3", outcome=outcome, control_outcome=_rule_outcome(ctrl),
@@ -424,7 +415,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     d = [t for t in facts["discrete_tests"] if t["judged"]]
     skipped = len(facts["discrete_tests"]) - len(d)
     ctrl = facts["trace_control"]
-    outcome = _combine(t["outcome"] for t in d)
+    outcome = every_part(t["outcome"] for t in d)
     out.append(ruled(
         "sde-discrete-law-large-steps", id="sde-discrete-law-large-steps",
         source="our addition (the exact discrete law, eq-dlyap)", outcome=outcome,
@@ -468,7 +459,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     for e in facts["regression"]:
         t, ctrl = e["sde_tests"], e["sde_control"]
         scheme = "independent batches" if e["sampling"] == "independent" else "reshuffled epochs"
-        outcome = _combine(x["outcome"] for x in t)
+        outcome = every_part(x["outcome"] for x in t)
         out.append(ruled(
             "claim-2-sde-with-c", id=f"claim-2-sde-with-c-{e['loss']}-{e['sampling']}",
             source="ICLR 2018, eq. (3), with the measured C in place of H",
@@ -495,7 +486,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     if exact is not None:
         t, ctrl = exact["exact_tests"], exact["exact_control"]
         worst = max((abs(x["ratio"] - 1) for x in t), default=math.nan)
-        outcome = _combine(x["outcome"] for x in t)
+        outcome = every_part(x["outcome"] for x in t)
         out.append(ruled(
             "sde-exact-discrete-law", id="sde-exact-discrete-law", source="our addition (exact second moment of linear SGD)",
             outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("sde-exact-discrete-law"),
@@ -531,7 +522,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
                  + f", from {facts['n_mixed']} of {facts['n_well']} temperatures."),
         **common))
     g, ctrl = facts["gibbs_tests"], facts["gibbs_control"]
-    outcome = _combine(x["outcome"] for x in g)
+    outcome = every_part(x["outcome"] for x in g)
     out.append(ruled(
         "sde-double-well-gibbs", id="sde-double-well-gibbs", source="our addition (exact Gibbs law of the SDE)",
         outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("sde-double-well-gibbs"),

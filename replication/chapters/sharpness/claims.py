@@ -32,7 +32,7 @@ import numpy as np
 
 from ... import stats
 from . import controls
-from ...claims import Verdict
+from ...claims import Verdict, every_part
 
 def rule_param(rule_id: str, name: str):
     """A threshold or margin of a registered rule (``rules.yaml``): the numbers that decide are data."""
@@ -230,15 +230,6 @@ def between_runs_deviation(checked: list[dict]) -> float:
     a, b = checked[0]["full"], checked[-1]["full"]
     devs = [abs(a[k] / b[k] - 1) for k in WIDTHS if k in a and k in b and b[k]]
     return max(devs, default=math.nan)
-
-
-def _combine(outcomes) -> str:
-    outcomes = list(outcomes)
-    if not outcomes:
-        return "inconclusive"
-    if any(o == "fails" for o in outcomes):
-        return "fails"
-    return "holds" if all(o == "holds" for o in outcomes) else "inconclusive"
 
 
 def summary(results, params=None) -> dict:
@@ -529,14 +520,14 @@ def rescale_verdicts(facts: dict, params) -> list:
     pair = ctl["pair"]
     pair_words = (f"η = {pair['eta']:g}, S = {pair['S']} (η/S ×{pair['ratio_factor']:.2g})" if pair else "no pair")
     out = []
-    own = _combine(b["width"]["outcome"] for b in rt["betas"])
+    own = every_part(b["width"]["outcome"] for b in rt["betas"])
     outcome = own if deep_ok else "inconclusive"
     undecided = [b for b in rt["betas"] if b["width"]["outcome"] == "inconclusive"]
     w = ctl["width"]
     out.append(ruled(
         "sharpness-rescale-width", id="claim-7-rescale-width", chapter="sharpness", profile=profile,
         source="ICLR 2018, Fig. 3; Kaur et al. 2023", figure="fig-sh-rescale", outcome=outcome,
-        original_outcome=_combine(b["width"]["outcome"] for b in orig["betas"]), control_outcome=w["outcome"],
+        original_outcome=every_part(b["width"]["outcome"] for b in orig["betas"]), control_outcome=w["outcome"],
         control_summary=f"β = 1 against {pair_words}: ×{math.exp(w['diff']):.2f} [{math.exp(w['lo']):.2f}, "
                         f"{math.exp(w['hi']):.2f}]" if np.isfinite(w["lo"]) else f"{pair_words}: too few stable runs",
         power=(controls.sample_power(dev, tol, facts.get("hessian_samples", 0), facts.get("n_train", 0)) if not deep_ok
@@ -553,7 +544,7 @@ def rescale_verdicts(facts: dict, params) -> list:
                 + (f"; β = 1: {progress(ref)}" if ref else "")
                 + ("" if deep_ok else "; the deep network's Hessian sample failed the chapter's check, so no width is read")))
     points = rule_param("sharpness-rescale-accuracy", "points")
-    own = _combine(b["acc"]["outcome"] for b in rt["betas"])
+    own = every_part(b["acc"]["outcome"] for b in rt["betas"])
     undecided = [b for b in rt["betas"] if b["acc"]["outcome"] == "inconclusive"]
     a = ctl["acc"]
     out.append(ruled(
