@@ -107,6 +107,14 @@ def chapter_params(chapter: str, namespace: Mapping[str, Any]) -> ChapterParams:
     return resolve(spec, profile, explicit)
 
 
+def beside_paper(figure: str, verdicts) -> None:
+    """Under a figure that reproduces one of the paper's: what the paper reported and what this build
+    finds (:mod:`replication.paper_findings`)."""
+    from .paper_findings import beside
+
+    markdown(beside(_state["chapter"], figure, verdicts))
+
+
 def current_profile() -> str:
     """The profile of the last :func:`chapter_params` in this kernel ("" before it)."""
     return _state["profile"]

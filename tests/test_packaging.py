@@ -52,5 +52,5 @@ def test_package_data_ships_every_data_file_the_package_reads():
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["replication"]
     package = ROOT / "replication"
     shipped = {p for pattern in patterns for p in package.glob(pattern)}
-    needed = set(package.glob("chapters/*/rules.yaml")) | set(package.glob("profiles/*.yaml"))
+    needed = set(package.glob("chapters/*/*.yaml")) | set(package.glob("profiles/*.yaml"))
     assert needed and needed <= shipped, f"not in package-data: {sorted(str(p.relative_to(ROOT)) for p in needed - shipped)}"
