@@ -93,6 +93,11 @@ class Rule:
         return self.decision.format(**{k: _show(v) for k, v in self.params.items()})
 
     @property
+    def measure_text(self) -> str:
+        """What is measured, with its numbers filled in."""
+        return self.measure.format(**{k: _show(v) for k, v in self.params.items()})
+
+    @property
     def matched_text(self) -> str:
         """The matched point of training with its numbers filled in."""
         return self.matched.format(**{k: _show(v) for k, v in self.params.items()})
@@ -156,9 +161,9 @@ def _parse(raw: Any, chapter: str, where: str) -> Rule:
                 params=dict(raw["params"]), control=str(raw["control"]), registered_date=str(reg["date"]),
                 registered_digest=str(reg["digest"]), amendments=tuple(amendments))
     try:
-        rule.text, rule.matched_text
+        rule.text, rule.matched_text, rule.measure_text
     except (KeyError, IndexError, ValueError) as exc:
-        raise RuleError(f"{where}: rule {rid}: decision or matched names a parameter it does not have ({exc})") from None
+        raise RuleError(f"{where}: rule {rid}: decision, matched or measure names a parameter it does not have ({exc})") from None
     return rule
 
 

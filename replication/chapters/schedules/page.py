@@ -233,5 +233,5 @@ def rules_section(chapter: str) -> str:
     from ... import rules
     from ...figures import rule_markdown
 
-    return "\n".join(rule_markdown(rule) + f"  \n  *Measure:* {' '.join(rule.measure.split())}."
+    return "\n".join(rule_markdown(rule) + f"  \n  *Measure:* {' '.join(rule.measure_text.split())}."
                       for rule in rules.for_chapter(chapter).values())
