@@ -9,6 +9,8 @@ A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
     rules.yaml      its verdicts' rules as data (replication.rules): statement, measure, the matched
                     point of training, the decision with its thresholds, the negative control; each
                     registered with a digest before the numbers, changed only by an amendment
+    paper.yaml      (optional) what the paper reported for each figure the page reproduces, sourced
+                    (replication.paper_findings); shown under the figure beside this build's verdicts
     claims.py       the summary numbers and the verdicts: each made by ``claims.ruled(rule_id, ...)``
                     from the rule's outcome on the runs and on its negative control
     figures.py      the chapter's figures, on the shared style of replication.figures
