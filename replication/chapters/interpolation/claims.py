@@ -333,7 +333,7 @@ def verdicts(results, params) -> list[Verdict]:
         name = slug.get(p["b"], f"setting-{p['b']}")
         compared = iv["n"] >= 2
         out.append(verdict_rules.ruled(
-            RULE_6, id=f"claim-6-{name}-sharper", matched=_matched_text(r6m), outcome=o, control_outcome=ctl6_outcome, control_summary=ctl6_text,
+            RULE_6, id=f"claim-6-{name}-sharper", outcome=o, control_outcome=ctl6_outcome, control_summary=ctl6_text,
             statement=f"The {low['name']} endpoint (η = {low['eta']:g}, S = {low['S']}) is sharper than the baseline "
                       f"(η = {f['a']['eta']:g}, S = {f['a']['S']}) by the filter-normalized width, at matched progress",
             source="ICLR 2018, Fig. 2" + (" (a)" if p["b"] == 1 else " (b)" if p["b"] == 2 else ""),
@@ -367,7 +367,7 @@ def verdicts(results, params) -> list[Verdict]:
         beta = f["b"]["beta"]
         compared = iv["n"] >= 2
         out.append(verdict_rules.ruled(
-            RULE_7, id=f"claim-7-beta-{beta:g}".replace(".", "p"), matched=_matched_text(r7m), outcome=o, control_outcome=ctl7_outcome,
+            RULE_7, id=f"claim-7-beta-{beta:g}".replace(".", "p"), outcome=o, control_outcome=ctl7_outcome,
             control_summary=ctl7_text or "no Fig. 2 pair",
             statement=f"Equal η/S: the β = {beta:g} endpoint (η = {f['b']['eta']:g}, S = {f['b']['S']}) is as wide as "
                       f"the β = 1 endpoint by the filter-normalized width, at matched progress",
@@ -434,11 +434,6 @@ def verdicts(results, params) -> list[Verdict]:
             RULE_FN_FIXED, id="interpolation-claim-6-filter-normalized", outcome=NOT_RUN, control_outcome=NOT_RUN,
             source="this book", evidence={}, summary="no directions at this profile", **common))
     return out
-
-
-def _matched_text(rule) -> str:
-    """A rule's matched point with its numbers filled in (its ``{sde_factor}``, ``{stable}``)."""
-    return rule.matched.format(**{k: f"{v:g}" if isinstance(v, float) else v for k, v in rule.params.items()})
 
 
 def _barrier_outcome(ivs: list[dict], margin: float) -> str:

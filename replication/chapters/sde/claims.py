@@ -374,7 +374,6 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     """Claim, rule, evidence and outcome for each theoretical claim tested in the chapter, each judged
     under its registered rule together with its negative control."""
     common = dict(chapter="sde", profile=profile)
-    matched = lambda rid: rules.get(rid).matched.format(**rules.get(rid).params)  # noqa: E731
     out: list[Verdict] = []
     # -- same ratio, same law; control: a different η/S at the same S
     judged = [p for p in facts["pairs"] if p["judged"]]
@@ -382,8 +381,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     outcome = every_part(p["outcome"] for p in judged)
     out.append(ruled(
         "sde-same-ratio-same-law", id="sde-same-ratio-same-law", source="ICLR 2018, Section 3 (the SDE's η/S invariance)",
-        outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("sde-same-ratio-same-law"),
-        control_summary=(f"η/S = {ctrl[0]['ratio_small']:g} against {ctrl[0]['ratio_large']:g} at "
+        outcome=outcome, control_outcome=_rule_outcome(ctrl), control_summary=(f"η/S = {ctrl[0]['ratio_small']:g} against {ctrl[0]['ratio_large']:g} at "
                          f"{_number(len(ctrl), 'batch size')}: {_count(c['outcome'] for c in ctrl)}." if ctrl else
                          "this profile has one η/S only (or none at small steps): no control pair."),
         power=_tost_power(judged, TOLERANCE) if outcome == INCONCLUSIVE or not ctrl else "",
@@ -401,7 +399,6 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     out.append(ruled(
         "claim-2-trace-relation-quadratic", id="claim-2-trace-relation-quadratic",
         source="ICLR 2018, eq. (3); ICANN 2018, Section 3", outcome=outcome, control_outcome=_rule_outcome(ctrl),
-        matched=matched("claim-2-trace-relation-quadratic"),
         control_summary=(f"{_number(len(ctrl), 'large-step setting')} (η λ_max from "
                          f"{min(c['eta_lam_max'] for c in ctrl):.2f}): {_count(c['outcome'] for c in ctrl)}."
                          if ctrl else "no equilibrated large-step setting departs enough at this profile."),
@@ -419,8 +416,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     out.append(ruled(
         "sde-discrete-law-large-steps", id="sde-discrete-law-large-steps",
         source="our addition (the exact discrete law, eq-dlyap)", outcome=outcome,
-        control_outcome=_rule_outcome(ctrl), matched=matched("sde-discrete-law-large-steps"),
-        control_summary=(f"against η Tr H/(4S) at {_number(len(ctrl), 'setting')} where the two laws differ: "
+        control_outcome=_rule_outcome(ctrl), control_summary=(f"against η Tr H/(4S) at {_number(len(ctrl), 'setting')} where the two laws differ: "
                          f"{_count(c['outcome'] for c in ctrl)}." if ctrl else
                          "no judged setting where the two laws differ enough at this profile."),
         power=_tost_power(d, TOLERANCE) if outcome == INCONCLUSIVE else "",
@@ -443,8 +439,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
             "claim-2-c-equals-h-premise", id=f"claim-2-c-equals-h-premise-{e['loss']}",
             source="ICANN 2018, Section 3 (assumption C = H)",
             statement=f"The gradient covariance equals the Hessian at the minimum where the premise holds ({e['loss']} regression, {des['what']})",
-            outcome=des["outcome"], control_outcome=con["outcome"], matched=matched("claim-2-c-equals-h-premise"),
-            control_summary=f"{con['what']}: Tr C / Tr H = {con['value']:.3f} [{con['lo']:.3f}, {con['hi']:.3f}]: {con['outcome']}.",
+            outcome=des["outcome"], control_outcome=con["outcome"], control_summary=f"{con['what']}: Tr C / Tr H = {con['value']:.3f} [{con['lo']:.3f}, {con['hi']:.3f}]: {con['outcome']}.",
             power=(f"the interval [{des['lo']:.3f}, {des['hi']:.3f}] over {e['examples']:,} examples straddles the "
                    "band; more examples (the rule's `examples`) narrow it as 1/√N" if des["outcome"] == INCONCLUSIVE else ""),
             evidence={"C_over_H": des["value"], "lo": des["lo"], "hi": des["hi"], "examples": e["examples"],
@@ -464,8 +459,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
             "claim-2-sde-with-c", id=f"claim-2-sde-with-c-{e['loss']}-{e['sampling']}",
             source="ICLR 2018, eq. (3), with the measured C in place of H",
             statement=f"At small steps the stationary excess loss is η Tr C / (4S) ({e['loss']} regression, {scheme})",
-            outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("claim-2-sde-with-c"),
-            control_summary=(f"{_number(len(ctrl), 'setting')} against another setting's prediction: "
+            outcome=outcome, control_outcome=_rule_outcome(ctrl), control_summary=(f"{_number(len(ctrl), 'setting')} against another setting's prediction: "
                              f"{_count(c['outcome'] for c in ctrl)}." if ctrl else
                              "fewer than two small-step settings with distinct predictions: no control."),
             power=_tost_power(t, REG_TOLERANCE) if outcome == INCONCLUSIVE else "",
@@ -489,8 +483,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
         outcome = every_part(x["outcome"] for x in t)
         out.append(ruled(
             "sde-exact-discrete-law", id="sde-exact-discrete-law", source="our addition (exact second moment of linear SGD)",
-            outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("sde-exact-discrete-law"),
-            control_summary=(f"{_number(len(ctrl), 'setting')} against another setting's prediction: "
+            outcome=outcome, control_outcome=_rule_outcome(ctrl), control_summary=(f"{_number(len(ctrl), 'setting')} against another setting's prediction: "
                              f"{_count(c['outcome'] for c in ctrl)}." if ctrl else "no control pair at this profile."),
             power=_tost_power(t, TOLERANCE) if outcome == INCONCLUSIVE else "",
             evidence={"settings": len(t), "largest_deviation": worst},
@@ -505,7 +498,6 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     out.append(ruled(
         "claim-3-flatter-minimum-wins", id="claim-3-flatter-minimum-wins", source="ICLR 2018, Theorem 2 and eq. (4)",
         outcome=facts["crossover_outcome"], control_outcome=control_outcome,
-        matched=matched("claim-3-flatter-minimum-wins"),
         control_summary=(("A as sharp as B: P(A) = " + ", ".join(f"{f:.3f} at T = {T:.3g}" for T, f, _ in wc["fractions"])
                           + f": {wc['outcome']}.") if wc["n_mixed"] else
                          f"no equilibrated control temperature above the window at this profile ({wc['n']} run)."),
@@ -525,8 +517,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
     outcome = every_part(x["outcome"] for x in g)
     out.append(ruled(
         "sde-double-well-gibbs", id="sde-double-well-gibbs", source="our addition (exact Gibbs law of the SDE)",
-        outcome=outcome, control_outcome=_rule_outcome(ctrl), matched=matched("sde-double-well-gibbs"),
-        control_summary=(f"{_number(len(ctrl), 'temperature')} against another temperature's Gibbs value: "
+        outcome=outcome, control_outcome=_rule_outcome(ctrl), control_summary=(f"{_number(len(ctrl), 'temperature')} against another temperature's Gibbs value: "
                          f"{_count(c['outcome'] for c in ctrl)}." if ctrl else "no control pair at this profile."),
         power=_tost_power(g, GIBBS_MARGIN, "absolute") if outcome == INCONCLUSIVE else "",
         evidence={"judged": len(g), "largest_gap": facts["well_max_dev_gibbs"]},
