@@ -257,42 +257,35 @@ def verdict_item(v, *, where=None, name_claim: bool = True, rule_shown: bool = F
     """One verdict as a markdown list item (see :func:`verdict_markdown`); ``rule_shown=True`` leaves
     out the rule's own words (its text, matched point and control), written once above the list by
     :func:`rule_markdown`, and keeps what this test found under it."""
-    evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
     tag = f"claim {v.claim}: " if v.claim and name_claim else ""
     place = f" ({where(v)})" if where is not None else ""
     out = [f"- **{v.outcome}**: {_sentence(tag + (v.statement or v.id), end='')}{place}"]
-    if rule_shown and getattr(v, "rule_id", ""):
-        control = getattr(v, "control", {}) or {}
-        said = control.get("outcome", "not run")
-        out.append(f"*Rule* `{v.rule_id}`" + (f"; on its control it says **{said}**" if control else "")
-                   + (f" ({_sentence(control['summary'], end='')})" if control.get("summary") else "") + ".")
-        original = getattr(v, "original", {}) or {}
-        if original:
-            out.append(f"*Under the rule as first registered:* **{original.get('outcome', '?')}**.")
-        out.append(f"*Evidence:* {_sentence(v.summary or '; '.join(f'{k} = {_fmt(x)}' for k, x in v.evidence.items()))}")
-        if getattr(v, "power", ""):
-            out.append(f"*Could have seen:* {_sentence(v.power)}")
-        return "  \n  ".join(out)
-    if getattr(v, "matched", ""):
-        out.append(f"*Compared at:* {_sentence(v.matched)}")
-    original = getattr(v, "original", {}) or {}
-    if original:
-        out.append(f"*Rule, amended on {original.get('date', '?')}* ({_sentence(original.get('reason', ''), end='')}): "
-                   f"{_sentence(v.rule)}")
-        out.append(f"*Rule as first registered:* {_sentence(original.get('rule', ''))} "
-                   f"*Verdict under it:* **{original.get('outcome', '?')}**.")
-    elif getattr(v, "rule_id", ""):
-        out.append(f"*Rule, registered before the numbers:* {_sentence(v.rule)}")
+    said = v.control.get("outcome", "not run")
+    found_on_control = f" ({_sentence(v.control['summary'], end='')})" if v.control.get("summary") else ""
+    if rule_shown and v.rule_id:
+        out.append(f"*Rule* `{v.rule_id}`" + (f"; on its control it says **{said}**" if v.control else "")
+                   + found_on_control + ".")
+        if v.original:
+            out.append(f"*Under the rule as first registered:* **{v.original.get('outcome', '?')}**.")
     else:
-        out.append(f"*Rule:* {_sentence(v.rule)}")
-    control = getattr(v, "control", {}) or {}
-    if control:
-        said = control.get("outcome", "not run")
-        out.append(f"*Negative control:* {_sentence(control.get('what', ''), end='')}; the rule "
-                   f"{'was not run on it' if said == 'not run' else ('says **' + said + '** there')}"
-                   + (f" ({_sentence(control['summary'], end='')})" if control.get("summary") else "") + ".")
+        if v.matched:
+            out.append(f"*Compared at:* {_sentence(v.matched)}")
+        if v.original:
+            out.append(f"*Rule, amended on {v.original.get('date', '?')}* "
+                       f"({_sentence(v.original.get('reason', ''), end='')}): {_sentence(v.rule)}")
+            out.append(f"*Rule as first registered:* {_sentence(v.original.get('rule', ''))} "
+                       f"*Verdict under it:* **{v.original.get('outcome', '?')}**.")
+        elif v.rule_id:
+            out.append(f"*Rule, registered before the numbers:* {_sentence(v.rule)}")
+        else:
+            out.append(f"*Rule:* {_sentence(v.rule)}")
+        if v.control:
+            out.append(f"*Negative control:* {_sentence(v.control.get('what', ''), end='')}; the rule "
+                       f"{'was not run on it' if said == 'not run' else ('says **' + said + '** there')}"
+                       + found_on_control + ".")
+    evidence = v.summary or "; ".join(f"{k} = {_fmt(x)}" for k, x in v.evidence.items())
     out.append(f"*Evidence:* {_sentence(evidence)}")
-    if getattr(v, "power", ""):
+    if v.power:
         out.append(f"*Could have seen:* {_sentence(v.power)}")
     return "  \n  ".join(out)
 
