@@ -303,6 +303,15 @@ def rule_markdown(rule) -> str:
     return "  \n  ".join(out)
 
 
+def rules_section(chapter: str) -> str:
+    """A chapter's registered rules (its ``rules.yaml``) as :func:`rule_markdown` writes them, each
+    with what it measures added: the "rules, registered before the numbers" section of a page."""
+    from . import rules
+
+    return "\n".join(rule_markdown(rule) + f"  \n  *Measure:* {' '.join(rule.measure_text.split())}."
+                     for rule in rules.for_chapter(chapter).values())
+
+
 def _sentence(text: str, end: str = ".") -> str:
     """One line of ``text`` (no line break would end the list item), ending with ``end`` unless it
     already ends a sentence."""

@@ -51,6 +51,7 @@ import numpy as np
 from scipy import stats as st
 
 from ... import rules, stats
+from ...power import power_text
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
 from ...wording import MINUS, fixed
 
@@ -374,7 +375,6 @@ def _fmt_levels(levels: list[dict]) -> str:
 
 
 def _power(lo: float, hi: float, estimate: float, n: int, unit: str, what: str) -> str:
-    from ..schedules.claims import power_text      # one helper for both chapters (could move to stats)
 
     hw = 0.5 * (hi - lo) if math.isfinite(hi - lo) else math.nan
     return power_text(hw, n, abs(estimate) if math.isfinite(estimate) else math.nan, unit, chapter="memorization",
@@ -383,7 +383,6 @@ def _power(lo: float, hi: float, estimate: float, n: int, unit: str, what: str) 
 
 def _trend_power(t: dict, params) -> str:
     """A trend interval is not symmetric: the side that reaches across 0 must shrink to |ρ|."""
-    from ..schedules.claims import power_text
 
     rho, lo, hi = t.get("rho", math.nan), t.get("lo", math.nan), t.get("hi", math.nan)
     side = (rho - lo) if rho >= 0 else (hi - rho)

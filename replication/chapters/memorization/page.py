@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..schedules.page import rules_section  # noqa: F401  (one generator for both chapters; could be shared)
+from ...figures import rules_section  # noqa: F401  (the page's rules section, shared with schedules)
 from ...wording import MINUS, numbers, runs_sentence, verdict_clause
 from .claims import num, panel_name, rho_text
 

@@ -31,6 +31,7 @@ import numpy as np
 from ... import stats
 from ... import rules
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
+from ...power import power_text
 from ...wording import MINUS, decimals_for_uncertainty as decimals, fixed as _f
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
@@ -366,44 +367,6 @@ def ratio_interval(o: dict) -> str:
 
 
 # -- verdicts under the registered rules ---------------------------------------------------------------------
-POWER_PROFILES = ("laptop", "gpu", "paper")
-
-
-def profile_seeds(chapter: str = "schedules") -> dict[str, int]:
-    """Seeds per setting of ``chapter`` in each built-in profile (which profile would decide)."""
-    from ... import profiles
-
-    out = {}
-    for name in POWER_PROFILES:
-        try:
-            out[name] = int(profiles.chapter_values(name, chapter)["seeds"])
-        except Exception:                      # a profile without the chapter: not a candidate
-            continue
-    return out
-
-
-def power_text(half_width: float, n: int, target: float, unit: str, *, chapter: str = "schedules",
-               what: str = "seeds per schedule") -> str:
-    """What an inconclusive interval could have seen: the smallest effect detected at 80 % power
-    (:func:`stats.detectable_effect`), and the seeds (:func:`stats.runs_needed`) and built-in profile
-    that would shrink the half-width to ``target`` (could be shared with other chapters)."""
-    if not (math.isfinite(half_width) and n):
-        return f"too few runs for an interval; at least two {what} are needed"
-    d = stats.detectable_effect(half_width)
-    digits = max(1, decimals(half_width))
-    text = (f"effects smaller than {_f(d, digits)} {unit} were below what these runs detect at 80% power "
-            f"(interval half-width {_f(half_width, digits)} {unit}, {n} {what})")
-    if not (math.isfinite(target) and round(target, digits) > 0):
-        return text + "; the estimate sits on the threshold: no number of seeds decides it"
-    need = stats.runs_needed(n, half_width, target)
-    if need <= n:
-        return (text + f"; it is already as narrow as the distance to the threshold ({_f(target, digits)} {unit}) "
-                "but not centred on the estimate: more seeds would narrow it, none is computed here")
-    enough = [p for p, k in profile_seeds(chapter).items() if k >= need]
-    return (text + f"; a half-width of {_f(target, digits)} {unit} would decide it, about {need} {what}: "
-            + (f"the {enough[0]} profile has enough" if enough else "no built-in profile has that many"))
-
-
 def _tost_text(c: dict, m: float) -> str:
     t = c["test"]
     return (f"{_pair(c)}: {with_interval(t['diff'], t['lo'], t['hi'])} points (90% interval, margin ±{m:g}; "
@@ -505,7 +468,7 @@ def verdicts(results, params) -> list[Verdict]:
                  f"{with_interval(st['b'], st['lo'], st['hi'])} points (95% interval, {st['n']} runs; "
                  f"CLR {_f(st['per']['clr']['diff'], d, True)}, CBS {_f(st['per']['cbs']['diff'], d, True)})."),
         power=power_text(hw, st["n"] // 4 if st["n"] else 0, abs(st["b"]) if math.isfinite(st["b"]) else math.nan,
-                         "points"),
+                         "points", chapter="schedules", what="seeds per schedule"),
         **common))
 
     # claim 12, sharpness: amended (CLR and CBS separately); control: stage roles swapped
@@ -532,6 +495,6 @@ def verdicts(results, params) -> list[Verdict]:
         summary=f"{osc(os_['clr'], 'cyclic η (CLR)')}: {os_['clr']['outcome']}; {osc(os_['cbs'], 'cyclic S (CBS)')}: "
                 f"{os_['cbs']['outcome']} (95% intervals).",
         power=power_text(hw, widest["n_runs"], abs(widest["mean_log"]) if math.isfinite(widest["mean_log"]) else math.nan,
-                         "in log λ_max", what="runs per schedule kind"),
+                         "in log λ_max", chapter="schedules", what="runs per schedule kind"),
         **common))
     return out

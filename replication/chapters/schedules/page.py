@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+from ...figures import rules_section  # noqa: F401  (the page's rules section, shared with memorization)
 from ...wording import MINUS, SUPERSCRIPT, runs_sentence, verdict_clause
 from .claims import _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
 
@@ -225,13 +226,3 @@ def benchmark_dropdown(record) -> str:
     text = re.sub(r"(\*\*Table: [^\n]*\*\*)\n+(?=\|)", r"\1\n\n", text)
     return (f"::::{{admonition}} Benchmark: {for_page(record.title)}\n:class: dropdown\n\n{text}\n\n"
             f"*Written {record.modified} on the machine `{record.machine}` by the tracking benchmark.*\n::::")
-
-
-def rules_section(chapter: str) -> str:
-    """The chapter's registered rules (``rules.yaml``) as :func:`replication.figures.rule_markdown`
-    writes them, each with what it measures added (used by the memorization page too)."""
-    from ... import rules
-    from ...figures import rule_markdown
-
-    return "\n".join(rule_markdown(rule) + f"  \n  *Measure:* {' '.join(rule.measure_text.split())}."
-                      for rule in rules.for_chapter(chapter).values())
