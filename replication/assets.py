@@ -256,6 +256,36 @@ def _responsive_images(app, doctree, docname) -> None:
             del image["height"]
 
 
+VECTOR_IMAGES = "_images/vector"   # where the SVG twins of the shown PNGs go in the HTML output
+
+
+def vector_targets(app, doctree, docname) -> None:
+    """A computed figure's click target is its vector twin: every image shown from a PNG that
+    myst-nb named by its content (``<sha256>.png``) and whose SVG the notebook wrote beside it
+    (:mod:`replication.figure_files`: ``data/figures/<sha256>.svg``) links to that SVG, copied to
+    :data:`VECTOR_IMAGES`.  An image without one keeps Sphinx's link to its own file."""
+    import re
+
+    from docutils import nodes
+
+    folder = Path(app.srcdir) / Path(docname).parent / "data" / "figures"
+    for image in list(doctree.findall(nodes.image)):
+        m = re.fullmatch(r"([0-9a-f]{64})\.png", Path(str(image.get("uri", ""))).name)
+        if m is None or isinstance(image.parent, nodes.reference):
+            continue
+        svg = folder / f"{m[1]}.svg"
+        if not svg.is_file():
+            continue
+        target = Path(app.outdir) / VECTOR_IMAGES / svg.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(svg, target)
+        link = nodes.reference("", "", internal=True,
+                               refuri="../" * docname.count("/") + f"{VECTOR_IMAGES}/{svg.name}",
+                               reftitle="Open the vector (SVG) version")
+        image.replace_self(link)
+        link.append(image)
+
+
 def setup(app):
     """Install MathJax into the book before each build; fix duplicated inline scripts; alt texts."""
     from .bibstyle import register
@@ -267,6 +297,7 @@ def setup(app):
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("doctree-resolved", _describe_images)
     app.connect("doctree-resolved", _responsive_images)
+    app.connect("doctree-resolved", vector_targets)
     return {"version": MATHJAX_VERSION, "parallel_read_safe": True,
             "parallel_write_safe": True}
 

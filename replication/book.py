@@ -190,8 +190,34 @@ def present(notebook: Path, chapter: str, parameters: Mapping[str, Any]) -> None
             f"(the results come back from the result store when they are there).")
         line.metadata[REPRODUCE] = True
         book.cells.insert(last + 1, line)
+    if chapter != INTRO:
+        _figure_lines(book, chapter, parameters)
     if nbformat.writes(book) != before:
         nbformat.write(book, notebook)
+
+
+def _figure_lines(book, chapter: str, parameters: Mapping[str, Any]) -> None:
+    """Under every numbered figure (after its "beside the paper" line when it has one), one line with
+    the command that reproduces that figure alone (:func:`replication.reproduce.figure_command`)."""
+    import nbformat
+
+    from .reproduce import figure_command, figure_keys
+
+    cells, i = book.cells, 0
+    while i < len(cells):
+        cell = cells[i]
+        labels = list(figure_keys({"cells": [cell]})) if cell.cell_type == "markdown" else []
+        if not labels:
+            i += 1
+            continue
+        at = i + 1
+        if at < len(cells) and cells[at].cell_type == "code" and "beside_paper(" in cells[at].source:
+            at += 1
+        text = " ".join(f"`{figure_command(chapter, label, parameters)}`" for label in labels)
+        line = nbformat.v4.new_markdown_cell(f"*Reproduce this figure:* {text}")
+        line.metadata[REPRODUCE] = True
+        cells.insert(at, line)
+        i = at + 1
 
 
 def _stage_sources(root: Path, stage: Path) -> None:

@@ -6,6 +6,7 @@ Examples::
     python -m replication run all --profile gpu -f grid.yml   # every chapter (e.g. on a GPU machine)
     python -m replication plan --profile paper                # runs and device-hours before anything runs
     python -m replication export memorization --output out/   # a chapter's stored runs and verdicts, CSV/JSON
+    python -m replication figure sharpness fig-sh-main        # one figure of a page, as an SVG file
     python -m replication run all --profile paper --executor ray [--address auto]
     python -m replication run all --profile paper --executor slurm --partition gpu --time-min 240
     python -m replication params sde --profile laptop -p seeds=16
@@ -58,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("chapter", help="chapter name or 'all'")
     add_params(export)
     export.add_argument("--output", type=Path, default=Path("export"), help="folder (default ./export)")
+
+    figure = sub.add_parser("figure", help="reproduce one figure of a chapter (from the result store) "
+                            "as a file, without Jupyter")
+    figure.add_argument("chapter", help="chapter name")
+    figure.add_argument("label", help="the figure's label on the page (e.g. fig-sh-main; a wrong one lists them)")
+    add_params(figure)
+    figure.add_argument("--output", type=Path, default=None,
+                        help="file to write: .svg, .png or .pdf (default ./<chapter>-<label>.svg)")
 
     plan = sub.add_parser("plan", help="the bill before the work: runs stored / to compute and estimated "
                                        "device-hours per chapter")
@@ -328,6 +337,14 @@ def _main(args) -> int:
             note = _cuda_unavailable(params)
             if note:     # a profile for another machine: it validates, and says what run would do here
                 print(f"note: {name}: {note}; 'run' refuses it on this machine", file=sys.stderr)
+        return 0
+    if args.command == "figure":
+        from .reproduce import reproduce_figure
+
+        name = names[0]
+        written = reproduce_figure(name, args.label, profile=args.profile, overrides=overrides.get(name),
+                                   output=args.output)
+        print(f"[figure] {name} {args.label}: {written}")
         return 0
     if args.command == "export":
         from .export import export_chapter

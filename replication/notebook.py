@@ -125,11 +125,15 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
     ``{glue:text}`name``` in text, ``{glue:figure} name`` for a numbered figure."""
     from myst_nb import glue as _glue
 
-    _glue(name, format(value, fmt) if fmt else value, display=False)
     if type(value).__name__ == "Figure" and type(value).__module__.startswith("matplotlib"):
         import matplotlib.pyplot as plt
 
-        plt.close(value)  # shown once, where the prose places it
+        from .figure_files import shown
+
+        figure = value
+        value = shown(figure)  # the PNG the page shows; its SVG twin (the click target) beside it
+        plt.close(figure)      # shown once, where the prose places it
+    _glue(name, format(value, fmt) if fmt else value, display=False)
 
 
 def markdown(text: str) -> None:
