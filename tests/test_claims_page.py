@@ -43,6 +43,10 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| {ref}")]
     assert len(rows) == len(claims.PAPER_CLAIMS)                  # one row per claim of the paper
     assert "| **holds** | 1 holds |" in rows[3] and "| **not run** | — |" in rows[0] and "**fails** | 1 fails" in rows[10]
+    assert rows[0].endswith("| — |") and "{doc}`sharpness <sharpness>`" in rows[3]   # where its deciding test is
+    assert f":class: {page.TABLE_CLASS}" in table and table.startswith(":::{table} The paper's claims at the smoke")
+    linked = page.claim_table(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
+    assert "{doc}`Sharp <sharpness>`" in linked
     md = page.claim_section(record, 4, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
     assert "Outcome: **holds** (1 holds)" in md and "{numref}`fig-a`" in md
     assert "- **holds**: statement claim-4-x ({doc}`Sharp <sharpness>`" in md and "*Rule:* a rule." in md

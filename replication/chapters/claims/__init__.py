@@ -9,6 +9,7 @@ from the same records.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 
 from ... import claims as _claims
@@ -145,16 +146,24 @@ def tally(verdicts: list) -> str:
     return " · ".join(f"{c[o]} {one if c[o] == 1 else many}" for o, many, one in words if c[o]) or "—"
 
 
-def claim_table(record: ClaimsRecord) -> str:
-    """One row per paper claim: the claim (linked to its section), the outcome by :data:`ROLLUP`, and
-    the count of its tests by outcome."""
-    rows = [f"**Table: The paper's claims at the {record.profile} profile.** One row per claim; the "
-            "outcome rolls its tests up by the rule stated above the table.", "",
-            "| claim | what the paper says | outcome | its tests |", "| ---: | --- | --- | --- |"]
+TABLE_CLASS = "claim-table"   # replication.css stacks its rows into cards on a phone
+
+
+def claim_table(record: ClaimsRecord, *, titles: dict | None = None, labels: dict | None = None) -> str:
+    """One row per paper claim: the claim (linked to its section), the outcome by :data:`ROLLUP`, the
+    count of its tests by outcome, and where the tests that decide it are (chapter and figure,
+    :func:`_deciding`).  A numbered MyST table with the class :data:`TABLE_CLASS`."""
+    titles, labels = titles or {}, labels or {}
+    rows = ["| claim | what the paper says | outcome | its tests | decided in |", "| ---: | --- | --- | --- | --- |"]
     for n, statement in _claims.PAPER_CLAIMS.items():
         vs = record.for_claim(n)
-        rows.append(f"| {{ref}}`{n} <{claim_label(n)}>` | {statement} | **{outcome_of_claim(vs)}** | {tally(vs)} |")
-    return "\n".join(rows)
+        where = "; ".join(dict.fromkeys(_where(v, titles, labels) for v in _deciding(vs))) or "—"
+        rows.append(f"| {{ref}}`{n} <{claim_label(n)}>` | {statement} | **{outcome_of_claim(vs)}** | {tally(vs)} "
+                    f"| {where} |")
+    caption = (f"The paper's claims at the {record.profile} profile. One row per claim; the outcome rolls its "
+               "tests up by the rule stated above the table")
+    return "\n".join([f":::{{table}} {caption}", f":name: tbl-claims-{re.sub(r'[^a-z0-9]+', '-', record.profile.lower()).strip('-')}", f":class: {TABLE_CLASS}", "",
+                      *rows, ":::"])
 
 
 def _deciding(vs: list) -> list:
