@@ -17,7 +17,8 @@ pages) served from 127.0.0.1, it reports a problem when:
   width of an image drawn at twice its resolution, else its pixel width): its fonts shrink with it,
   and figures are drawn for the column instead;
 - a figure of a notebook's output (``.cell_output`` or ``figure``) does not open larger on a
-  click: it must link to an image file with at least MIN_ZOOM times its shown width in pixels;
+  click: it must link to an image file with at least MIN_ZOOM times its shown width in pixels, and
+  that file must be its vector version (an SVG served by the site; the page shows the PNG);
 - a content image has no alternative text, or only its file name (what Sphinx writes by default);
 - a content image is distorted: its shown aspect ratio differs from its file's by more than
   MAX_ASPECT_ERROR, at the desktop width and again at a 390 px phone viewport (mobile emulation,
@@ -237,6 +238,9 @@ const mathTimeout = arguments[0], grace = arguments[1];
       return !(a && /\.(png|jpe?g|svg|webp)(\?|#|$)/i.test(a.getAttribute('href'))
                && i.naturalWidth >= arguments[4] * i.clientWidth);
     }).map(i => ({src: name(i), shown: i.clientWidth, natural: i.naturalWidth, link: !!i.closest('a[href]')}));
+  // ... and that file is its vector (SVG) version, the PNG being the fallback the page shows.
+  out.vectors = raster.filter(i => i.closest('.cell_output, figure')).map(i => {
+      const a = i.closest('a[href]'); return {src: name(i), href: a ? a.href : ''}; });
   out.unnamed = raster.filter(i => !(i.getAttribute('alt') || '').trim()
       || /\.(png|jpe?g|gif|svg|webp)$/i.test((i.getAttribute('alt') || '').trim())).map(name);
   const pathRe = new RegExp(arguments[3]);
@@ -344,6 +348,8 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
         why = "its link" if img["link"] else "no link to its file"
         problems.append(f"figure cannot be enlarged: {img['src']} shown at {img['shown']} px, "
                         f"image {img['natural']} px ({why}; needs >= {MIN_ZOOM}x)")
+    for img in found.get("vectors", []):
+        problems += _vector_problems(img)
     for src in found.get("unnamed", []):
         problems.append(f"image without alternative text (none, or its file name): {src}")
     for path in sorted(set(found.get("paths", [])))[:5]:
@@ -364,6 +370,23 @@ def check_page(driver, base_url: str, page: str) -> list[str]:
     external = sorted({u for u in urls + found.get("resources", []) if _is_external(u)})
     problems += [f"external request: {u}" for u in external]
     return [f"{page}: {p}" for p in problems]
+
+
+def _vector_problems(img: dict) -> list[str]:
+    """A computed figure's click target must be its SVG twin, and that file must be an SVG."""
+    import urllib.request
+
+    href = img.get("href", "")
+    if not urlsplit(href).path.endswith(".svg"):
+        return [f"figure's click target is not its vector (SVG) version: {img['src']} -> {href.split('/')[-1] or 'no link'}"]
+    if urlsplit(href).hostname not in LOCAL_HOSTS:
+        return [f"figure's vector version is not on this site: {href}"]
+    try:
+        with urllib.request.urlopen(href, timeout=10) as response:
+            head = response.read(4096)
+    except OSError as error:
+        return [f"figure's vector version does not load: {href.split('/')[-1]} ({error})"]
+    return [] if b"<svg" in head else [f"figure's vector version is not an SVG file: {href.split('/')[-1]}"]
 
 
 def _distorted(driver, where: str) -> list[str]:

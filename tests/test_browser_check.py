@@ -6,8 +6,10 @@ local MathJax 3 via replication.assets.install_static_assets, no notebook execut
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import re
 import os
 import shutil
 import struct
@@ -89,9 +91,11 @@ def _figure_png(size=(2, 1.5)) -> bytes:
     return buf.getvalue()
 
 
+FIGURES = (_figure_png(), _figure_png((13.42, 12.62)))   # the second at the size of Fig. 3.1, as the book declares it
+
+
 def _notebook() -> dict:
-    png = base64.b64encode(_figure_png()).decode()
-    column = base64.b64encode(_figure_png((13.42, 12.62))).decode()   # the size of Fig. 3.1, as the book declares it
+    png, column = (base64.b64encode(f).decode() for f in FIGURES)
     return {
         "nbformat": 4, "nbformat_minor": 5,
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -131,6 +135,11 @@ def make_book(src: Path) -> Path:
     (src / "figure.png").write_bytes(_png())
     (src / "image.md").write_text("# Image\n\n![a gradient](figure.png)\n")
     (src / "notebook.ipynb").write_text(json.dumps(_notebook()))
+    vectors = src / "data" / "figures"          # the SVG twins, as replication.figure_files writes them
+    vectors.mkdir(parents=True, exist_ok=True)
+    for png in FIGURES:
+        (vectors / (hashlib.sha256(png).hexdigest() + ".svg")).write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>')
     install_static_assets(src)
     return src
 
@@ -184,7 +193,7 @@ def test_fixture_book_passes(built_book, driver):
         zoom = driver.execute_script(     # shown at its declared size, linked to its full-resolution file
             "const i = document.querySelector('.cell_output img'), a = i.closest('a[href]');"
             "return [i.clientWidth, i.naturalWidth, a && a.getAttribute('href')]")
-    assert zoom[0] == 100 and zoom[1] == 200 and zoom[2].endswith(".png"), zoom
+    assert zoom[0] == 100 and zoom[1] == 200 and zoom[2].endswith(".svg"), zoom   # the click opens the SVG twin
     assert n >= 3  # inline, $$ display, {math} block
     assert src.startswith(base) and src.split("?")[0].endswith("_static/mathjax/tex-chtml.js")
     assert fonts and all(u.startswith(base + "_static/mathjax/output/chtml/fonts/")
@@ -211,6 +220,21 @@ def test_broken_image_console_error_external_request(built_book, driver, tmp_pat
     assert any(p.startswith("external.html: external request: https://cdn.example.org/")
                for p in problems), text
     assert not [p for p in problems if p.startswith("index.html")], text
+
+
+def test_figure_without_its_vector_version_fails(built_book, driver, tmp_path):
+    html = _copy(built_book, tmp_path / "html")
+    page = (html / "notebook.html").read_text()
+    first, second = sorted({m for m in re.findall(r'href="(_images/vector/[0-9a-f]{64}\.svg)"', page)})
+    (html / first).unlink()                                       # a twin that does not load
+    (html / second).write_text("not an svg")                      # a twin that is no SVG
+    problems = browser_check.check_site(html, ["notebook.html"], driver=driver)
+    text = "\n".join(problems)
+    assert any("vector version does not load" in p for p in problems), text
+    assert any("vector version is not an SVG file" in p for p in problems), text
+    (html / "notebook.html").write_text(re.sub(r'href="_images/vector/([0-9a-f]{64})\.svg"', r'href="_images/\1.png"', page))
+    problems = browser_check.check_site(html, ["notebook.html"], driver=driver)
+    assert sum("click target is not its vector (SVG) version" in p for p in problems) == 2, problems
 
 
 def test_math_without_mathjax_fails(built_book, driver, tmp_path):
