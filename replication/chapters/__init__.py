@@ -32,7 +32,9 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from ..params import ParameterError
+from .. import profiles
+from ..params import ChapterParams, ParameterError, check_section
+from ..params import resolve as _resolve
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -68,6 +70,31 @@ def get(name: str) -> ModuleType:
     if name not in known:
         raise ParameterError(f"chapter={name!r}: must be one of {', '.join(known)} (or 'all' for run)")
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def check_profile(profile: str) -> None:
+    """Every section of ``profile`` (bases applied) against the registry: a chapter that exists, each
+    key one of its ``SPEC``'s parameters, each value allowed; else one line naming the file and the
+    key (``profile='<file>': chapters.<chapter>.<key>: ...``).  Before any chapter computes, so a typo
+    in one chapter's section of a user's file stops every chapter."""
+    try:
+        for path, sections in profiles.files(profile):
+            known = names()
+            for chapter, values in sections.items():
+                where = f"profile={str(path)!r}: chapters.{chapter}"
+                if chapter not in known:
+                    raise ParameterError(f"{where}: unknown chapter; chapters: {', '.join(known)}")
+                check_section(get(chapter).SPEC, values, where)
+    except profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+
+
+def resolve(chapter: str, profile: str = profiles.DEFAULT, explicit=None) -> ChapterParams:
+    """Chapter ``chapter``'s parameters: ``profile`` checked whole (:func:`check_profile`), then its
+    section with ``explicit`` on top validated (``replication.params.resolve``)."""
+    spec = get(chapter).SPEC
+    check_profile(profile)
+    return _resolve(spec, profile, explicit)
 
 
 def require_device(device: str) -> None:
