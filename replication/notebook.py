@@ -21,10 +21,10 @@ import ast
 import re
 from typing import Any, Mapping
 
-from . import profiles
+from . import kernel as _kernel, profiles
 from .params import ChapterParams, ParameterError
 
-_state: dict[str, Any] = {"injected": None, "chapter": "", "profile": ""}
+_state = _kernel.state                   # this page: chapter, profile, injected names
 
 
 def injected_names(source: str) -> set[str] | None:
