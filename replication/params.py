@@ -190,25 +190,17 @@ def check_section(spec: ChapterSpec, section: Any, where: str) -> dict:
     return out
 
 
-def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
-            explicit: Mapping[str, Any] | None = None) -> ChapterParams:
-    """Validate ``explicit`` over ``profile``'s values for ``spec``'s chapter.
-
-    Only this chapter's section of the profile is checked here (:func:`check_section`); the chapter
-    registry's ``replication.chapters.resolve`` also checks every other section first, so that a typo
-    anywhere in a user's profile file stops any chapter before it computes."""
+def resolve_values(spec: ChapterSpec, section: Any, explicit: Mapping[str, Any] | None = None, *,
+                   label: str, source: str) -> ChapterParams:
+    """``spec``'s chapter's parameters from a profile's ``section`` for it (already read: ``label`` is
+    the profile's name, ``source`` the file it came from) with ``explicit`` values on top: every
+    value validated, then the chapter's cross-parameter ``check``.  Reads nothing."""
     explicit = dict(explicit or {})
     for name, value in explicit.items():
         if name not in spec.names:
             raise ParameterError(f"{name}={value!r}: unknown parameter of chapter {spec.name!r}; "
                                  f"allowed: profile, {', '.join(spec.names)}")
-    try:
-        profile_values = _profiles.chapter_values(profile, spec.name)
-        where = f"profile={_profiles.source(profile)!r}: chapters.{spec.name}"
-        label = _profiles.label(profile)
-    except _profiles.ProfileError as error:
-        raise ParameterError(str(error)) from None
-    profile_values = check_section(spec, profile_values, where)
+    profile_values = check_section(spec, section, f"profile={source!r}: chapters.{spec.name}")
     values, sources = {}, {}
     for p in spec.params:
         if p.name in explicit:
@@ -220,6 +212,27 @@ def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
     if spec.check is not None:
         spec.check(values)
     return ChapterParams(spec.name, label, values, sources)
+
+
+def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
+            explicit: Mapping[str, Any] | None = None) -> ChapterParams:
+    """Validate ``explicit`` over ``profile``'s values for ``spec``'s chapter.
+
+    Only this chapter's section of the profile is checked here (:func:`check_section`); the chapter
+    registry's ``replication.chapters.resolve`` checks every other section too, so that a typo
+    anywhere in a user's profile file stops every chapter before it computes.  This function is the
+    one reason this module reads the profile files (``replication.profiles``, which imports nothing
+    from the package); callers that go through the registry do not need it."""
+    section, label, source = _profile_section(profile, spec.name)
+    return resolve_values(spec, section, explicit, label=label, source=source)
+
+
+def _profile_section(profile: str, chapter: str) -> tuple[dict, str, str]:
+    try:
+        return (_profiles.chapter_values(profile, chapter), _profiles.label(profile),
+                _profiles.source(profile))
+    except _profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
 
 
 # -- parameters several chapters declare alike --------------------------------------------------------

@@ -22,6 +22,11 @@ plus ``book/<name>.ipynb`` (its page), ``tests/test_<name>.py``, one line ``- fi
 entry with a folder here is a chapter (other entries, such as the bibliography, are plain pages).
 Without a checkout (an installed copy) the folders are listed alphabetically.
 
+The registry also checks profiles against the chapters it lists (:func:`check_profile`: every
+section a chapter, every key a parameter of its ``SPEC``, every value allowed) and resolves a
+chapter's parameters through that check (:func:`resolve`); the profile files are only read by
+``replication.profiles``, which knows no chapter.
+
 :func:`evaluate` is the one way a chapter's results are produced: compute (through the store), the
 verdicts from the results, and the verdicts saved beside the results (``replication.claims``) so
 the claims page can gather them without re-running anything.
@@ -33,8 +38,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .. import profiles
-from ..params import ChapterParams, ParameterError, check_section
-from ..params import resolve as _resolve
+from ..params import ChapterParams, ParameterError, check_section, resolve_values
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -91,10 +95,16 @@ def check_profile(profile: str) -> None:
 
 def resolve(chapter: str, profile: str = profiles.DEFAULT, explicit=None) -> ChapterParams:
     """Chapter ``chapter``'s parameters: ``profile`` checked whole (:func:`check_profile`), then its
-    section with ``explicit`` on top validated (``replication.params.resolve``)."""
+    section with ``explicit`` on top validated (``replication.params.resolve_values``).  The way the
+    CLI, the book and the notebooks resolve parameters."""
     spec = get(chapter).SPEC
     check_profile(profile)
-    return _resolve(spec, profile, explicit)
+    try:
+        section, label, source = (profiles.chapter_values(profile, chapter), profiles.label(profile),
+                                  profiles.source(profile))
+    except profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+    return resolve_values(spec, section, explicit, label=label, source=source)
 
 
 def require_device(device: str) -> None:
