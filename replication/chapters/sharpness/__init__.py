@@ -52,7 +52,7 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("probe_samples", "int", "training examples of the λ_max probes during factorial training", low=1,
           high=60_000),
     Param("probe_max_iter", "int", "HVP cap of one λ_max probe during training", low=2, high=10_000),
-    Param("probe_tol", "float", "Lanczos stopping rule of a probe: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol("Lanczos stopping rule of a probe: residual <= tol·λ", name="probe_tol"),
     Param("hessian_samples", "int", "training examples the end-of-training measures average over",
           low=1, high=60_000),
     lanczos_tol(),
