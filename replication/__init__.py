@@ -17,8 +17,9 @@ One job per module:
 - ``config``      frozen, validated, hashable run configurations
 - ``store``       content-addressed result store (atomic, verified, resumable)
 - ``runs``        grids of training runs through the store (vmapped ensembles where possible)
-- ``profiles``    smoke | laptop | gpu | paper parameter sets, as YAML
-- ``params``      chapter parameters: profile + explicit overrides, validated before compute
+- ``profiles``    smoke | laptop | gpu | paper parameter sets, as YAML (read here, checked by the registry)
+- ``params``      chapter parameters: profile + explicit overrides, validated before compute; the
+                  parameters and cross-parameter rules several chapters share
 - ``data``        datasets as normalized device tensors, verified by content checksum
 - ``models``      MLPs, VGG-11, ResNet-20/32/56, a small CNN; seeded, vmap-compatible
 - ``schedules``   per-epoch learning-rate and batch-size schedules
@@ -31,7 +32,7 @@ One job per module:
 - ``figures``     the shared figure style, colours, intervals, captions, downloadable numbers
 - ``wording``     how the pages write numbers (10⁻³ … 10⁵ plain, powers of ten outside) and outcomes
 - ``chapters``    one folder per book chapter (below)
-- ``notebook``    the few helpers a chapter notebook calls
+- ``notebook``    the few helpers a chapter notebook calls (``kernel``: the page it is on)
 - ``book``        execute chapters with papermill, build the HTML
 - ``cli``         ``python -m replication ...``
 
@@ -41,6 +42,9 @@ Adding a chapter ``<name>`` touches: the folder ``chapters/<name>/`` (``__init__
 <name>``), ``tests/test_<name>.py``, one line ``- file: book/<name>`` in ``_toc.yml`` (the only list of
 chapters) and one section ``<name>:`` in each profile file.  Nothing else lists chapters: the CLI,
 the book command, the introduction's table of contents and the claims page read the registry.
+
+Imports point down the floors of ``tests/test_import_graph.py`` (foundation, parameters, store,
+data, training, runs, chapters, pages, command line) and never loop.
 """
 
 __version__ = "0.1.0"

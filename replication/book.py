@@ -29,7 +29,6 @@ from typing import Any, Mapping
 
 
 from . import chapters, paths, profiles
-from .params import resolve
 
 INTRO = "intro"
 BUILD_RECORD = "build_info.json"   # written into the stage root, beside the book/ folder of notebooks
@@ -87,7 +86,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
     for name in overrides:
         if name not in notebooks:
             raise ValueError(f"overrides for chapter {name!r}: no such chapter; chapters: {', '.join(notebooks)}")
-    resolved = {name: resolve(chapters.get(name).SPEC, profile, overrides.get(name))
+    resolved = {name: chapters.resolve(name, profile, overrides.get(name))
                 for name in notebooks}  # 1. validate everything before any compute
 
     stage = output / "stage"

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from . import profiles
-from .params import ParameterError, parse_assignments, resolve
+from .params import ParameterError, cuda_refusal, parse_assignments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,14 +217,7 @@ def _store_report() -> str:
 
 def _cuda_unavailable(params) -> str | None:
     """The refusal of a ``device`` parameter naming CUDA where CUDA is not available, else None."""
-    device = params.get("device")
-    if isinstance(device, str) and device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            return (f"device={device!r}: no CUDA device is available here "
-                    f"(use device=cpu, or profile laptop)")
-    return None
+    return cuda_refusal(params.get("device"))
 
 
 def _rules(names: list[str], *, register: bool) -> int:
@@ -324,7 +317,7 @@ def _main(args) -> int:
     for name in names:
         chapters.get(name)  # unknown chapter → error
     overrides = _overrides(args, names)
-    resolved = {n: resolve(chapters.get(n).SPEC, args.profile, overrides.get(n)) for n in names}
+    resolved = {n: chapters.resolve(n, args.profile, overrides.get(n)) for n in names}
     for params in resolved.values():
         note = _cuda_unavailable(params)
         if note and (args.command == "run" or (args.command == "params" and params.sources["device"] == "explicit")):

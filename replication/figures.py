@@ -222,9 +222,9 @@ def export(chapter: str, name: str, rows: Sequence[Mapping[str, Any]], *, meta: 
 def _export_profile(profile: str | None, meta: Mapping[str, Any]) -> str:
     profile = profile or meta.get("profile") or (meta.get("params") or {}).get("profile")
     if not profile:
-        from .notebook import current_profile
+        from .kernel import state
 
-        profile = current_profile()
+        profile = state["profile"]             # the notebook's chapter_params, "" before it
     if not profile:
         raise ValueError("export: no profile: pass profile=..., or meta={'profile': ...}, or call "
                          "nb.chapter_params first")

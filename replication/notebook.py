@@ -21,10 +21,10 @@ import ast
 import re
 from typing import Any, Mapping
 
-from . import profiles
-from .params import ChapterParams, ParameterError, resolve
+from . import kernel as _kernel, profiles
+from .params import ChapterParams, ParameterError
 
-_state: dict[str, Any] = {"injected": None, "chapter": "", "profile": ""}
+_state = _kernel.state                   # this page: chapter, profile, injected names
 
 
 def injected_names(source: str) -> set[str] | None:
@@ -104,7 +104,7 @@ def chapter_params(chapter: str, namespace: Mapping[str, Any]) -> ChapterParams:
     defaults = profiles.chapter_values(profiles.DEFAULT, chapter)
     explicit = {name: namespace[name] for name in spec.names if name in namespace
                 and (name in injected or _differs(namespace[name], defaults.get(name)))}
-    return resolve(spec, profile, explicit)
+    return chapters.resolve(chapter, profile, explicit)
 
 
 def beside_paper(figure: str, verdicts) -> None:

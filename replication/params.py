@@ -4,6 +4,14 @@ Each chapter declares a :class:`ChapterSpec`: its parameters with type, bounds a
 :func:`resolve` turns ``(chapter, profile, explicit values)`` into frozen :class:`ChapterParams`, or
 raises :class:`ParameterError` with one line naming the parameter, its value and what is allowed.
 The same path serves papermill runs (through :mod:`replication.notebook`) and the CLI.
+
+Parameters flow one way: the profile files are read by :mod:`replication.profiles` (a YAML reader
+that imports nothing from the package), this module validates one chapter's values against its
+``SPEC``, and the chapter registry (:mod:`replication.chapters`) checks a whole profile against every
+chapter.  What several chapters declare alike is built here once: :func:`device` (with
+:func:`check_device`, the one CUDA refusal), :func:`seeds`, :func:`lanczos_tol`, and the
+cross-parameter rules :func:`check_at_most`, :func:`check_largest_at_most`, :func:`check_split`,
+:func:`check_increasing_pair` and :func:`check_augment`.
 """
 from __future__ import annotations
 
@@ -163,30 +171,140 @@ class ChapterParams(Mapping):
         return "\n".join(rows)
 
 
-def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
-            explicit: Mapping[str, Any] | None = None) -> ChapterParams:
-    """Validate ``explicit`` over ``profile``'s values for ``spec``'s chapter."""
+def check_section(spec: ChapterSpec, section: Any, where: str) -> dict:
+    """``section`` (one chapter's values in a profile file) checked against ``spec``: a mapping whose
+    every key is a parameter of ``spec`` with an allowed value; else one line starting ``where``
+    (``profile='<file>': chapters.<chapter>``).  Returns the coerced values."""
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping):
+        raise ParameterError(f"{where}: must be a mapping {{parameter: value}}")
+    out = {}
+    for key, value in section.items():
+        if key not in spec.names:
+            raise ParameterError(f"{where}.{key}: unknown parameter; allowed: {', '.join(spec.names)}")
+        try:
+            out[key] = spec.param(key).coerce(value)
+        except ParameterError as error:
+            raise ParameterError(f"{where}.{error}") from None
+    return out
+
+
+def resolve_values(spec: ChapterSpec, section: Any, explicit: Mapping[str, Any] | None = None, *,
+                   label: str, source: str) -> ChapterParams:
+    """``spec``'s chapter's parameters from a profile's ``section`` for it (already read: ``label`` is
+    the profile's name, ``source`` the file it came from) with ``explicit`` values on top: every
+    value validated, then the chapter's cross-parameter ``check``.  Reads nothing."""
     explicit = dict(explicit or {})
     for name, value in explicit.items():
         if name not in spec.names:
             raise ParameterError(f"{name}={value!r}: unknown parameter of chapter {spec.name!r}; "
                                  f"allowed: profile, {', '.join(spec.names)}")
-    try:
-        profile_values = _profiles.chapter_values(profile, spec.name)
-    except _profiles.ProfileError as error:
-        raise ParameterError(str(error)) from None
+    profile_values = check_section(spec, section, f"profile={source!r}: chapters.{spec.name}")
     values, sources = {}, {}
-    label = _profiles.label(profile)
     for p in spec.params:
         if p.name in explicit:
             values[p.name], sources[p.name] = p.coerce(explicit[p.name]), "explicit"
         elif p.name in profile_values:
-            values[p.name], sources[p.name] = p.coerce(profile_values[p.name]), label
+            values[p.name], sources[p.name] = profile_values[p.name], label
         else:
             raise ParameterError(f"{p.name}: profile {label!r} gives no value and none was passed")
     if spec.check is not None:
         spec.check(values)
     return ChapterParams(spec.name, label, values, sources)
+
+
+def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
+            explicit: Mapping[str, Any] | None = None) -> ChapterParams:
+    """Validate ``explicit`` over ``profile``'s values for ``spec``'s chapter.
+
+    Only this chapter's section of the profile is checked here (:func:`check_section`); the chapter
+    registry's ``replication.chapters.resolve`` checks every other section too, so that a typo
+    anywhere in a user's profile file stops every chapter before it computes.  This function is the
+    one reason this module reads the profile files (``replication.profiles``, which imports nothing
+    from the package); callers that go through the registry do not need it."""
+    section, label, source = _profile_section(profile, spec.name)
+    return resolve_values(spec, section, explicit, label=label, source=source)
+
+
+def _profile_section(profile: str, chapter: str) -> tuple[dict, str, str]:
+    try:
+        return (_profiles.chapter_values(profile, chapter), _profiles.label(profile),
+                _profiles.source(profile))
+    except _profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+
+
+# -- parameters several chapters declare alike --------------------------------------------------------
+DEVICES = ("cpu", "cuda")
+LANCZOS_TOL_HELP = "Lanczos stopping rule for λ_max: residual <= tol·λ"
+
+
+def device(help: str = "device the networks are trained on") -> Param:
+    """The ``device`` parameter: ``cpu`` or ``cuda`` (refused where there is none: :func:`check_device`)."""
+    return Param("device", "str", help, choices=DEVICES)
+
+
+def seeds(help: str, *, low: int = 2, high: int = 1000) -> Param:
+    """The ``seeds`` parameter: independent repetitions (at least two, for an interval)."""
+    return Param("seeds", "int", help, low=low, high=high)
+
+
+def lanczos_tol(help: str = LANCZOS_TOL_HELP, *, name: str = "lanczos_tol") -> Param:
+    """A Lanczos stopping rule: stop when the residual ``||Hv - λv|| <= tol·|λ|``; tol in [1e-10, 0.5]."""
+    return Param(name, "float", help, low=1e-10, high=0.5)
+
+
+def cuda_refusal(device: Any) -> str | None:
+    """The one line refusing ``device`` when it names CUDA and this machine has none, else ``None``."""
+    if isinstance(device, str) and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"device={device!r}: no CUDA device is available here (use device=cpu, or profile laptop)"
+    return None
+
+
+def check_device(device: Any) -> None:
+    """Before any compute: a device naming CUDA where there is none is a one-line :class:`ParameterError`."""
+    refusal = cuda_refusal(device)
+    if refusal is not None:
+        raise ParameterError(refusal)
+
+
+# -- cross-parameter rules several chapters share (each a one-line ParameterError) -------------------
+def check_at_most(values: Mapping[str, Any], names: Sequence[str], bound: str = "n_train") -> None:
+    """Every ``values[name] <= values[bound]`` (samples drawn from the training set, batch sizes)."""
+    for name in names:
+        if values[name] > values[bound]:
+            raise ParameterError(f"{name}={values[name]!r}: must be <= {bound}={values[bound]}")
+
+
+def check_largest_at_most(values: Mapping[str, Any], name: str, bound: str = "n_train") -> None:
+    """Every batch size in the list ``values[name]`` is ``<= values[bound]``."""
+    if max(values[name]) > values[bound]:
+        raise ParameterError(f"{name}={list(values[name])!r}: every batch size must be <= {bound}={values[bound]}")
+
+
+def check_split(values: Mapping[str, Any], total: int, *, train: str = "n_train", note: str = "") -> None:
+    """Training and validation examples fit in the ``total`` of the training split:
+    ``values[train] + values["n_val"] <= total``; ``note`` (e.g. the dataset) goes in the message."""
+    if values[train] + values["n_val"] > total:
+        where = f"{note}; " if note else ""
+        raise ParameterError(f"{train}={values[train]!r}: {train} + n_val must be <= {total} "
+                             f"({where}n_val={values['n_val']})")
+
+
+def check_increasing_pair(values: Mapping[str, Any], low: str, high: str) -> None:
+    """``values[low] < values[high]`` (the ends of a range), naming ``high``."""
+    if values[high] <= values[low]:
+        raise ParameterError(f"{high}={values[high]!r}: must be > {low}={values[low]!r}")
+
+
+def check_augment(values: Mapping[str, Any]) -> None:
+    """Random crop and flip is a CIFAR-10 augmentation: ``augment`` only with ``dataset=cifar10``."""
+    if values["augment"] and values["dataset"] != "cifar10":
+        raise ParameterError(f"augment={values['augment']!r}: only with dataset=cifar10 (crop + flip)")
 
 
 def parse_assignments(items: Sequence[str]) -> dict:

@@ -142,7 +142,7 @@ def test_a_bad_profile_file_is_one_line_naming_the_file_and_key(tmp_path, capsys
     mine = tmp_path / "mine.yml"
     mine.write_text(text)
     with pytest.raises(ParameterError, match=pattern) as info:
-        resolve(SPEC, str(mine))
+        chapters.resolve("sde", str(mine))          # the registry checks the whole file
     assert str(mine) in str(info.value) and "\n" not in str(info.value)
     assert cli_main(["params", "sde", "--profile", str(mine)]) == 2
     err = capsys.readouterr().err
@@ -156,7 +156,68 @@ def test_profile_validation_knows_every_listed_chapter(tmp_path):
         typo = (spec.names[0] if spec.names else "x") + "_typo"
         mine.write_text(yaml.safe_dump({"chapters": {name: {typo: 1}}}))
         with pytest.raises(ParameterError, match=rf"chapters\.{name}\.{typo}: unknown parameter"):
-            resolve(chapters.get(name).SPEC, str(mine))
+            resolve(chapters.get(name).SPEC, str(mine))       # its own section, without the registry
+        other = next(n for n in chapters.names() if n != name)
+        with pytest.raises(ParameterError, match=rf"chapters\.{name}\.{typo}: unknown parameter"):
+            chapters.resolve(other, str(mine))                 # a typo in any section stops every chapter
+
+
+def test_the_profile_reader_knows_no_chapter(tmp_path):
+    """profiles reads YAML and checks its shape only: an unknown chapter or parameter is the
+    registry's to refuse (chapters.check_profile), a section that is not a mapping is its own."""
+    mine = tmp_path / "mine.yml"
+    mine.write_text(yaml.safe_dump({"chapters": {"nochapter": {"x": 1}, "sde": {"seedz": 1}}}))
+    assert profiles.chapter_values(str(mine), "nochapter") == {"x": 1}
+    with pytest.raises(ParameterError, match=r"chapters\.nochapter: unknown chapter"):
+        chapters.check_profile(str(mine))
+    with pytest.raises(ParameterError, match=r"chapters\.sde\.seedz: unknown parameter"):
+        resolve(SPEC, str(mine))
+    # the file that says it is named, also when it is the base of another
+    top = tmp_path / "top.yml"
+    top.write_text(yaml.safe_dump({"base": str(mine), "chapters": {}}))
+    with pytest.raises(ParameterError, match=rf"^profile={str(mine)!r}: chapters\.nochapter"):
+        chapters.check_profile(str(top))
+    for name in profiles.NAMES:
+        chapters.check_profile(name)                   # the shipped profiles are valid
+
+
+def test_shared_builders_and_cross_parameter_rules():
+    from replication import params as P
+
+    assert P.device("h") == Param("device", "str", "h", choices=("cpu", "cuda"))
+    assert P.seeds("h").coerce(2) == 2
+    with pytest.raises(ParameterError, match=r"^seeds=1: must be an integer, in \[2, 1000\] \(h\)$"):
+        P.seeds("h").coerce(1)
+    with pytest.raises(ParameterError, match=r"^lanczos_tol=0.6: must be a number, in \[1e-10, 0.5\]"):
+        P.lanczos_tol().coerce(0.6)
+    assert P.cuda_refusal("cpu") is None
+    P.check_device("cpu")
+    values = {"n_train": 100, "n_val": 20, "hessian_samples": 100, "batch_sizes": (10, 100), "lo": 1.0, "hi": 2.0,
+              "augment": False, "dataset": "mnist"}
+    P.check_at_most(values, ("hessian_samples",))          # equal is allowed
+    P.check_largest_at_most(values, "batch_sizes")
+    P.check_split(values, 120)
+    P.check_increasing_pair(values, "lo", "hi")
+    P.check_augment(values)
+    for call, pattern in [
+        (lambda: P.check_at_most({**values, "hessian_samples": 101}, ("hessian_samples",)),
+         r"^hessian_samples=101: must be <= n_train=100$"),
+        (lambda: P.check_largest_at_most({**values, "batch_sizes": (10, 101)}, "batch_sizes"),
+         r"^batch_sizes=\[10, 101\]: every batch size must be <= n_train=100$"),
+        (lambda: P.check_split(values, 119, note="mnist"), r"^n_train=100: n_train \+ n_val must be <= 119 \(mnist; n_val=20\)$"),
+        (lambda: P.check_increasing_pair({**values, "hi": 1.0}, "lo", "hi"), r"^hi=1.0: must be > lo=1.0$"),
+        (lambda: P.check_augment({**values, "augment": True}), r"^augment=True: only with dataset=cifar10"),
+    ]:
+        with pytest.raises(ParameterError, match=pattern):
+            call()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_check_device_refuses_cuda_in_one_line():
+    from replication import params as P
+
+    with pytest.raises(ParameterError, match=r"^device='cuda': no CUDA device is available here \(use device=cpu"):
+        P.check_device("cuda")
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")

@@ -22,6 +22,11 @@ plus ``book/<name>.ipynb`` (its page), ``tests/test_<name>.py``, one line ``- fi
 entry with a folder here is a chapter (other entries, such as the bibliography, are plain pages).
 Without a checkout (an installed copy) the folders are listed alphabetically.
 
+The registry also checks profiles against the chapters it lists (:func:`check_profile`: every
+section a chapter, every key a parameter of its ``SPEC``, every value allowed) and resolves a
+chapter's parameters through that check (:func:`resolve`); the profile files are only read by
+``replication.profiles``, which knows no chapter.
+
 :func:`evaluate` is the one way a chapter's results are produced: compute (through the store), the
 verdicts from the results, and the verdicts saved beside the results (``replication.claims``) so
 the claims page can gather them without re-running anything.
@@ -32,7 +37,8 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from ..params import ParameterError
+from .. import profiles
+from ..params import ChapterParams, ParameterError, check_section, resolve_values
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -68,6 +74,37 @@ def get(name: str) -> ModuleType:
     if name not in known:
         raise ParameterError(f"chapter={name!r}: must be one of {', '.join(known)} (or 'all' for run)")
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def check_profile(profile: str) -> None:
+    """Every section of ``profile`` (bases applied) against the registry: a chapter that exists, each
+    key one of its ``SPEC``'s parameters, each value allowed; else one line naming the file and the
+    key (``profile='<file>': chapters.<chapter>.<key>: ...``).  Before any chapter computes, so a typo
+    in one chapter's section of a user's file stops every chapter."""
+    try:
+        for path, sections in profiles.files(profile):
+            known = names()
+            for chapter, values in sections.items():
+                where = f"profile={str(path)!r}: chapters.{chapter}"
+                if chapter not in known:
+                    raise ParameterError(f"{where}: unknown chapter; chapters: {', '.join(known)}")
+                check_section(get(chapter).SPEC, values, where)
+    except profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+
+
+def resolve(chapter: str, profile: str = profiles.DEFAULT, explicit=None) -> ChapterParams:
+    """Chapter ``chapter``'s parameters: ``profile`` checked whole (:func:`check_profile`), then its
+    section with ``explicit`` on top validated (``replication.params.resolve_values``).  The way the
+    CLI, the book and the notebooks resolve parameters."""
+    spec = get(chapter).SPEC
+    check_profile(profile)
+    try:
+        section, label, source = (profiles.chapter_values(profile, chapter), profiles.label(profile),
+                                  profiles.source(profile))
+    except profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+    return resolve_values(spec, section, explicit, label=label, source=source)
 
 
 def require_device(device: str) -> None:

@@ -31,8 +31,6 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -41,9 +39,10 @@ import torch
 
 from .. import paths
 from .dataset import Dataset, _fingerprint, _pixel_mean_std
+from .search import Search
 from .specs import STANDIN_MARKER, _CifarSpec
-from .verify import (ACCEPT_HOW, DataVerificationError, DatasetNotFoundError, _env_offline, _install,
-                     _Place, _read_verified, _seam, _short, _torchvision_download, _write_verified)
+from .verify import (ACCEPT_HOW, DataVerificationError, _install, _Place, _read_verified, _seam, _short,
+                     _torchvision_download, _write_verified)
 
 
 def _cifar_fixes() -> str:
@@ -64,13 +63,13 @@ def _load_cifar(name, spec, allow_download, allow_unverified, dtype) -> Dataset:
 def _resolve_cifar(name: str, spec: _CifarSpec, allow_download: bool, allow_unverified: bool):
     """(contents, md5s, source, canonical) of the seven files, all from one place."""
     cache = paths.data_root() / spec.folder
-    searched = []
+    search = Search(name)
 
     def note(number, what, folder):
         have = _present(spec, folder)
         missing = [f for f in spec.files if f not in have]
-        searched.append(f"{number}. {what} {folder}"
-                        + (f" (incomplete: missing {', '.join(missing)})" if have else " (no CIFAR-10 files)"))
+        search.note(f"{number}. {what} {folder}"
+                    + (f" (incomplete: missing {', '.join(missing)})" if have else " (no CIFAR-10 files)"))
 
     if len(_present(spec, cache)) == len(spec.files):          # 1. the verified cache
         return _cifar_from_cache(name, spec, cache, allow_unverified)
@@ -78,7 +77,7 @@ def _resolve_cifar(name: str, spec: _CifarSpec, allow_download: bool, allow_unve
 
     mirror = paths.data_mirror()                                  # 2. the local mirror
     if mirror is None:
-        searched.append("2. local mirror: REPLICATION_DATA_DIR is not set")
+        search.note("2. local mirror: REPLICATION_DATA_DIR is not set")
     else:
         fix = (f"replace them with the official files, or point REPLICATION_DATA_DIR (now {mirror}) "
                "elsewhere")
@@ -88,29 +87,18 @@ def _resolve_cifar(name: str, spec: _CifarSpec, allow_download: bool, allow_unve
                 return _cifar_from_source(name, spec, place, cache, allow_unverified)
             note(2, "local mirror REPLICATION_DATA_DIR:", folder)
 
-    if not allow_download:                                        # 3. download
-        why = "REPLICATION_OFFLINE=1" if _env_offline() else "allow_download=False"
-        searched.append(f"3. download: disabled ({why})")
-    else:
-        paths.data_root().mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".download-{spec.folder}-", dir=paths.data_root()))
-        try:
-            folder = _seam("_download_cifar")(spec, tmp)
-            if len(_present(spec, folder)) == len(spec.files):
-                place = _Place(folder, f"download via torchvision.datasets.{spec.torchvision_class}",
-                               "delete the cache folder and retry the download")
-                return _cifar_from_source(name, spec, place, cache, allow_unverified)
-            missing = [f for f in spec.files if f not in _present(spec, folder)]
-            searched.append(f"3. download: finished but {', '.join(missing)} not found in it")
-        except (DataVerificationError, KeyboardInterrupt):
-            raise
-        except Exception as e:  # network errors, torchvision missing, mirrors down, ...
-            searched.append(f"3. download: failed ({type(e).__name__}: {_short(e)})")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    raise DatasetNotFoundError(
-        f"{name}: dataset not found (no place holds all of {', '.join(spec.files)}). Searched, in order:\n  "
-        + "\n  ".join(searched) + f"\nTo fix: {_cifar_fixes()}.")
+    def take(folder):                                             # 3. download
+        missing = [f for f in spec.files if f not in _present(spec, folder)]
+        if missing:
+            return None, missing
+        place = _Place(folder, f"download via torchvision.datasets.{spec.torchvision_class}",
+                       "delete the cache folder and retry the download")
+        return _cifar_from_source(name, spec, place, cache, allow_unverified), []
+
+    found = search.download(3, spec, "_download_cifar", allow_download, take)
+    if found is not None:
+        return found
+    raise search.not_found(f"no place holds all of {', '.join(spec.files)}", _cifar_fixes())
 
 
 def _cifar_from_cache(name, spec, cache, allow_unverified):

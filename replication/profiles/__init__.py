@@ -8,12 +8,15 @@
 ==========  ===========================================================================
 
 A profile file holds ``description``, an optional ``base`` (another profile whose values it
-overrides, by name or path) and ``chapters: {<chapter>: {<parameter>: <value>}}``.  It is
-validated like parameters when it is read: an unknown key, chapter (chapters are what
-``replication.chapters.names()`` lists) or parameter, a value a parameter does not allow, or
-invalid YAML is a one-line :class:`ProfileError` naming the file and the key.  ``laptop`` is
-complete; the others override parts of it.  A user's own profile is a path to such a file
-(``profile="my_profile.yml"``); its ``base`` defaults to ``laptop``.
+overrides, by name or path) and ``chapters: {<chapter>: {<parameter>: <value>}}``.  This module
+only reads them: invalid YAML, text that is not UTF-8, an unknown top-level key, a ``base`` that is
+not a name or path, a ``chapters`` or section that is not a mapping, or a ``base`` chain that loops is
+a one-line :class:`ProfileError` naming the file and the key.  What the sections *mean* is checked
+above it, where the chapters are known: ``replication.chapters.check_profile`` (every section a
+chapter, every key one of its ``SPEC``'s parameters, every value allowed) and
+``replication.params.resolve`` (one chapter's section).  It imports nothing from the package.
+``laptop`` is complete; the others override parts of it.  A user's own profile is a path to such a
+file (``profile="my_profile.yml"``); its ``base`` defaults to ``laptop``.
 """
 from __future__ import annotations
 
@@ -74,33 +77,10 @@ def _load(path: Path, mtime: float) -> dict:
         raise ProfileError(f"profile={str(path)!r}: chapters must be a mapping {{chapter: {{parameter: value}}}}")
     if "base" in data and not isinstance(data["base"], str):
         raise ProfileError(f"profile={str(path)!r}: base={data['base']!r}: a profile name or a YAML path")
-    _check_chapters(path, data.get("chapters") or {})
+    for chapter, values in (data.get("chapters") or {}).items():
+        if values is not None and not isinstance(values, dict):
+            raise ProfileError(f"profile={str(path)!r}: chapters.{chapter}: must be a mapping {{parameter: value}}")
     return data
-
-
-def _check_chapters(path: Path, sections: dict) -> None:
-    """Every chapter a known one (``replication.chapters.names()``), every parameter one of its
-    ``SPEC``, every value allowed; else one line naming the file and the key."""
-    from .. import chapters
-    from ..params import ParameterError
-
-    names = chapters.names()
-    for chapter, values in sections.items():
-        where = f"profile={str(path)!r}: chapters.{chapter}"
-        if chapter not in names:
-            raise ProfileError(f"{where}: unknown chapter; chapters: {', '.join(names)}")
-        if values is None:
-            continue
-        if not isinstance(values, dict):
-            raise ProfileError(f"{where}: must be a mapping {{parameter: value}}")
-        spec = chapters.get(chapter).SPEC
-        for key, value in values.items():
-            if key not in spec.names:
-                raise ProfileError(f"{where}.{key}: unknown parameter; allowed: {', '.join(spec.names)}")
-            try:
-                spec.param(key).coerce(value)
-            except ParameterError as error:
-                raise ProfileError(f"{where}.{error}") from None
 
 
 def load(profile: str, _seen: tuple = ()) -> dict:
@@ -118,8 +98,27 @@ def load(profile: str, _seen: tuple = ()) -> dict:
     return merged
 
 
+def files(profile: str) -> list[tuple[Path, dict]]:
+    """``(file, its own chapters sections)`` of ``profile`` and of each ``base`` below it, the
+    profile first: what each file says, so a check above can name the file that says it."""
+    load(profile)                      # the chain read once: a loop or an unreadable file fails here
+    out, name = [], profile
+    while name is not None:
+        path = _path(name)
+        data = _load(path, path.stat().st_mtime)
+        out.append((path, dict(data.get("chapters") or {})))
+        name = data.get("base", None if name == DEFAULT else DEFAULT)
+    return out
+
+
 def chapter_values(profile: str, chapter: str) -> dict:
+    """``chapter``'s section of ``profile``, bases applied (``{}`` when the profile has none)."""
     return dict(load(profile).get(chapter, {}))
+
+
+def source(profile: str) -> str:
+    """The file ``profile`` is read from, as error messages name it."""
+    return str(_path(profile))
 
 
 def description(profile: str) -> str:

@@ -13,7 +13,8 @@ import dataclasses
 
 import torch
 
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import (ChapterSpec, Param, ParameterError, check_at_most, check_augment, check_split, device,
+                       lanczos_tol, seeds)
 from ...store import ResultStore
 from ...train import DATASET_INFO
 from . import experiment, landscape
@@ -24,10 +25,7 @@ DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # t
 
 
 def _check(values: dict) -> None:
-    size = DATASET_SIZE[values["dataset"]]
-    if values["n_train"] + values["n_val"] > size:
-        raise ParameterError(f"n_train={values['n_train']!r}: n_train + n_val must be <= {size} "
-                             f"({values['dataset']}; n_val={values['n_val']})")
+    check_split(values, DATASET_SIZE[values["dataset"]], note=values["dataset"])
     if len(values["fig2_lrs"]) != len(values["fig2_batch_sizes"]):
         raise ParameterError(f"fig2_lrs={list(values['fig2_lrs'])!r}: one learning rate per batch size "
                              f"(fig2_batch_sizes has {len(values['fig2_batch_sizes'])})")
@@ -43,11 +41,8 @@ def _check(values: dict) -> None:
     biggest = max(max(values["fig2_batch_sizes"]), max(Ss))
     if biggest > values["n_train"]:
         raise ParameterError(f"n_train={values['n_train']!r}: must be >= the largest batch size ({biggest})")
-    for name in ("bn_samples", "eval_train", "hessian_samples"):
-        if values[name] > values["n_train"]:
-            raise ParameterError(f"{name}={values[name]!r}: must be <= n_train={values['n_train']}")
-    if values["augment"] and values["dataset"] != "cifar10":
-        raise ParameterError(f"augment={values['augment']!r}: only with dataset=cifar10 (crop + flip)")
+    check_at_most(values, ("bn_samples", "eval_train", "hessian_samples"))
+    check_augment(values)
     if values["dataset"] != "cifar10" and any(m != "small_cnn" for m in (values["fig2_model"], values["fig3_model"])):
         raise ParameterError(f"fig2_model={values['fig2_model']!r}, fig3_model={values['fig3_model']!r}: "
                              "VGG-11 and the ResNets need dataset=cifar10; use small_cnn on "
@@ -56,7 +51,7 @@ def _check(values: dict) -> None:
 
 ABOUT = "the loss along the straight line between two trained networks (the paper's Figs. 2 and 3): whether a lower η/S ends in a sharper minimum, whether equal η/S ends in equally wide ones, barriers on the line, and widths along random filter-normalized directions."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("interpolation", "Interpolating between minima", (
-    Param("device", "str", "device the networks are trained and measured on", choices=("cpu", "cuda")),
+    device("device the networks are trained and measured on"),
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist", "cifar10")),
     Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 JPEG stand-in; tests only)"),
     Param("n_train", "int", "training examples (a seeded random subset of the training split)", low=64,
@@ -82,7 +77,7 @@ SPEC = ChapterSpec("interpolation", "Interpolating between minima", (
     Param("fig3_betas", "float_list", "the factors β of the Fig. 3 runs (must contain 1)", low=1e-3, high=1e3,
           min_len=2),
     Param("fig3_epochs", "int", "training epochs of the Fig. 3 runs", low=1, high=10_000),
-    Param("seeds", "int", "pairs of runs per panel (seeds 0, 1, ...)", low=2, high=100),
+    seeds("pairs of runs per panel (seeds 0, 1, ...)", high=100),
     Param("shared_init", "bool", "the two endpoints of a pair start from the same initialization"),
     Param("init_variant", "bool", "also show panel (a) with the other initialization choice"),
     Param("alpha_points", "int", "at least this many α in [-1, 2], denser near 0 and 1", low=7, high=1_000),
@@ -92,7 +87,7 @@ SPEC = ChapterSpec("interpolation", "Interpolating between minima", (
           high=59_000),
     Param("delta_loss", "float", "Δ: the rise of the training loss that defines a width", low=1e-4, high=10),
     Param("hessian_samples", "int", "training examples λ_max averages over", low=16, high=59_000),
-    Param("lanczos_tol", "float", "Lanczos stopping rule for λ_max: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol(),
     Param("lanczos_max_iter", "int", "HVP cap of one λ_max", low=2, high=10_000),
     Param("directions", "int", "filter-normalized random directions per endpoint (0: none)", low=0, high=100),
     Param("direction_points", "int", "points t in [-1, 1] along each direction", low=3, high=1_000),

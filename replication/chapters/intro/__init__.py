@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 
 from ... import profiles, provenance
-from ...params import ChapterSpec, Param
+from ...params import ChapterSpec, Param, device
 
 SPEC = ChapterSpec("intro", "Introduction", (
     Param("build_info", "str", "path of a build record; '' reads the book command's record beside the "
                                "notebook's folder when there is one"),
-    Param("device", "str", "device the chapters compute on", choices=("cpu", "cuda")),
+    device("device the chapters compute on"),
 ))
 
 

@@ -8,7 +8,7 @@ the gradient noise scale along β = 1 training predicts where the invariance sho
 from __future__ import annotations
 
 from ...config import ConfigError
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param, ParameterError, check_augment, device, seeds
 from ...train import DATASET_INFO
 from . import claims, experiment
 from .experiment import InvarianceResults, NoiseScaleRun, compute  # noqa: F401
@@ -46,8 +46,7 @@ def _check(values: dict) -> None:
         raise ParameterError("model='mlp': CIFAR-10 takes a convolutional model (vgg11, resnet20, resnet32, resnet56)")
     if values["dataset"] != "cifar10" and values["model"] != "mlp":
         raise ParameterError(f"model={values['model']!r}: the convolutional models need dataset=cifar10")
-    if values["augment"] and values["dataset"] != "cifar10":
-        raise ParameterError("augment=True: crop and flip is a CIFAR-10 augmentation (dataset=cifar10)")
+    check_augment(values)
 
     class _P(dict):
         __getattr__ = dict.__getitem__
@@ -60,7 +59,7 @@ def _check(values: dict) -> None:
 
 ABOUT = "runs that scale η and S together should follow the same curves, up to a point: linear against square-root rescaling over three training-set sizes, where the invariance breaks, and whether the gradient noise scale predicts the break (the paper's Figs. 6 and 7)."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks", (
-    Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
+    device("device the networks are trained on"),
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist", "cifar10")),
     Param("model", "str", "network (mlp on the 28×28 sets; vgg11 or a ResNet on CIFAR-10)",
           choices=("mlp", "vgg11", "resnet20", "resnet32", "resnet56")),
@@ -76,7 +75,7 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
           "a β with β S₀ > N is skipped for that N", low=0.01, high=10_000, min_len=3),
     Param("sqrt_betas", "float_list", "the factors β also run with square-root rescaling (√β η₀, β S₀)",
           low=0.01, high=10_000),
-    Param("seeds", "int", "seeds (initialization and batch order) per setting", low=2, high=1000),
+    seeds("seeds (initialization and batch order) per setting"),
     Param("epochs", "int", "training epochs of every run (plain SGD, constant η)", low=1, high=10_000),
     Param("momentum", "float", "SGD momentum (0: plain SGD, as the theory)", low=0.0, high=0.99),
     Param("augment", "bool", "random crop and flip (CIFAR-10 only)"),

@@ -13,17 +13,14 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param, ParameterError, check_largest_at_most, device, seeds
 from . import experiment
 
 HISTORY = ("epoch", "train_acc", "train_loss", "memorized_acc", "corrupted_true_acc", "clean_acc", "test_acc")
 
 
 def _check(values: dict) -> None:
-    n = values["n_train"]
-    if max(values["batch_sizes"]) > n:
-        raise ParameterError(f"batch_sizes={list(values['batch_sizes'])!r}: every batch size must be <= "
-                             f"n_train={n}")
+    check_largest_at_most(values, "batch_sizes")
     for name in ("batch_sizes", "lrs", "momentum_lrs", "noise_levels"):
         if len(set(values[name])) != len(values[name]):
             raise ParameterError(f"{name}={list(values[name])!r}: the values must differ")
@@ -37,7 +34,7 @@ def _check(values: dict) -> None:
 
 ABOUT = "networks trained on partly random MNIST labels (the paper's Fig. 5): whether a higher η/S generalizes better at equal memorization, whether a low η/S memorizes more slowly, and how momentum fits the ratio."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("memorization", "η/S and the memorization of random labels", (
-    Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
+    device("device the networks are trained on"),
     Param("n_train", "int", "training examples (a seeded random subset of the MNIST training split; "
           "60000 = all of it)", low=100, high=experiment.DATASET_SIZE),
     Param("n_test", "int", "clean held-out examples: the first n_test of the MNIST test split", low=100,
@@ -51,7 +48,7 @@ SPEC = ChapterSpec("memorization", "η/S and the memorization of random labels",
     Param("lrs", "float_list", "learning rates η of plain SGD", low=1e-5, high=10),
     Param("momentum", "float", "momentum of the second half of the grid (0 skips it)", low=0.0, high=0.99),
     Param("momentum_lrs", "float_list", "learning rates η of the momentum runs", low=1e-5, high=10),
-    Param("seeds", "int", "seeds (initialization and batch order) per setting", low=2, high=100),
+    seeds("seeds (initialization and batch order) per setting", high=100),
     Param("epochs", "int", "training epochs of every run (constant η, no weight decay)", low=1, high=10_000),
     Param("train_acc_levels", "float_list", "training accuracies (against the noisy labels) at which every "
           "run's held-out accuracy is read", low=0.05, high=1.0),

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...params import ChapterSpec, Param
+from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
 from . import experiment
 from .. import require_device
 
 ABOUT = "growing the batch instead of shrinking the learning rate (the paper's Fig. 4 and its long- and short-stage cycles): cyclic batch size against cyclic learning rate at equal η/S, sharpness through the cycles, and a square-root schedule as the contrast."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate schedules", (
-    Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
+    device("device the networks are trained on"),
     Param("dataset", "str", "training data (the paper: CIFAR-10)", choices=("fashion-mnist", "mnist", "cifar10")),
     Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 stand-in; results say NOT canonical)"),
     Param("n_train", "int", "training examples (a seeded random subset of the training split)", low=100, high=60_000),
@@ -41,9 +41,9 @@ SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate 
           high=1000),
     Param("epochs", "int", "training epochs of every run; epochs - 1 a multiple of 2 × every stage length", low=3,
           high=10_000),
-    Param("seeds", "int", "seeds per schedule", low=2, high=1000),
+    seeds("seeds per schedule"),
     Param("hessian_samples", "int", "training examples the λ_max probes average over", low=1, high=60_000),
-    Param("lanczos_tol", "float", "Lanczos stopping rule for λ_max: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol(),
     Param("lanczos_max_iter", "int", "HVP cap of one λ_max", low=2, high=10_000),
     Param("equivalence_margin", "float", "claim 8: the largest difference of mean final test accuracy (points) "
           "still called equivalent", low=0.01, high=50),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...params import ParameterError
+from ...params import ParameterError, check_at_most, check_increasing_pair, check_split
 from ...train import DATASET_INFO
 from ...schedules import Table, clr_cbs_pair
 
@@ -58,15 +58,12 @@ def control_epochs(params) -> int:
 def check(values: dict) -> None:
     """Cross-parameter rules (a one-line ParameterError before any compute)."""
     lo, hi, S = values["lr_low"], values["lr_high"], values["bs_low"]
-    if hi <= lo:
-        raise ParameterError(f"lr_high={hi!r}: must be > lr_low={lo!r}")
+    check_increasing_pair(values, "lr_low", "lr_high")
     factor = hi / lo
     if abs(S * factor - round(S * factor)) > 1e-6 * S * factor:
         raise ParameterError(f"bs_low={S!r}: bs_low * lr_high / lr_low must be an integer (the CBS batch-size "
                              f"range), got {S * factor:g}")
-    total = DATASET_SIZE[values["dataset"]]
-    if values["n_train"] + values["n_val"] > total:
-        raise ParameterError(f"n_train={values['n_train']!r}: n_train + n_val must be <= {total} (n_val={values['n_val']})")
+    check_split(values, DATASET_SIZE[values["dataset"]])
     biggest = int(round(S * factor ** 2))
     if biggest > values["n_train"]:
         raise ParameterError(f"bs_low={S!r}: the √-rule schedule needs batch sizes up to bs_low·(lr_high/lr_low)² = "
@@ -80,8 +77,7 @@ def check(values: dict) -> None:
     if bad:
         raise ParameterError(f"epochs={values['epochs']!r}: epochs - 1 must be a multiple of 2 × every stage length "
                              f"(so every run ends on a low-noise epoch); not for step size {bad[0]}")
-    if values["hessian_samples"] > values["n_train"]:
-        raise ParameterError(f"hessian_samples={values['hessian_samples']!r}: must be <= n_train={values['n_train']}")
+    check_at_most(values, ("hessian_samples",))
     from types import SimpleNamespace
 
     from ...config import ConfigError

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param, ParameterError, check_largest_at_most, seeds
 from ...store import ResultStore
 from . import claims
 from .controls import control_well_configs
@@ -30,10 +30,7 @@ def _check(values: dict) -> None:
     lam_max = values["quad_lam_max"]
     if values["quad_lam_min"] >= lam_max:
         raise ParameterError(f"quad_lam_min={values['quad_lam_min']!r}: must be below quad_lam_max={lam_max!r}")
-    for S in values["reg_batch_sizes"]:
-        if S > values["reg_examples"]:
-            raise ParameterError(f"reg_batch_sizes={list(values['reg_batch_sizes'])!r}: every batch size must be "
-                                 f"<= reg_examples={values['reg_examples']}")
+    check_largest_at_most(values, "reg_batch_sizes", "reg_examples")
     if values["well_eta"] * WELL["k_B"] >= 1.0:
         raise ParameterError(f"well_eta={values['well_eta']!r}: must be < {1 / WELL['k_B']:g} "
                              f"(eta times the sharpest curvature k_B={WELL['k_B']:g} below 1)")
@@ -41,8 +38,7 @@ def _check(values: dict) -> None:
 
 ABOUT = 'the theory on problems where it can be solved exactly: the Ornstein–Uhlenbeck picture and the trace relation, where the SDE stops being right as steps grow, whether C = H with real minibatches, the exact law of discrete SGD, and which of two minima SGD prefers.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("sde", "SGD as a stochastic differential equation", (
-    Param("seeds", "int", "independent repetitions of every setting (confidence intervals are over them)",
-          low=2, high=1000),
+    seeds("independent repetitions of every setting (confidence intervals are over them)"),
     Param("chains", "int", "independent SGD chains simulated together in one repetition", low=2, high=100_000),
     Param("quad_dim", "int", "dimension d of the quadratic basin", low=2, high=2000),
     Param("quad_lam_min", "float", "smallest Hessian eigenvalue of the quadratic basin", low=1e-4, high=1e4),

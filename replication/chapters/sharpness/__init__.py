@@ -13,14 +13,14 @@ import math
 
 import torch
 
-from ...params import ChapterSpec, Param
+from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
 from ...store import ResultStore
 from .experiment import CHALLENGE_PAIRS, check, grids, measure_settings, rescale_pairs  # noqa: F401
 from .. import require_device
 
 ABOUT = "the paper's Fig. 1 re-run with several seeds: Hessian width measures and validation accuracy against η/S, a factorial η × S design trained to equal SDE time that separates η/S from η and S, λ_max over training, and tests beyond the paper (rescaling η and S together, the edge of stability, C ≈ H)."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalization", (
-    Param("device", "str", "device the networks are trained and measured on", choices=("cpu", "cuda")),
+    device("device the networks are trained and measured on"),
     Param("dataset", "str", "training data", choices=("fashion-mnist", "mnist")),
     Param("n_train", "int", "training examples of the fixed-epoch runs (a seeded random subset of the training "
           "split)", low=100, high=59_900),
@@ -32,7 +32,7 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("lrs", "float_list", "learning rates η of the fixed-epoch (η, S) pairs", low=1e-5, high=10, min_len=2, unique=False),
     Param("batch_sizes", "int_list", "batch sizes S of the fixed-epoch pairs, paired with lrs by position", low=1,
           high=60_000, min_len=2, unique=False),
-    Param("seeds", "int", "seeds (initialization and batch order) per (η, S) pair", low=2, high=1000),
+    seeds("seeds (initialization and batch order) per (η, S) pair"),
     Param("epochs", "int", "training epochs of every fixed-epoch run (plain SGD, constant η)", low=1, high=10_000),
     Param("v3_depth", "int", "hidden layers of the shallow MLP (v3: a 4-layer MLP); 0 skips it", low=0,
           high=99),
@@ -52,10 +52,10 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("probe_samples", "int", "training examples of the λ_max probes during factorial training", low=1,
           high=60_000),
     Param("probe_max_iter", "int", "HVP cap of one λ_max probe during training", low=2, high=10_000),
-    Param("probe_tol", "float", "Lanczos stopping rule of a probe: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol("Lanczos stopping rule of a probe: residual <= tol·λ", name="probe_tol"),
     Param("hessian_samples", "int", "training examples the end-of-training measures average over",
           low=1, high=60_000),
-    Param("lanczos_tol", "float", "Lanczos stopping rule for λ_max: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol(),
     Param("lanczos_max_iter", "int", "HVP cap of one λ_max", low=2, high=10_000),
     Param("trace_hvp", "int", "HVPs of one Hutch++ trace estimate", low=6, high=100_000),
     Param("frobenius_probes", "int", "probes of one Frobenius-norm estimate", low=2, high=100_000),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ...params import ParameterError
+from ...params import ParameterError, check_at_most, check_largest_at_most, check_split
 
 #: the sixteen (η, S) pairs of the ICLR 2018 reproducibility challenge (shenyangHuang/FashionableML)
 CHALLENGE_PAIRS = ((0.05, 50), (0.05, 1000), (0.025, 500), (0.04, 1000), (0.02, 500), (0.02, 100), (0.01, 50),
@@ -49,12 +49,9 @@ def probe_epochs(epochs: int) -> tuple[int, ...]:
 
 def check(values: dict) -> None:
     """Cross-parameter rules (one-line ParameterError before any compute)."""
-    n, n_val = values["n_train"], values["n_val"]
-    if n + n_val > DATASET_SIZE:
-        raise ParameterError(f"n_train={n!r}: n_train + n_val must be <= {DATASET_SIZE} (n_val={n_val})")
-    if values["factorial_n_train"] + n_val > DATASET_SIZE:
-        raise ParameterError(f"factorial_n_train={values['factorial_n_train']!r}: factorial_n_train + n_val must "
-                             f"be <= {DATASET_SIZE} (n_val={n_val})")
+    n = values["n_train"]
+    check_split(values, DATASET_SIZE)
+    check_split(values, DATASET_SIZE, train="factorial_n_train")
     if len(values["lrs"]) != len(values["batch_sizes"]):
         raise ParameterError(f"lrs={list(values['lrs'])!r}: must have one entry per batch size "
                              f"(batch_sizes has {len(values['batch_sizes'])})")
@@ -63,8 +60,7 @@ def check(values: dict) -> None:
         raise ParameterError(f"batch_sizes={list(values['batch_sizes'])!r}: the (lr, batch size) pairs must differ")
     if len({lr / S for lr, S in pairs}) < 2:
         raise ParameterError(f"lrs={list(values['lrs'])!r}: the pairs must span at least two ratios lr/batch size")
-    if max(values["batch_sizes"]) > n:
-        raise ParameterError(f"batch_sizes={list(values['batch_sizes'])!r}: every batch size must be <= n_train={n}")
+    check_largest_at_most(values, "batch_sizes")
     for lr, S, b in rescale_pairs(values):
         if not 1 <= S <= n:
             raise ParameterError(f"rescale_betas={list(values['rescale_betas'])!r}: beta={b:g} gives batch size {S}; "
@@ -76,11 +72,8 @@ def check(values: dict) -> None:
     for name in ("factorial_lrs", "factorial_batch_sizes"):
         if len(set(values[name])) != len(values[name]):
             raise ParameterError(f"{name}={list(values[name])!r}: the values must differ")
-    if max(values["factorial_batch_sizes"]) > values["factorial_n_train"]:
-        raise ParameterError(f"factorial_batch_sizes={list(values['factorial_batch_sizes'])!r}: every batch size "
-                             f"must be <= factorial_n_train={values['factorial_n_train']}")
-    if values["hessian_samples"] > n:
-        raise ParameterError(f"hessian_samples={values['hessian_samples']!r}: must be <= n_train={n}")
+    check_largest_at_most(values, "factorial_batch_sizes", "factorial_n_train")
+    check_at_most(values, ("hessian_samples",))
     if values["v3_depth"] >= values["depth"]:
         raise ParameterError(f"v3_depth={values['v3_depth']!r}: must be below depth={values['depth']} "
                              "(0 skips the shallow network)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ...params import ChapterSpec, Param
+from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
 from . import experiment
 from .. import require_device
 
@@ -20,7 +20,7 @@ ABOUT = ("η/S across hundreds of minima, each trained to the same training loss
          "sharpness with η/S, with η alone and with S alone, in the groups of He, Liu and Tao, and where large η/S "
          "stops helping.")   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
-    Param("device", "str", "device the networks are trained on", choices=("cpu", "cuda")),
+    device("device the networks are trained on"),
     Param("dataset", "str", "training data (He et al.: CIFAR-10/100)", choices=("fashion-mnist", "mnist", "cifar10")),
     Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 stand-in; results say NOT canonical)"),
     Param("n_train", "int", "training examples (a seeded random subset of the training split)", low=100, high=60_000),
@@ -38,7 +38,7 @@ SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
     Param("lr_min", "float", "lower end of the log-uniform learning-rate box", low=1e-6, high=10),
     Param("lr_max", "float", "upper end of the log-uniform learning-rate box", low=1e-6, high=10),
     Param("n_lrs", "int", "learning rates drawn per seed (shared by every batch size)", low=3, high=10_000),
-    Param("seeds", "int", "seeds (each: its own initialization, batch order and learning-rate draws)", low=1, high=1000),
+    seeds("seeds (each: its own initialization, batch order and learning-rate draws)", low=1),
     Param("draw_seed", "int", "seed of the learning-rate draws", low=0, high=2**31 - 1),
     Param("target_loss", "float", "training-set loss every run trains to (the matched point of training)",
           low=1e-6, high=10),
@@ -46,7 +46,7 @@ SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
           low=1, high=10_000),
     Param("hessian_samples", "int", "training examples λ_max and Tr H average over (n_train = the exact training "
           "Hessian)", low=1, high=60_000),
-    Param("lanczos_tol", "float", "Lanczos stopping rule for λ_max: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol(),
     Param("lanczos_max_iter", "int", "HVP cap of one λ_max", low=2, high=10_000),
     Param("trace_hvp", "int", "HVPs of the Hutch++ estimate of Tr H per run (0 = not measured)", low=0, high=10_000),
     Param("ratio_bins", "int", "equal bins of log η/S: the break, and the groups at fixed η/S of the control",

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ...params import ParameterError
+from ...params import ParameterError, check_at_most, check_increasing_pair, check_largest_at_most, check_split
 from ...train import DATASET_INFO
 
 
@@ -68,21 +68,15 @@ def configs(params) -> list[tuple[dict, object]]:
 
 def check(values: dict) -> None:
     """Cross-parameter rules (a one-line ParameterError before any compute)."""
-    if values["lr_max"] <= values["lr_min"]:
-        raise ParameterError(f"lr_max={values['lr_max']!r}: must be > lr_min={values['lr_min']!r}")
+    check_increasing_pair(values, "lr_min", "lr_max")
     sizes = list(values["batch_sizes"])
     if len(set(sizes)) != len(sizes) or sizes != sorted(sizes):
         raise ParameterError(f"batch_sizes={sizes!r}: strictly increasing batch sizes")
-    total = DATASET_INFO[values["dataset"]][1]
-    if values["n_train"] + values["n_val"] > total:
-        raise ParameterError(f"n_train={values['n_train']!r}: n_train + n_val must be <= {total} "
-                             f"(n_val={values['n_val']})")
+    check_split(values, DATASET_INFO[values["dataset"]][1])
     if values["n_val"] < 1:
         raise ParameterError(f"n_val={values['n_val']!r}: the sweep compares validation accuracy; must be >= 1")
-    if max(sizes) > values["n_train"]:
-        raise ParameterError(f"batch_sizes={sizes!r}: every batch size must be <= n_train={values['n_train']}")
-    if values["hessian_samples"] > values["n_train"]:
-        raise ParameterError(f"hessian_samples={values['hessian_samples']!r}: must be <= n_train={values['n_train']}")
+    check_largest_at_most(values, "batch_sizes")
+    check_at_most(values, ("hessian_samples",))
     from types import SimpleNamespace
 
     from ...config import ConfigError

@@ -26,7 +26,7 @@ import socket  # noqa: F401  (tests patch width.socket via benchmark)
 
 
 from ... import models
-from ...params import ChapterSpec, Param, ParameterError
+from ...params import ChapterSpec, Param, ParameterError, check_at_most, device, lanczos_tol
 from ...runs import train_all
 from ...store import ResultStore
 from . import benchmark, claims, coverage, experiment
@@ -41,9 +41,7 @@ from .experiment import (MODE, ConvergenceRun, SampleRun, ValidationRun, converg
 
 def _check(values: dict) -> None:
     n = values["n_train"]
-    for name in ("convergence_samples", "batch_size"):
-        if values[name] > n:
-            raise ParameterError(f"{name}={values[name]!r}: must be <= n_train={n}")
+    check_at_most(values, ("convergence_samples", "batch_size"))
     if any(c >= n for c in values["sample_counts"]):
         raise ParameterError(f"sample_counts={list(values['sample_counts'])!r}: every count must be below "
                              f"n_train={n} (the whole training set is the reference)")
@@ -53,7 +51,7 @@ def _check(values: dict) -> None:
 
 ABOUT = 'how the book measures the width of a minimum (largest Hessian eigenvalue, trace, Frobenius norm), checked against exact Hessians, with the Hessian-vector products and training samples it needs and what one measurement costs.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("width", "Measuring the width of a minimum", (
-    Param("device", "str", "device the network is trained and its Hessian measured on", choices=("cpu", "cuda")),
+    device("device the network is trained and its Hessian measured on"),
     Param("hidden", "int_list", "hidden-layer widths of the Fashion-MNIST MLP", low=1, high=8192, unique=False),
     Param("n_train", "int", "training examples (a random subset of Fashion-MNIST's training split, drawn with data seed 0)", low=100,
           high=60000),
@@ -78,7 +76,7 @@ SPEC = ChapterSpec("width", "Measuring the width of a minimum", (
     Param("sample_counts", "int_list", "numbers of training samples the Hessian is averaged over", low=1,
           high=60000, min_len=2),
     Param("draws", "int", "random draws of the samples per count", low=2, high=1000),
-    Param("lanczos_tol", "float", "Lanczos stopping rule for λ_max: residual <= tol·λ", low=1e-10, high=0.5),
+    lanczos_tol(),
     Param("trace_hvp", "int", "HVPs of one Hutch++ trace estimate", low=6, high=100000),
     Param("frobenius_probes", "int", "probes of one Frobenius-norm estimate", low=2, high=100000),
     Param("tolerance", "float", "the sample-count rule: every draw within this relative distance of the "
