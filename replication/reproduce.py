@@ -65,11 +65,9 @@ def reproduce_figure(chapter: str, label: str, *, profile: str, overrides: Mappi
     chapter, label, parameter or output format) fails in one line before any compute."""
     from . import chapters
     from . import notebook as nb
-    from .params import resolve
-
     chapters.get(chapter)                              # a known chapter, else one line
     overrides = dict(overrides or {})
-    resolve(chapters.get(chapter).SPEC, profile, overrides)    # every parameter checked before compute
+    chapters.resolve(chapter, profile, overrides)      # the profile and every parameter, before compute
     book = json.loads(notebook_path(chapter).read_text(encoding="utf-8"))
     keys = figure_keys(book)
     if label not in keys:

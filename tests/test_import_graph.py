@@ -40,7 +40,7 @@ MAX_LINES = 400
 FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split())) for name, units in (
     ("foundation", "replication paths plaintext bibstyle wording stats config rules models hessian sde "
                    "paper_findings kernel profiles"),
-    ("parameters, provenance, presentation", "params provenance schedules benchmarks power figures"),
+    ("parameters, provenance, presentation", "params provenance schedules benchmarks power figures figure_files"),
     ("the result store", "store"),
     ("on the store", "claims assets executors"),
     ("data", "data"),
@@ -48,7 +48,7 @@ FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split()
     ("measuring trained networks", "ensemble measure"),
     ("running grids of work", "planning runs"),
     ("chapters", "chapters"),
-    ("pages and exports", "export book notebook"),
+    ("pages and exports", "export book notebook reproduce"),
     ("command line", "cli __main__"),
 ))
 
