@@ -17,7 +17,8 @@ defaults filled in, input shape, classes):
 - the aten operators one training step dispatches (views excluded), **counted** with a
   ``TorchDispatchMode``: the kernel launches a GPU pays a fixed cost for, whatever the batch.
 - seconds per training step on this machine's CPU, **measured** by ``benchmarks/bench_plan.py`` at
-  two small batch sizes (the median of a few steps after warm-up steps, one thread) and fitted as
+  two batch sizes (8 and a power of two up to 512; the median CPU time of a few steps after warm-up
+  steps, one thread) and fitted as
   t(S) = a + b·S (a per-step cost plus a per-example cost), written with the machine and torch
   version to ``benchmarks/results/plan_calibration.json``.  The bill reads that file; a shape it
   lacks gets its FLOPs counted here (cheap) and its CPU time from :data:`ASSUMED_CPU_FLOPS`,
@@ -37,7 +38,7 @@ bill is an upper bound):
   ensemble (runs that differ only in η and seed train as one, at most :data:`MAX_ENSEMBLE`).  When a
   GPU-check record exists (``benchmarks/results/gpu-check_*.md``, written by
   ``benchmarks/gpu_check.py`` on a CUDA machine), its measured epoch times replace the training
-  steps' estimate for the models it measured.
+  steps' estimate for the networks it measured (each model at its default options only).
 - **CPU seconds** (measured step): Σ_e steps_e·(a + b·S_e), evaluation and HVPs at the measured
   per-example cost b scaled by their FLOPs relative to a training example; one thread, no ensembles.
 """
@@ -103,11 +104,13 @@ def count_step(shape: Shape, batch: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     class Ops(TorchDispatchMode):
-        n = 0
+        def __init__(self):
+            super().__init__()
+            self.n = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             if not getattr(func, "is_view", False):
-                Ops.n += 1
+                self.n += 1
             return func(*args, **(kwargs or {}))
 
     net = shape.build().train()
@@ -117,12 +120,12 @@ def count_step(shape: Shape, batch: int) -> dict:
     with FlopCounterMode(display=False) as train:
         torch.nn.functional.cross_entropy(net(x), y).backward()
     net.zero_grad(set_to_none=True)
-    with Ops():
+    with Ops() as ops:
         torch.nn.functional.cross_entropy(net(x), y).backward()
     net.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as evaluate:
         net(x)
-    return {"train_flops": train.get_total_flops(), "eval_flops": evaluate.get_total_flops(), "ops": Ops.n}
+    return {"train_flops": train.get_total_flops(), "eval_flops": evaluate.get_total_flops(), "ops": ops.n}
 
 
 @functools.lru_cache(maxsize=None)
@@ -271,6 +274,14 @@ class ChapterBill:
     shapes: tuple[str, ...] = ()      # the shape keys its runs use
 
 
+@functools.lru_cache(maxsize=None)
+def _default_options(model: str) -> str:
+    """The JSON of ``model``'s default options: the network ``benchmarks/gpu_check.py`` times."""
+    from . import models
+
+    return json.dumps(models._resolve(model, 10, None, {})[0], sort_keys=True, default=list)
+
+
 def _basis(values: set) -> str:
     return values.pop() if len(values) == 1 else ("mixed" if values else "nothing to run")
 
@@ -298,7 +309,8 @@ def bill(chapter: str, configs: Iterable | None, store, *, calibration: dict | N
         shape = Shape.of(cfg)
         if shape not in shapes:
             shapes[shape] = shape_cost(shape, calibration)
-        c = run_cost(cfg, shapes[shape], share=share.get(cfg.key, 1), measured=measured)
+        c = run_cost(cfg, shapes[shape], share=share.get(cfg.key, 1),
+                     measured=measured if shape.options == _default_options(cfg.model) else None)
         device_bases.add(c.device_basis)
         cpu_bases.add(c.cpu_basis)
         out.seconds_all += c.device_s
@@ -366,12 +378,15 @@ def assumptions(calibration: dict | None = None, measured: dict | None = None) -
         f"TFLOP/s for float32 runs (peaks: {PEAK_FLOPS['float32'] / 1e12:g} TFLOP/s FP32, "
         f"{PEAK_FLOPS['tf32'] / 1e12:g} TF32, which cuDNN uses for float32 convolutions) and "
         f"{ASSUMED_DEVICE_FLOPS['bf16'] / 1e12:g} TFLOP/s for bf16 runs (peak {PEAK_FLOPS['bf16'] / 1e12:g}), "
-        f"plus {LAUNCH_S * 1e6:g} µs per dispatched aten operator (counted per step), shared by the members "
-        f"of a vmapped ensemble (up to {MAX_ENSEMBLE}).",
+        f"plus {LAUNCH_S * 1e6:g} µs per dispatched aten operator (counted per step; no overlap with the "
+        f"arithmetic assumed), shared by the members of a vmapped ensemble (up to {MAX_ENSEMBLE}); "
+        f"channels-last assumed to change nothing.",
     ]
     if measured:
         lines.append("Measured on a GPU (`benchmarks/gpu_check.py`): training epoch times of "
-                     + ", ".join(sorted(measured)) + "; they replace the assumed throughput for those models.")
+                     + ", ".join(sorted(measured)) + " (default options, interpolated in the batch size as "
+                     "t(S) = a + b/S per epoch); they replace the assumed throughput of those networks' training "
+                     "steps; their evaluation and Hessian probes stay at the assumed throughput.")
     else:
         lines.append("No GPU-check record exists (`benchmarks/results/gpu-check_*.md`): every device number is "
                      "from the assumed throughput; run `benchmarks/gpu_check.py` on the target GPU to measure it.")

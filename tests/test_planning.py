@@ -220,3 +220,13 @@ def test_appendix_bill_table_states_a_shared_basis_once():
     mixed = {"bills": {"gpu": [bill("a", "measured", 1.0), bill("b", "assumed", 0.5)]}}
     md = appendix.bill_table(mixed, "gpu")
     assert "basis (device/CPU) |" in md.splitlines()[2] and "| a | 3 | 30 | 300 | 2 | 2.0 | 1.00 | measured/measured |" in md
+
+
+def test_gpu_check_times_apply_to_the_default_network_only(tmp_path):
+    store = ResultStore(tmp_path)
+    measured = {"mlp": (128, 11.0, 1024, 2.0)}
+    default = TrainConfig(dataset="fashion-mnist", n_train=1024, n_val=128, n_test=256, model="mlp", epochs=2)
+    narrow = mlp_config()
+    assert planning.bill("a", [default], store, calibration=EMPTY, measured=measured).basis == "measured"
+    assert planning.bill("b", [narrow], store, calibration=EMPTY, measured=measured).basis == "assumed"
+    assert "default options" in " ".join(planning.assumptions(EMPTY, measured))
