@@ -14,11 +14,12 @@ of every chapter), on this machine's CPU, in one process:
    FLOPs per step, so that a small network's per-example cost stands out of its per-step cost):
    ``--warmup`` steps, then the median CPU time of ``--steps`` timed steps (more for fast shapes,
    up to ``--min-seconds``), on ``--threads`` threads (default 1), fitted as t(S) = a + b·S (a
-   per-step cost plus a per-example cost).  CPU time, not wall time, because this machine is shared: waiting for a core stretches
-   the wall time (recorded too) but not the CPU time of a one-thread process.
+   per-step cost plus a per-example cost).  CPU time, not wall time, because this machine is
+   shared: waiting for a core stretches the wall time (recorded too) but not the CPU time of a
+   one-thread process.
 
 Writes ``benchmarks/results/plan_calibration.json`` (with the CPU, host, threads, torch version and
-date), which ``plan`` and the appendix read.  About two minutes on one shared core.
+date), which ``plan`` and the appendix read.  About four minutes on 2 shared cores.
 
 Usage:  .venv/bin/python benchmarks/bench_plan.py [--profiles smoke laptop gpu paper] [--threads 1]
 """

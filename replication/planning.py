@@ -435,7 +435,8 @@ def table(bills: list[ChapterBill], *, device: str = "cuda") -> str:
                          f"{'-':>7}  not planned (no training runs declared)")
             continue
         lines.append(f"{b.chapter:<14} {b.runs:>6} {b.stored:>6} {b.epochs_all:>8} {b.steps_all:>11,} "
-                     f"{_flops(b.flops_all):>9} {_hours(b.cpu_seconds_all / 3600):>9} {_hours(b.seconds_all / 3600):>7} "
+                     f"{_flops(b.flops_all):>9} {_hours(b.cpu_seconds_all / 3600):>9} "
+                     f"{_hours(b.seconds_all / 3600):>7} "
                      f"{_hours(b.seconds / 3600):>7}  {b.basis}/{b.cpu_basis} ({', '.join(b.models)})")
     t = totals(bills)
     lines.append("-" * len(head))
