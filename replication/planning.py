@@ -371,6 +371,8 @@ def assumptions(calibration: dict | None = None, measured: dict | None = None) -
         f"examples, one HVP = {HVP_FACTOR:g} gradients (forward + backward).",
         "Epochs: the config's epochs; for runs trained to a target loss (equal-progress stopping) that is "
         "the cap, so their bill is an upper bound.",
+        "Not billed: what a chapter computes after training outside its planned runs (trace and Frobenius "
+        "estimates, interpolation curves, theory simulations).",
         f"CPU-hours: training steps at t(S) = a + b·S seconds per step, fitted to steps measured by "
         f"`benchmarks/bench_plan.py` ({where}); evaluation and HVPs at the same cost per FLOP; one thread, "
         f"one run at a time. Shapes the calibration lacks: {ASSUMED_CPU_FLOPS / 1e9:g} GFLOP/s assumed.",
@@ -452,8 +454,8 @@ def markdown_table(bills: list[ChapterBill], profile: str) -> str:
     rows = _planned(bills)
     mixed = len({(b.basis, b.cpu_basis) for b in rows}) > 1
     caption = (f"**Table: The bill of the `{profile}` profile.** Training runs, optimizer steps, "
-               f"floating-point operations, hours on this machine's CPU (one thread, measured step) and on "
-               f"{DEVICE_CLASS} (assumed throughput)")
+               f"floating-point operations, hours on this machine's CPU (one thread, measured step) and "
+               f"device-hours on one H100-class GPU at an assumed throughput")
     if rows and not mixed:
         caption += f"; device basis {rows[0].basis}, CPU basis {rows[0].cpu_basis} for every chapter."
     else:
