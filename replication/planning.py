@@ -34,7 +34,8 @@ bill is an upper bound):
 (one Hessian-vector product ≈ two gradients, :data:`HVP_FACTOR`; every probe is billed at its HVP cap).
 
 - **device seconds** (assumed throughput): FLOPs / :data:`ASSUMED_DEVICE_FLOPS` [precision] plus
-  :data:`LAUNCH_S` per dispatched operator of every step, shared by the members of a vmapped
+  :data:`LAUNCH_S` per dispatched operator of every step (and of every HVP batch of
+  :data:`HESSIAN_BATCH` examples, at twice a step's operators), shared by the members of a vmapped
   ensemble (runs that differ only in η and seed train as one, at most :data:`MAX_ENSEMBLE`).  When a
   GPU-check record exists (``benchmarks/results/gpu-check_*.md``, written by
   ``benchmarks/gpu_check.py`` on a CUDA machine), its measured epoch times replace the training
@@ -65,6 +66,7 @@ FLOP_BATCH = 2            # the batch FLOPs are counted at (then divided by it)
 TEST_SIZE = {"fashion-mnist": 10_000, "mnist": 10_000, "cifar10": 10_000}
 GOAL_HOURS = {"paper": 8.0}   # the paper profile's target on one H100-class GPU (issue 21)
 CALIBRATION_NAME = "plan_calibration.json"
+HESSIAN_BATCH = 2_500     # examples per HVP batch (replication.train.HESSIAN_BATCH; tests check they agree)
 
 
 # -- shapes and their counted costs -------------------------------------------------------------------
@@ -237,7 +239,8 @@ def run_cost(cfg, cost: ShapeCost, *, share: int = 1, measured: dict | None = No
     eval_f = epochs * n_eval * cost.eval_flops
     hvp_f = hvp_examples * HVP_FACTOR * cost.train_flops
     rate = ASSUMED_DEVICE_FLOPS["bf16" if cfg.precision == "bf16" else "float32"]
-    launches = (steps * cost.ops + probes * cfg.hessian_max_iter * HVP_FACTOR * cost.ops) * LAUNCH_S / share
+    hvp_batches = -(-min(cfg.hessian_samples, n) // HESSIAN_BATCH)     # the probe's examples, in batches
+    launches = (steps + probes * cfg.hessian_max_iter * hvp_batches * HVP_FACTOR) * cost.ops * LAUNCH_S / share
     model_measured = (measured or {}).get(cfg.model)
     if model_measured is not None:
         full = 45_000 if cfg.dataset == "cifar10" else 55_000

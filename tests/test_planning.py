@@ -75,6 +75,19 @@ def test_run_cost_is_the_closed_form_of_steps_evaluations_and_probes():
     assert bf16.device_s < c.device_s and bf16.flops == c.flops
 
 
+def test_hessian_probes_on_many_examples_launch_per_batch():
+    from replication import train
+
+    assert planning.HESSIAN_BATCH == train.HESSIAN_BATCH
+    cost = planning.ShapeCost(*closed_form_mlp(), ops=10, cpu_a=None, cpu_b=None, flops_source="test")
+    one, three = (planning.run_cost(mlp_config(n_train=6000, hessian_epochs=(3,), hessian_samples=k,
+                                               hessian_max_iter=5), cost) for k in (2500, 6000))
+    flops = 5 * (6000 - 2500) * planning.HVP_FACTOR * cost.train_flops
+    launches = 5 * 2 * planning.HVP_FACTOR * 10 * planning.LAUNCH_S        # two more batches of 2500 per HVP
+    assert three.flops - one.flops == pytest.approx(flops)
+    assert three.device_s - one.device_s == pytest.approx(flops / planning.ASSUMED_DEVICE_FLOPS["float32"] + launches)
+
+
 def test_a_shape_missing_from_the_calibration_is_counted_not_guessed():
     cfg = mlp_config()
     shape = planning.Shape.of(cfg)
