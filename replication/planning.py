@@ -439,13 +439,13 @@ def table(bills: list[ChapterBill], *, device: str = "cuda") -> str:
             lines.append(f"{b.chapter:<14} {'-':>6} {'-':>6} {'-':>8} {'-':>11} {'-':>9} {'-':>9} {'-':>7} "
                          f"{'-':>7}  not planned (no training runs declared)")
             continue
-        lines.append(f"{b.chapter:<14} {b.runs:>6} {b.stored:>6} {b.epochs_all:>8} {b.steps_all:>11,} "
+        lines.append(f"{b.chapter:<14} {b.runs:>6,} {b.stored:>6,} {b.epochs_all:>8,} {b.steps_all:>11,} "
                      f"{_flops(b.flops_all):>9} {_hours(b.cpu_seconds_all / 3600):>9} "
                      f"{_hours(b.seconds_all / 3600):>7} "
                      f"{_hours(b.seconds / 3600):>7}  {b.basis}/{b.cpu_basis} ({', '.join(b.models)})")
     t = totals(bills)
     lines.append("-" * len(head))
-    lines.append(f"{'total':<14} {t['runs']:>6} {t['stored']:>6} {t['epochs']:>8} {t['steps']:>11,} "
+    lines.append(f"{'total':<14} {t['runs']:>6,} {t['stored']:>6,} {t['epochs']:>8,} {t['steps']:>11,} "
                  f"{_flops(t['flops']):>9} {_hours(t['cpu_hours']):>9} {_hours(t['device_hours']):>7} "
                  f"{_hours(t['device_hours_to_run']):>7}  runs' device: {device}")
     return "\n".join(lines)

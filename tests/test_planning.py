@@ -183,7 +183,7 @@ def test_a_profile_bill_is_the_sum_of_its_chapters(tmp_path):
     assert t["device_hours"] == pytest.approx(sum(b.seconds_all for b in planned) / 3600)
     assert t["cpu_hours"] == pytest.approx(sum(b.cpu_seconds_all for b in planned) / 3600)
     text = planning.table(bills)
-    assert text.splitlines()[-1].split()[1] == str(t["runs"])
+    assert text.splitlines()[-1].split()[1] == f"{t['runs']:,}"
 
 
 def test_goal_sentence_says_by_how_much_and_which_chapter_dominates():
