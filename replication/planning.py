@@ -62,11 +62,11 @@ LAUNCH_S = 10e-6          # seconds per dispatched aten operator in eager PyTorc
 ASSUMED_CPU_FLOPS = 20e9  # one CPU thread, for shapes the calibration file lacks
 MAX_ENSEMBLE = 64         # members of one vmapped ensemble (replication.runs.train_all's default)
 HVP_FACTOR = 2.0          # one Hessian-vector product ~ two gradients (forward + backward) per example
+HESSIAN_BATCH = 2_500     # examples per HVP batch (replication.train.HESSIAN_BATCH; tests check they agree)
 FLOP_BATCH = 2            # the batch FLOPs are counted at (then divided by it)
 TEST_SIZE = {"fashion-mnist": 10_000, "mnist": 10_000, "cifar10": 10_000}
 GOAL_HOURS = {"paper": 8.0}   # the paper profile's target on one H100-class GPU (issue 21)
 CALIBRATION_NAME = "plan_calibration.json"
-HESSIAN_BATCH = 2_500     # examples per HVP batch (replication.train.HESSIAN_BATCH; tests check they agree)
 
 
 # -- shapes and their counted costs -------------------------------------------------------------------
@@ -249,9 +249,8 @@ def run_cost(cfg, cost: ShapeCost, *, share: int = 1, measured: dict | None = No
     else:
         device_s, device_basis = (train_f + eval_f + hvp_f) / rate + launches, "assumed"
     if cost.cpu_a is not None and cost.cpu_b is not None:
-        per_example = cost.cpu_b / cost.train_flops          # CPU seconds per training FLOP, measured
-        cpu_s = sum(k * (cost.cpu_a + cost.cpu_b * s) for k, s in zip(steps_e, sizes)) \
-            + (eval_f + hvp_f) * per_example
+        per_flop = cost.cpu_b / cost.train_flops          # CPU seconds per training FLOP, measured
+        cpu_s = sum(k * (cost.cpu_a + cost.cpu_b * s) for k, s in zip(steps_e, sizes)) + (eval_f + hvp_f) * per_flop
         cpu_basis = "measured"
     else:
         cpu_s, cpu_basis = (train_f + eval_f + hvp_f) / ASSUMED_CPU_FLOPS, "assumed"
