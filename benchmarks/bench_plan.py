@@ -109,7 +109,15 @@ def main(argv=None) -> int:
     parser.add_argument("--min-seconds", type=float, default=0.5, help="time more steps until this much CPU time")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "plan_calibration.json")
     args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    try:
+        return calibrate(args, parser)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def calibrate(args, parser) -> int:
     from replication import planning
 
     lo = args.batches[0]

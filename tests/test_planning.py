@@ -243,3 +243,24 @@ def test_gpu_check_times_apply_to_the_default_network_only(tmp_path):
     assert planning.bill("a", [default], store, calibration=EMPTY, measured=measured).basis == "measured"
     assert planning.bill("b", [narrow], store, calibration=EMPTY, measured=measured).basis == "assumed"
     assert "default options" in " ".join(planning.assumptions(EMPTY, measured))
+
+
+def test_bench_plan_writes_a_calibration_the_bill_reads(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_plan.py"
+    spec = importlib.util.spec_from_file_location("bench_plan", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "plan_calibration.json"
+    assert bench.main(["--profiles", "smoke", "--steps", "1", "--warmup", "0", "--min-seconds", "0",
+                       "--output", str(out)]) == 0
+    calibration = planning.load_calibration(out)
+    assert calibration["machine"]["torch"] and calibration["shapes"]
+    from replication import chapters
+    from replication.params import resolve
+
+    cfg = chapters.planned_runs("sweep", resolve(chapters.get("sweep").SPEC, "smoke"))[0]
+    cost = planning.shape_cost(planning.Shape.of(cfg), calibration)
+    assert cost.flops_source == "calibration file" and cost.cpu_b is not None
