@@ -354,10 +354,19 @@ def _main(args) -> int:
         from .store import ResultStore
 
         store = ResultStore()
-        bills = [planning.bill(n, chapters.planned_runs(n, p), store) for n, p in resolved.items()]
+        calibration, measured = planning.load_calibration(), planning.measured_epoch_seconds()
+        bills = [planning.bill(n, chapters.planned_runs(n, p), store, calibration=calibration, measured=measured)
+                 for n, p in resolved.items()]
         devices = sorted({p["device"] for p in resolved.values() if "device" in p})
         print(f"profile {profiles.label(args.profile)}; store {store.root}")
         print(planning.table(bills, device=", ".join(devices) or "cpu"))
+        if args.chapter == "all":
+            print(planning.goal_sentence(profiles.label(args.profile), bills))
+        for line in planning.assumptions(calibration, measured):
+            print(f"- {line}")
+        counted = sorted({k for b in bills for k in b.shapes} - set(calibration["shapes"]))
+        if counted:
+            print(f"- Not in the calibration file (FLOPs counted now, CPU time assumed): {'; '.join(counted)}")
         return 0
     from . import executors
 

@@ -9,7 +9,6 @@ from ...params import ChapterSpec, resolve
 ABOUT = 'how to run the book at scale (the bill of the gpu and paper profiles, Ray and Slurm), the speed of each device as measured, and what every stored result records.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("appendix", "Appendix: scale, performance, provenance", ())
 BILLED = ("gpu", "paper")          # the profiles whose bill the page shows
-GOAL_HOURS = {"paper": 8.0}        # the paper profile's target on one H200-class GPU (issue tracker)
 
 
 def compute(params, *, store=None, progress=True) -> dict:
@@ -41,42 +40,18 @@ def profiles_table(record: dict) -> str:
 
 
 def bill_table(record: dict, profile: str) -> str:
-    """The bill of ``profile`` as a numbered markdown table (chapters that train nothing are left out);
-    the basis of the estimate goes in the caption when every row shares it, else in a column."""
-    rows = [b for b in record["bills"][profile] if b.basis not in ("not planned", "nothing to run")]
-    bases = sorted({b.basis for b in rows})
-    caption = f"**Table: The bill of the `{profile}` profile.** Training runs and device-hours on one GPU"
-    caption += f", {bases[0]} for every chapter." if len(bases) == 1 else "."
-    head = "| chapter | training runs | epochs in all | device-hours |"
-    rule = "| --- | ---: | ---: | ---: |"
-    if len(bases) > 1:
-        head, rule = head + " basis |", rule + " --- |"
-    lines = [caption, "", head, rule]
-    for b in rows:
-        lines.append(f"| {b.chapter} | {b.runs} | {b.epochs_all:,} | {b.seconds_all / 3600:.2f} |"
-                     + (f" {b.basis} |" if len(bases) > 1 else ""))
-    total = sum(b.seconds_all for b in rows)
-    lines.append(f"| all chapters | {sum(b.runs for b in rows)} | | {total / 3600:.2f} |" + (" |" if len(bases) > 1 else ""))
-    return "\n".join(lines)
+    """The bill of ``profile`` as a numbered markdown table (:func:`replication.planning.markdown_table`)."""
+    return planning.markdown_table(record["bills"][profile], profile)
 
 
-def bill_sentence(record: dict, profile: str, *, basis_note: bool = True) -> str:
-    rows = [b for b in record["bills"][profile] if b.basis not in ("not planned", "nothing to run")]
-    total = sum(b.seconds_all for b in rows) / 3600
-    text = (f"By this estimate the `{profile}` profile needs about {total:.1f} device-hours on one GPU "
-            f"for its training runs")
-    goal = GOAL_HOURS.get(profile)
-    if goal is not None:
-        text += (f", {'within' if total <= goal else 'above'} the project's goal of {goal:g} GPU-hours on one "
-                 f"H200-class GPU ({total / goal:.1f} times the goal)")
-    text += "."
-    if basis_note and not record["gpu_measured"]:
-        text += (" **No GPU has been measured yet**: every number in this table is an unmeasured estimate "
-                 f"(floating-point operations counted per example, divided by an assumed "
-                 f"{planning.ASSUMED_FLOPS['cuda'] / 1e12:g} TFLOP/s sustained, plus "
-                 f"{planning.STEP_OVERHEAD_S['cuda'] * 1e3:g} ms per optimizer step). Running "
-                 "`python benchmarks/gpu_check.py` on the target GPU replaces it with measured epoch times.")
-    return text
+def bill_sentence(record: dict, profile: str) -> str:
+    """The profile's device-hours against its goal and the chapter that dominates."""
+    return planning.goal_sentence(profile, record["bills"][profile])
+
+
+def bill_assumptions() -> str:
+    """What the bills measured and what they assumed, as a markdown list."""
+    return "\n".join(f"- {line}" for line in planning.assumptions())
 
 
 def benchmarks_markdown(record: dict) -> str:
