@@ -331,18 +331,6 @@ def bill(chapter: str, configs: Iterable | None, store, *, calibration: dict | N
     return out
 
 
-def profile_bill(profile, store, chapters_wanted: Iterable[str] | None = None) -> list[ChapterBill]:
-    """The bill of every chapter of ``profile`` (a name or a YAML path); chapters that declare no
-    training runs are listed as not planned."""
-    from . import chapters
-    from .params import resolve
-
-    calibration, measured = load_calibration(), measured_epoch_seconds()
-    names = list(chapters_wanted) if chapters_wanted is not None else chapters.names()
-    return [bill(n, chapters.planned_runs(n, resolve(chapters.get(n).SPEC, profile)), store,
-                 calibration=calibration, measured=measured) for n in names]
-
-
 # -- words and tables ---------------------------------------------------------------------------------------
 def _planned(bills: list[ChapterBill]) -> list[ChapterBill]:
     return [b for b in bills if b.basis not in ("not planned", "nothing to run")]

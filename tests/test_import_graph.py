@@ -70,6 +70,8 @@ LONG_MODULES: dict[str, str] = {
     "replication/train.py": "config, loop and probes in one file; split by the digest branch (issue 22 item 4)",
     "replication/sde.py": "three models in one file; split one model per module by the digest branch",
     "replication/store/__init__.py": "get/put/claim plus a second runner; shrunk by the runner branch (item 1)",
+    "replication/planning.py": "one idea: the bill (counted FLOPs, measured CPU steps, the device model and its "
+                               "words), its cost model written out in a 50-line docstring",
     "replication/chapters/sharpness/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
     "replication/chapters/sde/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
     "replication/chapters/schedules/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",

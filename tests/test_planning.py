@@ -171,7 +171,7 @@ def test_a_profile_bill_is_the_sum_of_its_chapters(tmp_path):
     from replication.params import resolve
 
     store = ResultStore(tmp_path)
-    bills = planning.profile_bill("smoke", store)
+    bills = chapters.profile_bill("smoke", store)
     t = planning.totals(bills)
     alone = [planning.bill(n, chapters.planned_runs(n, resolve(chapters.get(n).SPEC, "smoke")), store)
              for n in chapters.names()]

@@ -145,3 +145,13 @@ def evaluate(name: str, params, *, store=None, progress: bool = True):
         claims.save(name, params.profile, verdicts, params=params.as_dict(),
                     store_root=getattr(store, "root", None), sources=sources)
     return results, verdicts
+
+
+def profile_bill(profile, store, wanted=None) -> list:
+    """The bill (:func:`replication.planning.bill`) of every chapter of ``profile`` (a name or a YAML
+    path), or of the chapters ``wanted``; a chapter that declares no training runs is "not planned"."""
+    from .. import planning
+
+    calibration, measured = planning.load_calibration(), planning.measured_epoch_seconds()
+    return [planning.bill(n, planned_runs(n, resolve(n, profile)), store, calibration=calibration, measured=measured)
+            for n in (list(wanted) if wanted is not None else names())]
