@@ -103,11 +103,11 @@ def train(cfg: "TrainConfig", progress=None) -> dict:
 
 
 def train_stored(cfg: "TrainConfig", store=None):
-    """``train(cfg)`` through the result store, stamped with the dataset's provenance."""
-    from .store import ResultStore
+    """``train(cfg)`` through the result store (the runner, :func:`replication.runs.compute_one`),
+    stamped with the dataset's provenance."""
+    from .runs import compute_one
 
-    store = store or ResultStore()
-    return store.get_or_compute(cfg, train, device=cfg.device, data=data_provenance(cfg))
+    return compute_one(cfg, train, store=store, device=cfg.device, data=data_provenance(cfg))
 
 
 def load_model(cfg: "TrainConfig", payload: dict, device: str | torch.device = "cpu",

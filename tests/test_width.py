@@ -254,7 +254,7 @@ def test_sample_run_measures_the_hessian_of_the_drawn_samples(store):
 def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
     params = resolve(width.SPEC, "smoke")
     store = ResultStore(tmp_path / "store")
-    results = width.compute(params, store=store, progress=False)
+    results = chapters.compute("width", params, store=store, progress=False)
     assert results.computed > 0 and results.modes == ("eval",)
     assert results.full["n"] == params.n_train and len(results.samples) == len(params.sample_counts) * params.draws
     draws = [r["lam_max"] for r in results.samples if r["n"] == params.sample_counts[0]]
@@ -265,7 +265,7 @@ def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
     stats = {s["n"]: s for s in facts["stats"]}
     if facts["rule_met"]:
         assert all(stats[facts["chosen"]][q]["max_dev"] <= params.tolerance for q in width.QUANTITIES)
-    again = width.compute(params, store=store, progress=False)
+    again = chapters.compute("width", params, store=store, progress=False)
     assert again.computed == 0 and again.stored == results.computed
     assert again.full == results.full
     # the trained network is the one engine's run: a TrainConfig, stored with the data's provenance
