@@ -195,3 +195,18 @@ def test_chapters_compute_refuses_cuda_where_there_is_none_before_anything_runs(
     with pytest.raises(ParameterError, match=r"^device='cuda': no CUDA device"):
         chapters.compute("toy", params, store=ResultStore(tmp_path / "store"), progress=False)
     assert calls == []
+
+
+def test_a_page_counting_one_kind_reads_that_kind_of_the_tally():
+    from replication import chapters
+
+    @dataclasses.dataclass
+    class JobsOnly(chapters.Counted):
+        counted_kinds = (Job.kind,)
+        n: int
+
+    res = JobsOnly(n=3)
+    res.tally = Tally({("job", "a" * 20): (True, 0.0), ("job", "b" * 20): (False, 1.0),
+                       ("measure", "c" * 20): (False, 2.0)})
+    assert (res.stored, res.computed) == (1, 1) and res.tally.computed == 2
+    assert res.tally.of_kinds("measure").wall_time == 2.0

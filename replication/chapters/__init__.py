@@ -86,16 +86,18 @@ def require_device(device: str) -> None:
 
 class Counted:
     """A chapter's results that :func:`compute` counts: ``tally`` (a :class:`replication.store.Tally`
-    of every result its compute rested on, each once) with ``stored`` and ``computed`` read from it.
+    of every result its compute rested on, each once) with ``stored`` and ``computed`` read from it
+    (of the kinds in ``counted_kinds`` only, when a page counts e.g. its training runs alone).
     Not a dataclass field: results made outside :func:`compute` have none, and say so when read."""
 
     tally = None
+    counted_kinds: tuple = ()          # empty: every kind
 
     def _tally(self):
         if self.tally is None:
             raise AttributeError(f"{type(self).__name__} has no tally: compute a chapter with "
                                  "replication.chapters.compute (or evaluate), which counts its results")
-        return self.tally
+        return self.tally.of_kinds(*self.counted_kinds) if self.counted_kinds else self.tally
 
     @property
     def stored(self) -> int:

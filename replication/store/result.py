@@ -47,6 +47,10 @@ class Tally:
         out.update(other)
         return out
 
+    def of_kinds(self, *kinds: str) -> "Tally":
+        """The results of these kinds only (e.g. a page that counts training runs)."""
+        return Tally({where: seen for where, seen in self.seen.items() if where[0] in kinds})
+
     @property
     def stored(self) -> int:
         return sum(1 for from_store, _ in self.seen.values() if from_store)

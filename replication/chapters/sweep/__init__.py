@@ -13,6 +13,7 @@ import dataclasses
 import math
 
 from ...params import ChapterSpec, Param
+from ...train import TrainConfig
 from . import experiment
 from .. import Counted
 
@@ -57,6 +58,7 @@ SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
 
 @dataclasses.dataclass
 class SweepResults(Counted):
+    counted_kinds = (TrainConfig.kind,)   # the page counts training runs (its Tr H measurements are timed apart)
     runs: list                # one row (dict) per run (see _row)
     lr_draws: dict            # seed -> its learning rates
     architecture: str
