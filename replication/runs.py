@@ -275,6 +275,12 @@ def compute_one(config, compute: Callable[[Any], Any], *, store=None, device: st
 
 
 # -- training runs --------------------------------------------------------------------------------------
+def train_stored(cfg: TrainConfig, store=None):
+    """``train(cfg)`` through the result store, in this process (:func:`compute_one`), stamped with the
+    dataset's provenance."""
+    return compute_one(cfg, train, store=store, device=cfg.device, data=data_provenance(cfg))
+
+
 def _plan(configs: list[TrainConfig], missing: list[int], ensemble, max_ensemble: int) -> list[list[int]]:
     """Units of work: lists of config indices (one run, or one vmapped ensemble)."""
     if not ensemble:

@@ -12,8 +12,8 @@ from replication.cli import main as cli_main
 from replication.config import ConfigError
 from replication.hessian import HessianOperator, lanczos
 from replication.schedules import step
-from replication.train import (TrainConfig, hessian_indices, load_model, prepare_split, train,
-                               train_stored)
+from replication.runs import train_stored
+from replication.train import TrainConfig, hessian_indices, load_model, prepare_split, train
 
 TINY = TrainConfig(n_train=600, n_val=200, model="mlp", model_options={"hidden": (24,)}, lr=0.1, batch_size=50,
                    epochs=2, seed=0)

@@ -12,7 +12,8 @@ from replication.chapters import width
 from replication.chapters.width import experiment
 from replication.hessian import HessianOperator, lanczos
 from replication.hessian.dense import dense_hessian
-from replication.train import load_model, prepare_split, train_stored
+from replication.runs import train_stored
+from replication.train import load_model, prepare_split
 from replication.params import ParameterError, resolve
 from replication.store import ResultStore
 
