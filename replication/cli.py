@@ -196,9 +196,10 @@ def _library_errors() -> tuple[type[BaseException], ...]:
 
 def _store_report() -> str:
     from .store import QUARANTINE, ResultStore
+    from .store.inventory import summary
 
     store = ResultStore()
-    s = store.summary()
+    s = summary(store.root)
     kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(s["per_kind"].items()))
     lines = [f"{s['root']}  (set REPLICATION_STORE to move it)",
              f"results: {s['results']}" + (f" ({kinds})" if kinds else ""),

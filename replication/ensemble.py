@@ -47,7 +47,6 @@ from .train import (Recorder, TrainConfig, synchronize, build_model, epoch_metri
 #: the fields in which members of one ensemble may differ
 MEMBER_FIELDS = ("lr", "seed")
 
-_ELIGIBLE: dict = {}
 
 
 def group_key(cfg: TrainConfig) -> str:
@@ -60,18 +59,11 @@ def group_key(cfg: TrainConfig) -> str:
 
 def can_ensemble(cfg: TrainConfig) -> bool:
     """Whether ``cfg`` can be a member of a vmapped ensemble: no augmentation, and a model without
-    batch norm and without buffers (pure function of its parameters)."""
+    batch norm, hence without buffers (a pure function of its parameters), read from the config's
+    model description (:func:`replication.models.has_batchnorm`; nothing is built)."""
     if cfg.augment or cfg.precision != "float32" or cfg.channels_last:
         return False                    # the throughput options run as single runs
-    key = (cfg.model, cfg.model_options, cfg.dataset)
-    if key not in _ELIGIBLE:
-        model = build_model(cfg)
-        _ELIGIBLE[key] = not any(True for _ in model.buffers()) and not _has_batchnorm(model)
-    return _ELIGIBLE[key]
-
-
-def _has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return not models.has_batchnorm(cfg.model, **cfg.options)
 
 
 def train_ensemble(configs: Sequence[TrainConfig], progress: Callable[[float], None] | None = None,

@@ -19,16 +19,19 @@ the PATH for Slurm, a cluster answering at ``address`` for Ray; every option is 
 (:data:`BOUNDS`).  Units that fail come back as :class:`JobsFailed`: one line per failed unit with
 where its log is (the runs that finished are stored; the same command retries the rest).
 
-A worker runs :func:`run_unit`: ``train_all`` of the unit's configs into the store at
-``store_root``, which the store's per-entry claim files make safe when two workers (or a worker and
-a retry) meet the same run: it is computed at most once.  ``REPLICATION_STORE`` must name storage
-every worker sees (a shared filesystem) for ``ray`` across machines and for ``slurm``.
+An executor is handed the *unit function* by the runner (:func:`replication.runs.run`):
+``map_units(work, units, on_done)`` calls ``work(unit)`` for every unit (a list of configs) in a
+worker and ``on_done(i)`` as unit ``i`` finishes.  ``work`` is picklable and complete: the runner
+binds it to the store and the computation (:func:`replication.runs.run_unit`: the same runner on one
+unit, into the store), so this module knows nothing of what is computed and imports nothing that
+computes.  The store's per-entry claim files make two workers (or a worker and a retry) that meet
+the same run safe: it is computed at most once.  ``REPLICATION_STORE`` must name storage every
+worker sees (a shared filesystem) for ``ray`` across machines and for ``slurm``.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -73,28 +76,9 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def run_unit(configs: Sequence, store_root: str) -> list[str]:
-    """Worker entry point: train ``configs`` (one unit) into the store at ``store_root``; returns
-    their keys.  Runs already stored (or computed meanwhile by another worker) are not recomputed."""
-    from .runs import train_all
-    from .store import ResultStore
-
-    _fault_injection(configs, store_root)
-    os.environ["REPLICATION_STORE"] = str(store_root)
-    train_all(list(configs), store=ResultStore(store_root), progress=False, executor=LocalExecutor())
-    return [c.key for c in configs]
-
-
-def _fault_injection(configs: Sequence, store_root: str) -> None:
-    """For the tests: when ``<store_root>/.kill-once`` exists, the first worker to run a unit with a
-    seed-1 config renames it to ``.killed`` and dies abruptly (as a lost node would); retries live."""
-    if any(getattr(c, "seed", None) == 1 for c in configs):
-        request = Path(store_root) / ".kill-once"
-        try:
-            os.rename(request, Path(store_root) / ".killed")
-        except FileNotFoundError:
-            return
-        os._exit(17)
+def call(work: Callable[[list], Any], unit: Sequence) -> Any:
+    """What a worker runs: ``work(unit)`` (a module-level function, as Ray's remote tasks need)."""
+    return work(list(unit))
 
 
 def resources(configs: Sequence) -> dict:
@@ -106,7 +90,7 @@ def resources(configs: Sequence) -> dict:
 
 
 class LocalExecutor:
-    """Units one after another in this process (``train_all``'s own loop)."""
+    """Units one after another in this process (the runner's own loop)."""
 
     name = "local"
     distributed = False
@@ -167,13 +151,15 @@ class RayExecutor:
                 kwargs["num_cpus"] = self.num_cpus
             ray.init(**kwargs)
 
-    def map_units(self, units: Sequence[Sequence], store_root: str, on_done: Callable[[int], None]) -> None:
+    def map_units(self, work: Callable[[list], Any], units: Sequence[Sequence],
+                  on_done: Callable[[int], None]) -> None:
+        """``work(unit)`` of every unit as a Ray task (see the module docstring)."""
         import ray
 
         self._init()
-        remote = ray.remote(run_unit)
+        remote = ray.remote(call)
         pending = {remote.options(max_retries=self.max_retries, retry_exceptions=False, **resources(u))
-                   .remote(list(u), str(store_root)): i for i, u in enumerate(units)}
+                   .remote(work, list(u)): i for i, u in enumerate(units)}
         errors = []
         logs = _ray_logs()
         while pending:
@@ -239,7 +225,9 @@ class SlurmExecutor:
             raise ExecutorError("executor='slurm': no 'sbatch' on the PATH, so there is no Slurm here; "
                                 "run where Slurm is, or use --cluster local (submitit's local debug mode)")
 
-    def map_units(self, units: Sequence[Sequence], store_root: str, on_done: Callable[[int], None]) -> None:
+    def map_units(self, work: Callable[[list], Any], units: Sequence[Sequence],
+                  on_done: Callable[[int], None]) -> None:
+        """``work(unit)`` of every unit as one job of a Slurm (or submitit local) job array."""
         import submitit
 
         executor = submitit.AutoExecutor(folder=self.folder, cluster=None if self.cluster == "slurm" else self.cluster)
@@ -249,7 +237,7 @@ class SlurmExecutor:
             if self.partition:
                 params["slurm_partition"] = self.partition
         executor.update_parameters(**params)
-        jobs = executor.map_array(run_unit, [list(u) for u in units], [str(store_root)] * len(units))
+        jobs = executor.map_array(call, [work] * len(units), [list(u) for u in units])
         errors = []
         for i, job in enumerate(jobs):
             try:

@@ -145,26 +145,25 @@ def measure_all(train_results: Sequence, *, store=None, progress: bool = False, 
                 **settings) -> list:
     """The :class:`MeasureConfig` results (``settings``: its fields except ``train_key``) of every
     stored training run in ``train_results`` (:class:`replication.store.Result` of TrainConfigs), in
-    order, computed through the store; ``None`` for a run that cannot be measured (diverged)."""
-    from tqdm import tqdm
-
-    from .store import ResultStore
+    order, computed through the store by the runner (:func:`replication.runs.compute_all`); ``None``
+    for a run that cannot be measured (diverged).  The list's ``tally`` counts the measurements."""
+    from .runs import compute_all
+    from .store import Results
     from .train import TrainConfig, data_provenance
 
-    store = store if store is not None else ResultStore()
+    at = [i for i, res in enumerate(train_results) if res is not None and usable(res.payload)]
+    configs = [MeasureConfig(train_key=train_results[i].key, **settings) for i in at]
+    trained = {cfg.key: (TrainConfig.from_dict(train_results[i].config), train_results[i])
+               for cfg, i in zip(configs, at)}
+
+    def one(cfg):
+        tcfg, res = trained[cfg.key]
+        return measure(cfg, tcfg, res.payload)
+
+    measured = compute_all(configs, one, store=store, desc=desc, progress=progress,
+                           device=lambda cfg: trained[cfg.key][0].device,
+                           data=lambda cfg: data_provenance(trained[cfg.key][0]))
     out: list = [None] * len(train_results)
-    todo = []
-    for i, res in enumerate(train_results):
-        if res is None or not usable(res.payload):
-            continue
-        cfg = MeasureConfig(train_key=res.key, **settings)
-        found = store.get(cfg)
-        if found is not None:
-            out[i] = found
-        else:
-            todo.append((i, cfg, TrainConfig.from_dict(res.config), res))
-    for i, cfg, tcfg, res in tqdm(todo, desc=f"{desc} ({len(train_results) - len(todo)} stored or skipped)",
-                                  disable=not progress or not todo, unit="run", dynamic_ncols=True):
-        out[i] = store.get_or_compute(cfg, lambda c, tcfg=tcfg, res=res: measure(c, tcfg, res.payload),
-                                      device=tcfg.device, data=data_provenance(tcfg))
-    return out
+    for i, result in zip(at, measured):
+        out[i] = result
+    return Results(out, measured.tally)

@@ -43,7 +43,7 @@ Functional use: every model's forward is free of in-place ops and of data-depend
 flow, so without BatchNorm it works with ``torch.func.functional_call`` and ``torch.func.vmap`` over
 parameters stacked by ``torch.func.stack_module_state`` (vmapped ensembles).  With BatchNorm in
 train mode, vmapped ensembles are NOT supported (BN updates its running-statistics buffers in place
-and normalizes over the batch); check with :func:`has_batchnorm` and build with
+and normalizes over the batch); ask :func:`has_batchnorm` (from the name and options) and build with
 ``batch_norm=False`` for ensembles.
 """
 from __future__ import annotations
@@ -305,12 +305,12 @@ def _construct(name: str, opts: dict, shape: tuple[int, int, int], n_classes: in
     raise AssertionError(name)  # pragma: no cover
 
 
-def _initialize(model: nn.Module, seed: int) -> nn.Module:
+def _initialize(model: nn.Module, seed: int, batch_norm: bool) -> nn.Module:
     """Materialize on the CPU and initialize every parameter and buffer from a seeded Generator."""
     model = model.to_empty(device="cpu")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     zero_init = set()
-    if not has_batchnorm(model):  # residual branches without BN start at zero (SkipInit-like)
+    if not batch_norm:  # residual branches without BN start at zero (SkipInit-like)
         zero_init = {id(m.conv2.weight) for m in model.modules() if isinstance(m, BasicBlock)}
     with torch.no_grad():
         for m in model.modules():
@@ -345,12 +345,21 @@ def build(name: str, *, n_classes: int = 10, in_shape: tuple[int, int, int] | No
     opts, shape, n_classes = _resolve(name, n_classes, in_shape, options)
     if name == "mlp":
         return mlp(shape[0] * shape[1] * shape[2], opts["hidden"], n_classes, seed=seed, init=opts["init"])
-    return _initialize(_construct(name, opts, shape, n_classes), seed)
+    return _initialize(_construct(name, opts, shape, n_classes), seed, opts["batch_norm"])
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    """Whether ``model`` contains a BatchNorm layer (then no vmapped ensembles in train mode)."""
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+def has_batchnorm(name: str, **options) -> bool:
+    """Whether the model ``name`` of the registry with ``options`` (the description a config holds)
+    has BatchNorm layers, read from the description (nothing is built).  BatchNorm's running
+    statistics are the only buffers of these models, so without it a model is a pure function of
+    its parameters (vmapped ensembles).  Unknown names or options raise a one-line ValueError."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    defaults, _ = _REGISTRY[name]
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(defaults)}")
+    return "batch_norm" in defaults and _flag(name, "batch_norm", options.get("batch_norm", defaults["batch_norm"]))
 
 
 def _count(n: int) -> str:

@@ -1,4 +1,25 @@
-"""Grids of training runs, computed through the result store.
+"""The one runner, and grids of training runs computed through it.
+
+:func:`run` computes what the result store lacks, for training and measurements alike::
+
+    results = run(configs, work, store=store)   # a Results list, in order, with its Tally
+
+1. reads every config's result from the store; a key asked for twice is computed once;
+2. splits the missing configs into *units* (``plan``; default: one config each);
+3. for each unit, claims its configs (:meth:`replication.store.ResultStore.claim`), calls
+   ``work(configs, tick, checkpoint)`` on those it holds (the payloads, one per config), puts each
+   payload under its config's key, then drops the unit's checkpoint and releases its claims;
+4. units claimed by other processes are retried after the others, every ``POLL_S`` seconds, and
+   read once their holder has stored them;
+5. returns the results with a :class:`replication.store.Tally` (read, computed, wall time), which it
+   also adds to every open :class:`counting` (a chapter's compute is counted this way).
+
+On a distributed executor (:mod:`replication.executors`) the units run in workers, each the same
+runner on one unit (:func:`run_unit`), and the results are read back from the shared store.
+:class:`Each` makes a unit function of a per-config ``compute(config) -> payload``;
+:func:`compute_all` / :func:`compute_one` are the runner for such measurements.
+
+Training runs:
 
     base = TrainConfig(dataset="fashion-mnist", n_train=10_000, model="mlp", epochs=20)
     configs = grid(base, lr=[0.01, 0.05, 0.1], batch_size=[64, 256], seed=[0, 1])   # 12 configs
@@ -32,14 +53,18 @@ Command line: ``python -m replication train GRID.yml [--device cpu|cuda] [--no-p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from . import executors
 from .config import ConfigError, require
 from .ensemble import can_ensemble, group_key, train_ensemble
+from .store import POLL_S, Results, ResultStore, Tally
 from .train import TrainConfig, data_provenance, train
 
 OVERRIDES = "overrides"   # the axis whose values are mappings of several fields (e.g. clr_cbs_pair)
@@ -74,10 +99,190 @@ def grid(base: TrainConfig, **axes: Sequence[Any]) -> list[TrainConfig]:
     return configs
 
 
+# -- the one runner -----------------------------------------------------------------------------------
+_COUNTING: list[Tally] = []
+
+
+class counting:
+    """``with counting() as tally: ...`` -> every result a runner returns inside is added to ``tally``
+    (each result once, by kind and key: :class:`replication.store.Tally`)."""
+
+    def __enter__(self) -> Tally:
+        self.tally = Tally()
+        _COUNTING.append(self.tally)
+        return self.tally
+
+    def __exit__(self, *exc) -> None:
+        _COUNTING.remove(self.tally)
+
+
+class Each:
+    """The unit function of a per-config ``compute(config) -> payload``: its configs one after the
+    other, a tick each."""
+
+    def __init__(self, compute: Callable[[Any], Any]):
+        self.compute = compute
+
+    def __call__(self, configs: Sequence, tick: Callable[[int], None], checkpoint=None) -> list:
+        out = []
+        for cfg in configs:
+            out.append(self.compute(cfg))
+            tick(1)
+        return out
+
+
+def _per_config(value, cfg):
+    return value(cfg) if callable(value) else value
+
+
+def run(configs: Iterable, work: Callable, *, store=None, plan: Callable | None = None, progress: bool = True,
+        desc: str = "runs", unit: str = "run", size: Callable[[Any], int] | None = None,
+        device: str | Callable = "cpu", data: dict | Callable | None = None, executor=None) -> Results:
+    """Every config's :class:`replication.store.Result`, in order, as a
+    :class:`replication.store.Results` list with its tally (see the module docstring).
+
+    ``work(configs, tick, checkpoint) -> [payload per config]``: computes one unit; ``tick(n)``
+    advances the progress bar by n (of ``size(config)`` per config, default 1, counted in ``unit``s);
+    ``checkpoint``: a :class:`replication.store.Checkpoint` for a unit of several configs, else None.
+    ``plan(configs, missing) -> [[index, ...], ...]``: the units of the missing configs (indices into
+    ``configs``; default one each).  ``device``, ``data``: the device and the data's provenance each
+    record names (a value, or a function of the config).  ``executor``: where the units run (default
+    this process); a distributed one needs ``work``, ``device`` and ``data`` picklable."""
+    configs = list(configs)
+    store = store if store is not None else ResultStore()
+    size = size if size is not None else (lambda cfg: 1)
+    results: list = [store.get(c) for c in configs]
+    first: dict[str, int] = {}
+    missing = []
+    for i, (cfg, found) in enumerate(zip(configs, results)):
+        if found is None and cfg.key not in first:
+            first[cfg.key] = i
+            missing.append(i)
+    units = plan(configs, missing) if plan is not None and missing else [[i] for i in missing]
+    if missing:
+        store.check_writable()                   # before any compute
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(size(configs[i]) for i in missing), unit=unit, dynamic_ncols=True,
+               desc=f"{desc} ({len(configs) - len(missing)} of {len(configs)} stored)",
+               disable=not progress or not missing)
+
+    def tick(n: int) -> None:                     # whole units: the bar never passes its total
+        bar.update(max(0, min(int(n), bar.total - bar.n)))
+
+    def attempt(unit: list[int]) -> list[int]:
+        """Compute the members of ``unit`` this process can claim; those claimed elsewhere are returned."""
+        mine, claims, elsewhere = [], [], []
+        try:
+            for i in unit:
+                found = store.get(configs[i])
+                if found is None:
+                    claim = store.claim(configs[i])
+                    if not claim.acquire():
+                        elsewhere.append(i)
+                        continue
+                    claims.append(claim)
+                    found = store.get(configs[i])      # finished elsewhere before we claimed it
+                if found is not None:
+                    results[i] = found
+                    tick(size(configs[i]))
+                else:
+                    mine.append(i)
+            if mine:
+                cfgs = [configs[i] for i in mine]
+                checkpoint = store.checkpoint(cfgs[0].kind, [c.key for c in cfgs]) if len(cfgs) > 1 else None
+                start = time.perf_counter()
+                payloads = list(work(cfgs, tick, checkpoint))
+                if len(payloads) != len(cfgs):
+                    raise RuntimeError(f"{desc}: the unit function returned {len(payloads)} payloads for "
+                                       f"{len(cfgs)} configs")
+                wall = (time.perf_counter() - start) / len(cfgs)
+                for i, cfg, payload in zip(mine, cfgs, payloads):
+                    results[i] = store.put(cfg, payload, wall_time=wall, device=_per_config(device, cfg),
+                                           data=_per_config(data, cfg))
+                if checkpoint is not None:
+                    checkpoint.discard()
+        finally:
+            for claim in claims:
+                claim.release()
+        return elsewhere
+
+    executor = executor if executor is not None else executors.LocalExecutor()
+    try:
+        if getattr(executor, "distributed", False) and units:   # workers compute and store; we read back
+            on_worker = functools.partial(run_unit, work, str(store.root), device, data)
+            executor.map_units(on_worker, [[configs[i] for i in u] for u in units],
+                               on_done=lambda k: tick(sum(size(configs[i]) for i in units[k])))
+            for i in (i for u in units for i in u):
+                found = store.get(configs[i])
+                if found is None:
+                    raise RuntimeError(f"{executor.describe()}: {configs[i].kind} {configs[i].key} finished but is "
+                                       f"not in the store {store.root} (is REPLICATION_STORE shared with the workers?)")
+                results[i] = dataclasses.replace(found, from_store=False)   # computed for this call, elsewhere
+            units = []
+        pending = units
+        while pending:
+            waiting = [left for left in (attempt(u) for u in pending) if left]
+            if waiting and sum(map(len, waiting)) == sum(map(len, pending)):
+                time.sleep(POLL_S)                # all claimed by other processes: wait for them
+            pending = waiting
+    finally:
+        bar.close()
+    for i, cfg in enumerate(configs):
+        if results[i] is None:                   # a key asked for twice: computed once, above
+            results[i] = results[first[cfg.key]]
+    out = Results(results)
+    for tally in _COUNTING:
+        tally.update(out.tally)
+    return out
+
+
+def run_unit(work: Callable, store_root: str, device, data, configs: Sequence) -> list[str]:
+    """A worker's entry point (what an executor calls, ``functools.partial`` bound but for ``configs``):
+    :func:`run` of one unit into the store at ``store_root``; returns its keys.  Results already
+    stored (or computed meanwhile by another worker) are not computed again."""
+    configs = list(configs)
+    _fault_injection(configs, store_root)
+    os.environ["REPLICATION_STORE"] = str(store_root)
+    run(configs, work, store=ResultStore(store_root), plan=lambda cfgs, missing: [missing], progress=False,
+        device=device, data=data, executor=executors.LocalExecutor())
+    return [c.key for c in configs]
+
+
+def _fault_injection(configs: Sequence, store_root: str) -> None:
+    """For the tests: when ``<store_root>/.kill-once`` exists, the first worker to run a unit with a
+    seed-1 config renames it to ``.killed`` and dies abruptly (as a lost node would); retries live."""
+    if any(getattr(c, "seed", None) == 1 for c in configs):
+        request = Path(store_root) / ".kill-once"
+        try:
+            os.rename(request, Path(store_root) / ".killed")
+        except FileNotFoundError:
+            return
+        os._exit(17)
+
+
+def compute_all(configs: Iterable, compute: Callable[[Any], Any], *, store=None, desc: str = "runs",
+                progress: bool = True, device: str | Callable = "cpu", data: dict | Callable | None = None) -> Results:
+    """:func:`run` of a per-config ``compute(config) -> payload`` in this process, one config at a time."""
+    return run(configs, Each(compute), store=store, progress=progress, desc=desc, device=device, data=data)
+
+
+def compute_one(config, compute: Callable[[Any], Any], *, store=None, device: str | Callable = "cpu",
+                data: dict | Callable | None = None):
+    """The stored result of ``config``, or ``compute(config)`` timed, stored and returned (claimed while
+    computed; when another process holds the claim, its result is awaited)."""
+    return compute_all([config], compute, store=store, progress=False, device=device, data=data)[0]
+
+
+# -- training runs --------------------------------------------------------------------------------------
+def train_stored(cfg: TrainConfig, store=None):
+    """``train(cfg)`` through the result store, in this process (:func:`compute_one`), stamped with the
+    dataset's provenance."""
+    return compute_one(cfg, train, store=store, device=cfg.device, data=data_provenance(cfg))
+
+
 def _plan(configs: list[TrainConfig], missing: list[int], ensemble, max_ensemble: int) -> list[list[int]]:
     """Units of work: lists of config indices (one run, or one vmapped ensemble)."""
-    if ensemble not in ("auto", True, False):
-        raise ConfigError(f"ensemble={ensemble!r}: 'auto', True or False")
     if not ensemble:
         return [[i] for i in missing]
     groups: dict[str, list[int]] = {}
@@ -94,109 +299,41 @@ def _plan(configs: list[TrainConfig], missing: list[int], ensemble, max_ensemble
     return units
 
 
+def train_unit(configs: Sequence[TrainConfig], tick: Callable[[int], None], checkpoint=None) -> list[dict]:
+    """The unit function of training: one run (:func:`replication.train.train`), or a vmapped ensemble
+    (:func:`replication.ensemble.train_ensemble`, resumed from and saved to ``checkpoint``)."""
+    if len(configs) == 1:
+        return [train(configs[0], progress=tick)]
+    return train_ensemble(list(configs), progress=tick, checkpoint=checkpoint)
+
+
+def _device(cfg: TrainConfig) -> str:
+    return cfg.device
+
+
+def _epochs(cfg: TrainConfig) -> int:
+    return cfg.epochs
+
+
 def train_all(configs: Iterable[TrainConfig], store=None, progress: bool = True, ensemble="auto",
-              max_ensemble: int = 64, executor=None):
+              max_ensemble: int = 64, executor=None) -> Results:
     """Every config's :class:`replication.store.Result`, in order, as a
     :class:`replication.store.Results` list whose ``tally`` counts the runs read from the store, the
-    runs trained, and their wall time (see the module docstring).
+    runs trained, and their wall time (see the module docstring): :func:`run` of :func:`train_unit`.
 
     ``ensemble``: "auto"/True (vmap the groups that can be), False (one run at a time).
     ``executor``: where the missing units run (:mod:`replication.executors`; default: the one set
     by ``executors.use``, else this process)."""
-    from . import executors
-    from tqdm import tqdm
-
-    from .store import POLL_S, Results, ResultStore, Tally
-
     configs = list(configs)
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise TypeError(f"train_all: expected TrainConfig, got {type(c).__name__}")
+    if ensemble not in ("auto", True, False):
+        raise ConfigError(f"ensemble={ensemble!r}: 'auto', True or False")
     require(isinstance(max_ensemble, int) and max_ensemble >= 1, "max_ensemble", max_ensemble, "an integer >= 1")
-    store = store if store is not None else ResultStore()
-    results: list = [store.get(c) for c in configs]
-    first_of: dict[str, int] = {}
-    missing = []
-    for i, r in enumerate(results):
-        if r is None and configs[i].key not in first_of:
-            first_of[configs[i].key] = i
-            missing.append(i)
-    units = _plan(configs, missing, ensemble, max_ensemble)
-    if missing:
-        store.check_writable()                   # before any training
-    n_stored = len(configs) - len(missing)
-    bar = tqdm(total=sum(configs[i].epochs for i in missing), unit="epoch", dynamic_ncols=True,
-               desc=f"train ({n_stored} of {len(configs)} stored, {len(missing)} to train)",
-               disable=not progress or not missing)
-
-    def tick(n_epochs: int) -> None:             # whole epochs: the bar never passes its total
-        bar.update(max(0, min(int(n_epochs), bar.total - bar.n)))
-
-    def attempt(unit: list[int]) -> list[int]:
-        """Train the members of ``unit`` this process can claim; those claimed elsewhere are returned."""
-        mine, claims, elsewhere = [], [], []
-        try:
-            for i in unit:
-                found = store.get(configs[i])
-                claim = None
-                if found is None:
-                    claim = store.claim(configs[i])
-                    if not claim.acquire():
-                        elsewhere.append(i)
-                        continue
-                    claims.append(claim)
-                    found = store.get(configs[i])      # finished elsewhere before we claimed it
-                if found is not None:
-                    results[i] = found
-                    tick(configs[i].epochs)
-                else:
-                    mine.append(i)
-            if mine:
-                cfgs = [configs[i] for i in mine]
-                start = time.perf_counter()
-                checkpoint = None
-                if len(mine) == 1:
-                    payloads = [train(cfgs[0], progress=tick)]
-                else:
-                    checkpoint = store.checkpoint(TrainConfig.kind, [c.key for c in cfgs])
-                    payloads = train_ensemble(cfgs, progress=tick, checkpoint=checkpoint)
-                wall = (time.perf_counter() - start) / len(mine)
-                for i, cfg, payload in zip(mine, cfgs, payloads):
-                    results[i] = store.put(cfg, payload, wall_time=wall, device=cfg.device,
-                                           data=data_provenance(cfg))
-                if checkpoint is not None:
-                    checkpoint.discard()
-        finally:
-            for claim in claims:
-                claim.release()
-        return elsewhere
-
-    executor = executor if executor is not None else executors.current()
-    try:
-        if getattr(executor, "distributed", False) and units:   # workers train and store; we read back
-            executor.map_units([[configs[i] for i in u] for u in units], str(store.root),
-                               on_done=lambda k: tick(sum(configs[i].epochs for i in units[k])))
-            for unit in units:
-                for i in unit:
-                    results[i] = store.get(configs[i])
-                    if results[i] is None:
-                        raise RuntimeError(f"{executor.describe()}: run {configs[i].key} finished but is not in "
-                                           f"the store {store.root} (is REPLICATION_STORE shared with the workers?)")
-            units = []
-        pending = units
-        while pending:
-            waiting = [left for left in (attempt(unit) for unit in pending) if left]
-            if waiting and sum(map(len, waiting)) == sum(map(len, pending)):
-                time.sleep(POLL_S)                # all claimed by other processes: wait for them
-            pending = waiting
-    finally:
-        bar.close()
-    tally = Tally()
-    for i, c in enumerate(configs):
-        if results[i] is None:                       # a duplicate of a config computed above
-            results[i] = results[first_of[c.key]]
-        tally.add(results[i])
-    return Results(results, tally)
+    return run(configs, train_unit, store=store, progress=progress, desc="train", unit="epoch", size=_epochs,
+               plan=functools.partial(_plan, ensemble=ensemble, max_ensemble=max_ensemble), device=_device,
+               data=data_provenance, executor=executor if executor is not None else executors.current())
 
 
 # -- command line -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
                       model_options={"hidden": (400, 400, 400)}, lr=0.05, batch_size=128, epochs=5,
                       hessian_epochs=(5,), hessian_samples=2_000)
     payload = train(cfg)                          # history, Hessian probes, parameters
-    result = train_stored(cfg, store)             # the same through the result store
+    result = runs.train_stored(cfg, store)        # the same through the result store (replication.runs)
     model = load_model(cfg, result.payload, which="best")   # or "final"
 
 What one run does, exactly:
@@ -100,14 +100,6 @@ def train(cfg: "TrainConfig", progress=None) -> dict:
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"train: expected a TrainConfig, got {type(cfg).__name__}")
     return _train_config(cfg, progress)
-
-
-def train_stored(cfg: "TrainConfig", store=None):
-    """``train(cfg)`` through the result store, stamped with the dataset's provenance."""
-    from .store import ResultStore
-
-    store = store or ResultStore()
-    return store.get_or_compute(cfg, train, device=cfg.device, data=data_provenance(cfg))
 
 
 def load_model(cfg: "TrainConfig", payload: dict, device: str | torch.device = "cpu",

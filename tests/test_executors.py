@@ -82,10 +82,10 @@ def test_use_sets_the_executor_of_every_train_all(tmp_path, local_results):
     class Recording(executors.LocalExecutor):
         distributed = True
 
-        def map_units(self, units, store_root, on_done):
+        def map_units(self, work, units, on_done):
             calls.append(len(units))
             for i, u in enumerate(units):
-                executors.run_unit(u, store_root)
+                work(u)                                  # the unit function the runner handed over
                 on_done(i)
 
     with executors.use(Recording()):

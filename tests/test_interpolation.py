@@ -162,7 +162,7 @@ def _synthetic(k_low_over_base, lam_low_over_base, seeds=4, noise=0.05, bump=0.0
     runs = {k: [dict(best_epoch=1, best_val_acc=0.9)] * seeds for k in endpoints}
     res = chapter.InterpolationResults(settings=sets, panels=panels, alphas=tuple(a), lines=lines, bn_other={},
                                        endpoints=endpoints, runs=runs, architectures={}, provenance={}, wall_time={},
-                                       stored=0, computed=0, seeds=seeds)
+                                       seeds=seeds)
     params = _Params(delta_loss=0.2, equal_margin=1.5, barrier_margin=0.1, directions=0, profile="test", n_train=1024,
                      fig2_epochs=2, fig3_epochs=2)
     return res, params
@@ -213,7 +213,7 @@ def _matched(k_large=4.0, k_small=4.0, k_beta=1.0, epochs=None, seeds=4, noise=0
     runs = {k: [dict(best_epoch=e, best_val_acc=0.9)] * seeds for k, e in epochs.items()}
     res = chapter.InterpolationResults(settings=sets, panels=panels, alphas=tuple(a), lines=lines, bn_other={},
                                        endpoints=endpoints, runs=runs, architectures={}, provenance={}, wall_time={},
-                                       stored=0, computed=0, seeds=seeds)
+                                       seeds=seeds)
     params = _Params(delta_loss=0.2, equal_margin=1.5, barrier_margin=0.1, directions=1, profile="test", n_train=1024,
                      fig2_epochs=10, fig3_epochs=4)
     return {v.id: v for v in claims.verdicts(res, params)}
@@ -288,10 +288,12 @@ def test_equivalence_rule_fails_when_confidently_different():
 
 
 def test_chapter_at_a_tiny_size_through_the_store(store, one_thread):
+    from replication import chapters
+
     params = resolve(chapter.SPEC, "smoke", dict(n_train=128, n_val=32, n_test=32, fig2_batch_sizes=[16, 64, 16],
                                                 fig3_batch_size=16, fig2_epochs=1, alpha_points=7, bn_samples=32,
                                                 eval_train=32, hessian_samples=32, surface_points=0))
-    res = chapter.compute(params, store=store, progress=False)
+    res = chapters.compute("interpolation", params, store=store, progress=False)
     assert res.computed > 0
     a = np.asarray(res.alphas)
     i0 = int(np.argmin(np.abs(a)))
@@ -312,7 +314,7 @@ def test_chapter_at_a_tiny_size_through_the_store(store, one_thread):
     assert any(p["id"].endswith("other-init") for p in res.panels)
     vs = chapter.verdicts(res, params)
     assert {v.claim for v in vs} >= {6, 7}
-    again = chapter.compute(params, store=store, progress=False)
+    again = chapters.compute("interpolation", params, store=store, progress=False)
     assert again.computed == 0 and again.stored == res.stored + res.computed
 
 

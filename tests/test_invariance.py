@@ -203,17 +203,19 @@ def test_claim_1_is_inconclusive_when_seeds_are_too_noisy():
 
 
 def test_compute_at_a_tiny_size_through_the_store(store, one_thread):
+    from replication import chapters
+
     explicit = dict(train_sizes=[200, 300], n_val=100, n_test=50, hidden=[8], betas=[1.0, 2.0, 4.0],
                     sqrt_betas=[2.0], seeds=2, epochs=2, noise_epochs=[0, 1], noise_samples=100)
     p = resolve(invariance.SPEC, "smoke", explicit)
-    res = invariance.compute(p, store=store, progress=False)
+    res = chapters.compute("invariance", p, store=store, progress=False)
     assert len(res.runs) == 2 * (3 + 1) * 2
     assert all(len(r["val_curve"]) == 2 for r in res.runs if not r["diverged"])
     # B_noise at init, after epoch 1 and at the end, per (N, seed); positive and finite
     assert sorted({(r["N"], r["epoch"]) for r in res.noise}) == [(n, e) for n in (200, 300) for e in (0, 1, 2)]
     assert all(r["B_noise"] > 0 and math.isfinite(r["B_noise"]) and r["n_samples"] == 100 for r in res.noise)
     assert all(r["B_pred"] <= r["N"] for r in res.noise)
-    again = invariance.compute(p, store=store, progress=False)
+    again = chapters.compute("invariance", p, store=store, progress=False)
     assert again.computed == 0 and again.stored == res.stored + res.computed
     ids = [v.id for v in invariance.verdicts(res, p)]
     assert ids == ["claim-1-same-curves-small-beta", "claim-10-break-grows-with-n", "claim-9-linear-beats-sqrt",

@@ -148,11 +148,34 @@ def test_width_scales_channels_and_batch_norm_flag():
     for name, options in [("vgg11", {}), ("resnet20", {}), ("resnet20", {"shortcut": "B"}),
                           ("small_cnn", {"batch_norm": True})]:
         with_bn = build(name, seed=0, width=0.25, **options) if name != "small_cnn" else build(name, seed=0, **options)
-        assert has_batchnorm(with_bn) and bns(with_bn)
+        assert has_batchnorm(name, **options) and bns(with_bn)
         kw = {**options, "batch_norm": False}
         without = build(name, seed=0, width=0.25, **kw) if name != "small_cnn" else build(name, seed=0, **kw)
-        assert not has_batchnorm(without) and not bns(without)
-    assert not has_batchnorm(build("small_cnn", seed=0)) and not has_batchnorm(build("mlp", seed=0))
+        assert not has_batchnorm(name, **kw) and not bns(without)
+    assert not has_batchnorm("small_cnn") and not has_batchnorm("mlp", hidden=(8,))
+
+
+@pytest.mark.parametrize("name", ["mlp", "vgg11", "resnet20", "resnet32", "resnet56", "small_cnn"])
+@pytest.mark.parametrize("batch_norm", [None, True, False])
+def test_has_batchnorm_reads_the_description_as_the_built_model_has_it(name, batch_norm):
+    """From the name and options alone (nothing built), the answer the built model gives: BatchNorm
+    layers, which are these models' only buffers (so False means a pure function of the parameters)."""
+    if name == "mlp" and batch_norm is not None:
+        with pytest.raises(ValueError, match=r"^mlp: unknown option\(s\) batch_norm"):
+            has_batchnorm(name, batch_norm=batch_norm)
+        return
+    options = {} if batch_norm is None else {"batch_norm": batch_norm}
+    small = {"width": 0.125} if name in ("vgg11", "resnet20", "resnet32", "resnet56") else {}
+    model = build(name, seed=0, **small, **options)
+    built = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert has_batchnorm(name, **options) == built == any(True for _ in model.buffers())
+
+
+def test_has_batchnorm_refuses_what_the_registry_does_not_know():
+    with pytest.raises(ValueError, match=r"^unknown model 'vgg19'"):
+        has_batchnorm("vgg19")
+    with pytest.raises(ValueError, match=r"^small_cnn: unknown option\(s\) depth"):
+        has_batchnorm("small_cnn", depth=3)
 
 
 @pytest.mark.parametrize("name, options, in_shape", [

@@ -8,6 +8,7 @@ import yaml
 from replication import chapters, profiles
 from replication.notebook import injected_names
 from replication.params import Param, ParameterError, parse_assignments, resolve
+from replication.runs import compute_all
 
 SPEC = chapters.get("sde").SPEC
 
@@ -264,7 +265,7 @@ def test_store_command_reports_results_quarantine_kinds_and_size(store, capsys):
         kind: ClassVar[str] = "item"
         i: int = 0
 
-    store.run_all([Item(i=i) for i in range(3)], lambda c: {"i": c.i}, progress=False)
+    compute_all([Item(i=i) for i in range(3)], lambda c: {"i": c.i}, progress=False, store=store)
     (store.entry_dir(Item(i=0)) / "record.json").unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

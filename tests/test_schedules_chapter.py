@@ -1,7 +1,6 @@
 """Chapter "batch-size schedules": parameters and their cross-checks, the schedules (η/S equal at
 every epoch for CLR and CBS, η/√S for the √-rule), the warm-started λ_max tracking of the engine,
 the rules on synthetic results (each outcome reachable), and the chapter at the smoke profile."""
-import dataclasses
 import gc
 import math
 
@@ -14,6 +13,7 @@ import torch
 from replication.chapters import schedules as chapter
 from replication.chapters.schedules import claims, experiment
 from replication.params import ParameterError, resolve
+from replication.store import Tally
 
 
 def test_every_profile_resolves_and_gpu_paper_are_the_papers_network():
@@ -143,8 +143,15 @@ def _fake(params, acc: dict, lam_high: float = 1.0, lam_low: float = 2.0, noise:
                              ratio=[0.01] * params.epochs, steps_per_epoch=[10] * params.epochs, final_test_acc=final,
                              final_train_acc=final, updates=10 * params.epochs, train_seconds=1.0, wall_time=1.0,
                              shared_by=1, trained_as="single run", probes=probes, key=f"{name}{s}"))
-    return chapter.ScheduleResults(runs=runs, schedules=schedules, architecture="mlp", n_parameters=1, provenance={},
-                                   canonical=True, train_wall_time=0.0, stored=0, computed=len(runs))
+    res = chapter.ScheduleResults(runs=runs, schedules=schedules, architecture="mlp", n_parameters=1, provenance={},
+                                  canonical=True, train_wall_time=0.0)
+    res.tally = _tally(stored=0, computed=len(runs))
+    return res
+
+
+def _tally(stored: int, computed: int) -> Tally:
+    """A tally of that many results read and computed (what chapters.compute attaches)."""
+    return Tally({("train", f"{i:020x}"): (i < stored, 0.0) for i in range(stored + computed)})
 
 
 def _verdicts(params, **kw):
@@ -317,7 +324,8 @@ def test_page_sentences_read_as_written_and_say_nothing_computed():
     assert page.verdict_clause("claim 8", "holds") == "claim 8 **holds**"
     assert page.verdict_clause("claim 8", "inconclusive") == "claim 8 is **inconclusive**"
     p = resolve(chapter.SPEC, "smoke")
-    res = dataclasses.replace(_fake(p, acc={n: 80.0 for n in experiment.schedules(p)}), stored=21, computed=0)
+    res = _fake(p, acc={n: 80.0 for n in experiment.schedules(p)})
+    res.tally = _tally(stored=21, computed=0)
     line = page.runs_line(res, p)
     assert "all read back from the result store" in line and "0 computed" not in line and "trained now" not in line
     facts = claims.summary(res, p)

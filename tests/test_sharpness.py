@@ -257,6 +257,8 @@ def test_width_set_reads_the_probes():
 
 
 def test_compute_at_a_tiny_size_through_the_store(tmp_path, one_thread):
+    from replication import chapters
+
     p = resolve(sharpness.SPEC, "smoke", {"lrs": [0.05, 0.02, 0.01], "batch_sizes": [50, 100, 200],
                                           "seeds": 2, "v3_depth": 0, "rescale_betas": [1.0, 2.0],
                                           "rescale_seeds": 2, "rescale_lr": 0.05, "rescale_batch_size": 50,
@@ -264,7 +266,7 @@ def test_compute_at_a_tiny_size_through_the_store(tmp_path, one_thread):
                                           "factorial_batch_sizes": [50, 100], "factorial_n_train": 200,
                                           "sde_time": 1.0})
     store = ResultStore(tmp_path / "store")
-    res = sharpness.compute(p, store=store, progress=False)
+    res = chapters.compute("sharpness", p, store=store, progress=False)
     assert set(res.runs) == {"main", "rescale", "factorial"} and len(res.runs["main"]) == 6
     row = res.runs["main"][0]
     assert row["n_samples"] == 32 and row["lam_max"] > 0 and row["trace_C"] > 0
@@ -274,7 +276,7 @@ def test_compute_at_a_tiny_size_through_the_store(tmp_path, one_thread):
     # beta = 1 is the main grid's (0.05, 50): trained and measured once; two whole-set checks
     assert res.computed == (6 + 2 + 8) * 2 + 2 + 2 and len(res.check) == 2 and len(res.check_equal_time) == 2
     assert res.check_equal_time[0]["n_full"] == 200
-    again = sharpness.compute(p, store=store, progress=False)
+    again = chapters.compute("sharpness", p, store=store, progress=False)
     assert again.computed == 0 and again.runs["main"][3]["frobenius"] == res.runs["main"][3]["frobenius"]
     verdicts = sharpness.verdicts(res, p)
     ids = [v.id for v in verdicts]

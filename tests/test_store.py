@@ -9,7 +9,9 @@ import pytest
 
 from replication.config import ConfigError, RunConfig, code_digest, require
 from replication import store as store_module
+from replication.store import inventory
 from replication.store import PAYLOAD, RECORD, CorruptedEntryWarning, ResultStore
+from replication.runs import compute_all, compute_one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +68,8 @@ def test_config_validates_on_construction():
 
 def test_computed_once_and_provenance(store):
     compute = Counter()
-    first = store.get_or_compute(Toy(x=2.0), compute)
-    second = store.get_or_compute(Toy(x=2.0), compute)
+    first = compute_one(Toy(x=2.0), compute, store=store)
+    second = compute_one(Toy(x=2.0), compute, store=store)
     assert compute.calls == 1
     assert not first.from_store and second.from_store
     np.testing.assert_array_equal(second.payload["value"], [0.0, 2.0, 4.0])
@@ -80,20 +82,20 @@ def test_computed_once_and_provenance(store):
 def test_store_location_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("REPLICATION_STORE", str(tmp_path / "elsewhere"))
     store = ResultStore()
-    store.get_or_compute(Toy(x=1.0), Counter())
+    compute_one(Toy(x=1.0), Counter(), store=store)
     assert (tmp_path / "elsewhere" / "toy" / Toy(x=1.0).key / RECORD).is_file()
 
 
 def test_corrupted_payload_is_quarantined_and_recomputed(store):
     compute = Counter()
     cfg = Toy(x=3.0)
-    store.get_or_compute(cfg, compute)
+    compute_one(cfg, compute, store=store)
     payload = store.entry_dir(cfg) / PAYLOAD
     data = bytearray(payload.read_bytes())
     data[-3] ^= 0xFF
     payload.write_bytes(bytes(data))
     with pytest.warns(CorruptedEntryWarning, match="checksum"):
-        again = store.get_or_compute(cfg, compute)
+        again = compute_one(cfg, compute, store=store)
     assert compute.calls == 2 and not again.from_store
     assert list((store.root / ".quarantine").iterdir()), "the bad entry is kept aside, not deleted"
     assert store.get(cfg).from_store
@@ -101,7 +103,7 @@ def test_corrupted_payload_is_quarantined_and_recomputed(store):
 
 def test_truncated_record_is_detected(store):
     cfg = Toy(x=4.0)
-    store.get_or_compute(cfg, Counter())
+    compute_one(cfg, Counter(), store=store)
     (store.entry_dir(cfg) / RECORD).write_text('{"payload_sha')
     with pytest.warns(CorruptedEntryWarning):
         assert store.get(cfg) is None
@@ -118,10 +120,10 @@ def test_interrupted_grid_resumes_without_losing_finished_runs(store):
         return {"value": cfg.x}
 
     with pytest.raises(KeyboardInterrupt):
-        store.run_all(configs, flaky, progress=False)
+        compute_all(configs, flaky, progress=False, store=store)
     assert [c in store for c in configs] == [True, True, True, False, False]
     assert not list((store.root / "toy").glob(".*tmp-*")), "no half-written entry left behind"
-    results = store.run_all(configs, flaky, progress=False)
+    results = compute_all(configs, flaky, progress=False, store=store)
     assert calls == [0.0, 1.0, 2.0, 3.0, 3.0, 4.0]  # finished runs never recomputed
     assert [r.payload["value"] for r in results] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert [r.from_store for r in results] == [True, True, True, False, False]
@@ -217,7 +219,7 @@ def test_a_crafted_payload_with_matching_checksum_runs_no_code(store, tmp_path, 
 
     cfg = Toy(x=6.0)
     compute = Counter()
-    store.get_or_compute(cfg, compute)
+    compute_one(cfg, compute, store=store)
     entry = store.entry_dir(cfg)
     marker = tmp_path / "pwned"
     if name == PAYLOAD:                        # a torch.save file whose pickle calls open()
@@ -229,7 +231,7 @@ def test_a_crafted_payload_with_matching_checksum_runs_no_code(store, tmp_path, 
         (entry / PAYLOAD).unlink()
         _craft(entry, name, {"value": _Exploit(str(marker))})
     with pytest.warns(CorruptedEntryWarning):
-        again = store.get_or_compute(cfg, compute)
+        again = compute_one(cfg, compute, store=store)
     assert not marker.exists(), "reading an entry executed code"
     assert compute.calls == 2 and not again.from_store and store.get(cfg).from_store
 
@@ -285,15 +287,15 @@ def test_what_cannot_be_stored_safely_is_refused_when_writing(store):
 def test_an_entry_missing_a_file_is_quarantined_recomputed_once_and_stored(store, lose):
     cfg = Toy(x=9.0)
     compute = Counter()
-    store.get_or_compute(cfg, compute)
+    compute_one(cfg, compute, store=store)
     entry = store.entry_dir(cfg)
     for name in ([RECORD, PAYLOAD] if lose == "both" else [lose]):
         (entry / name).unlink()
     with pytest.warns(CorruptedEntryWarning, match="missing"):
-        again = store.get_or_compute(cfg, compute)
+        again = compute_one(cfg, compute, store=store)
     assert compute.calls == 2 and not again.from_store
     assert store.get(cfg).from_store and cfg in store         # stored again, not thrown away
-    store.get_or_compute(cfg, compute)
+    compute_one(cfg, compute, store=store)
     assert compute.calls == 2
     assert len(list((store.root / ".quarantine").iterdir())) == 1
 
@@ -314,7 +316,7 @@ def test_an_unwritable_store_fails_before_any_compute_with_one_line(tmp_path, mo
         store = ResultStore(root)
         compute = Counter()
         with pytest.raises(store_module.StoreError) as info:
-            store.run_all([Toy(x=1.0), Toy(x=2.0)], compute, progress=False)
+            compute_all([Toy(x=1.0), Toy(x=2.0)], compute, progress=False, store=store)
         message = str(info.value)
         assert compute.calls == 0 and "\n" not in message
         assert str(root) in message and "REPLICATION_STORE" in message
@@ -322,27 +324,28 @@ def test_an_unwritable_store_fails_before_any_compute_with_one_line(tmp_path, mo
 
 def test_a_read_only_store_still_serves_what_it_holds(store, monkeypatch):
     configs = [Toy(x=float(i)) for i in range(3)]
-    store.run_all(configs, Counter(), progress=False)
+    compute_all(configs, Counter(), progress=False, store=store)
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(store_module.tempfile, "mkstemp", denied)
     reader = ResultStore(store.root)
-    results = reader.run_all(configs, Counter(), progress=False)
+    results = compute_all(configs, Counter(), progress=False, store=reader)
     assert results.tally.stored == 3 and results.tally.computed == 0
     with pytest.raises(store_module.StoreError, match="Permission denied"):
-        reader.run_all(configs + [Toy(x=5.0)], Counter(), progress=False)
+        compute_all(configs + [Toy(x=5.0)], Counter(), progress=False, store=reader)
 
 
 # -- tally, temporaries, inventory ------------------------------------------------------------------
-def test_run_all_returns_a_list_with_a_tally(store):
+def test_the_runner_returns_a_list_with_a_tally(store):
     compute = Counter()
-    first = store.run_all([Toy(x=1.0), Toy(x=2.0), Toy(x=1.0)], compute, progress=False)
+    first = compute_all([Toy(x=1.0), Toy(x=2.0), Toy(x=1.0)], compute, progress=False, store=store)
     assert isinstance(first, list) and len(first) == 3 and first[2] is first[0]
-    assert (first.tally.stored, first.tally.computed) == (0, 3) and compute.calls == 2
-    assert first.tally.wall_time == pytest.approx(sum(r.wall_time for r in first))
-    second = store.run_all([Toy(x=1.0), Toy(x=3.0)], compute, progress=False, data=lambda c: {"canonical": False})
+    assert (first.tally.stored, first.tally.computed) == (0, 2) and compute.calls == 2   # each result once
+    assert first.tally.wall_time == pytest.approx(first[0].wall_time + first[1].wall_time)
+    second = compute_all([Toy(x=1.0), Toy(x=3.0)], compute, progress=False, data=lambda c: {"canonical": False},
+                         store=store)
     assert (second.tally.stored, second.tally.computed) == (1, 1) and "1 stored, 1 computed" in str(second.tally)
     assert second[1].provenance["data"] == {"canonical": False}
 
@@ -376,7 +379,7 @@ def test_summary_counts_results_quarantine_legacy_and_size(store):
     (legacy / RECORD).write_text("{}")
     (store.root / "verdicts" / "laptop").mkdir(parents=True)     # other things kept in the store root
     (store.root / "verdicts" / "laptop" / "sde.json").write_text("{}")
-    summary = store.summary()
+    summary = inventory.summary(store.root)
     assert summary["results"] == 3 and summary["per_kind"] == {"toy": 3}
     assert summary["quarantined"] == 1 and summary["legacy"] == 1 and summary["incomplete"] == 0
     assert summary["bytes"] > 3 * 800
@@ -400,12 +403,12 @@ def test_a_claim_of_a_dead_process_or_not_refreshed_is_broken(store, monkeypatch
     dead.wait()
     cfg = Toy(x=11.0)
     _write_claim(store.claim(cfg).path, pid=dead.pid)
-    assert store.get_or_compute(cfg, Counter()).payload["value"][1] == 11.0
+    assert compute_one(cfg, Counter(), store=store).payload["value"][1] == 11.0
     cfg = Toy(x=12.0)
     _write_claim(store.claim(cfg).path, pid=os.getpid(), host="another-host")
     monkeypatch.setenv("REPLICATION_CLAIM_STALE_S", "60")
     os.utime(store.claim(cfg).path, (time.time() - 120,) * 2)
-    assert store.get_or_compute(cfg, Counter()).payload["value"][1] == 12.0
+    assert compute_one(cfg, Counter(), store=store).payload["value"][1] == 12.0
     assert not store.claim(cfg).path.exists()
 
 
@@ -424,7 +427,7 @@ def test_a_live_claim_is_waited_for_and_its_result_read(store):
     timer = threading.Timer(0.6, other_process_finishes)
     timer.start()
     compute = Counter()
-    results = store.run_all([Toy(x=14.0), cfg], compute, progress=False)
+    results = compute_all([Toy(x=14.0), cfg], compute, progress=False, store=store)
     timer.join()
     assert compute.calls == 1 and results[1].payload == {"value": "theirs"}   # waited, did not compute
     assert results.tally.stored == 1 and results.tally.computed == 1

@@ -13,6 +13,7 @@ import torch
 
 from replication.config import RunConfig
 from replication.store import ResultStore
+from replication.runs import compute_all
 
 FORK = multiprocessing.get_context("fork")
 
@@ -43,7 +44,7 @@ def slow_compute(cfg: Slow) -> dict:
 
 def _worker(root, configs, barrier, out):
     barrier.wait()
-    results = ResultStore(root).run_all(configs, slow_compute, progress=False)
+    results = compute_all(configs, slow_compute, progress=False, store=ResultStore(root))
     out.put((os.getpid(), results.tally.computed, [r.payload["i"] for r in results]))
 
 
@@ -72,7 +73,7 @@ def test_two_processes_on_one_grid_split_the_work(tmp_path):
 
 
 def _grid_until_killed(root, configs):
-    ResultStore(root).run_all(configs, slow_compute, progress=False)
+    compute_all(configs, slow_compute, progress=False, store=ResultStore(root))
 
 
 def test_a_killed_process_loses_only_its_run_in_flight(tmp_path, monkeypatch):
@@ -91,7 +92,7 @@ def test_a_killed_process_loses_only_its_run_in_flight(tmp_path, monkeypatch):
     done_before = [c.i for c in configs if c in store]
     assert len(done_before) >= 2 and len(done_before) < 5
     assert list((root / "slow").glob(".*.claim")), "the killed process left its claim behind"
-    results = store.run_all(configs, slow_compute, progress=False)
+    results = compute_all(configs, slow_compute, progress=False, store=store)
     assert [r.payload["i"] for r in results] == list(range(5))
     assert results.tally.stored == len(done_before)
     mine = [int(i) for pid, i in _log(log) if int(pid) == os.getpid()]

@@ -17,6 +17,7 @@ import pytest
 
 from replication import claims
 from replication.store import ResultStore, StoreError, verdicts
+from replication.runs import compute_all
 
 TOY = textwrap.dedent('''
     import dataclasses
@@ -151,7 +152,7 @@ def toy_chapter(monkeypatch, tmp_path):
         def one(cfg):
             calls.append(cfg.x)
             return {"v": np.array([cfg.x])}
-        return (store or ResultStore()).run_all([Shared(x=1.0), Shared(x=2.0)], one, progress=False)
+        return compute_all([Shared(x=1.0), Shared(x=2.0)], one, progress=False, store=store or ResultStore())
 
     def verdicts_fn(results, params):
         total = float(sum(r.payload["v"][0] for r in results))

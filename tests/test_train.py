@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from replication import models
-from replication.train import TrainConfig, load_model, prepare_split, train, train_stored
+from replication.runs import train_stored
+from replication.train import TrainConfig, load_model, prepare_split, train
 
 # the width chapter's kind of run: plain SGD, no validation set, PyTorch's default init
 TINY = TrainConfig(n_train=256, n_val=0, model="mlp", model_options={"hidden": (16,)}, lr=0.1, batch_size=32,

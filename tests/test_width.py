@@ -12,7 +12,8 @@ from replication.chapters import width
 from replication.chapters.width import experiment
 from replication.hessian import HessianOperator, lanczos
 from replication.hessian.dense import dense_hessian
-from replication.train import load_model, prepare_split, train_stored
+from replication.runs import train_stored
+from replication.train import load_model, prepare_split
 from replication.params import ParameterError, resolve
 from replication.store import ResultStore
 
@@ -254,7 +255,7 @@ def test_sample_run_measures_the_hessian_of_the_drawn_samples(store):
 def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
     params = resolve(width.SPEC, "smoke")
     store = ResultStore(tmp_path / "store")
-    results = width.compute(params, store=store, progress=False)
+    results = chapters.compute("width", params, store=store, progress=False)
     assert results.computed > 0 and results.modes == ("eval",)
     assert results.full["n"] == params.n_train and len(results.samples) == len(params.sample_counts) * params.draws
     draws = [r["lam_max"] for r in results.samples if r["n"] == params.sample_counts[0]]
@@ -265,7 +266,7 @@ def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
     stats = {s["n"]: s for s in facts["stats"]}
     if facts["rule_met"]:
         assert all(stats[facts["chosen"]][q]["max_dev"] <= params.tolerance for q in width.QUANTITIES)
-    again = width.compute(params, store=store, progress=False)
+    again = chapters.compute("width", params, store=store, progress=False)
     assert again.computed == 0 and again.stored == results.computed
     assert again.full == results.full
     # the trained network is the one engine's run: a TrainConfig, stored with the data's provenance

@@ -2,8 +2,9 @@
 
 A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
 
-    __init__.py     SPEC (its parameters, a ChapterSpec), compute(params, *, store=None, progress=True)
-                    -> results (through the result store), and verdicts(results, params) -> [Verdict]
+    __init__.py     SPEC (its parameters, a ChapterSpec), compute(params, *, store, progress=True)
+                    -> results (through the result store; a subclass of Counted when it computes
+                    through the runner), and verdicts(results, params) -> [Verdict]
                     (chapters that test no claim leave it out)
     experiment.py   run configs and grids built from the parameters
     rules.yaml      its verdicts' rules as data (replication.rules): statement, measure, the matched
@@ -29,7 +30,11 @@ chapter's parameters through that check (:func:`resolve`); the profile files are
 
 :func:`evaluate` is the one way a chapter's results are produced: compute (through the store), the
 verdicts from the results, and the verdicts saved beside the results (``replication.claims``) so
-the claims page can gather them without re-running anything.
+the claims page can gather them without re-running anything.  The common start and end of every
+chapter's ``compute`` are :func:`compute`'s, not the chapter's: the default store, the device check
+(:func:`replication.params.check_device`, before anything runs) and the tally of the results it rested on (every
+runner's, :class:`replication.runs.counting`), which ``results.stored`` / ``results.computed`` read
+(:class:`Counted`).  A chapter's own ``compute`` is handed a store and only computes.
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .. import profiles
-from ..params import ChapterParams, ParameterError, check_section, resolve_values
+from ..params import ChapterParams, ParameterError, check_device, check_section, resolve_values
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -107,13 +112,49 @@ def resolve(chapter: str, profile: str = profiles.DEFAULT, explicit=None) -> Cha
     return resolve_values(spec, section, explicit, label=label, source=source)
 
 
-def require_device(device: str) -> None:
-    """Before any compute: a chapter asked for CUDA where there is none fails in one line."""
-    if device == "cuda":
-        import torch
+class Counted:
+    """A chapter's results that :func:`compute` counts: ``tally`` (a :class:`replication.store.Tally`
+    of every result its compute rested on, each once) with ``stored`` and ``computed`` read from it
+    (of the kinds in ``counted_kinds`` only, when a page counts e.g. its training runs alone).
+    Not a dataclass field: results made outside :func:`compute` have none, and say so when read."""
 
-        if not torch.cuda.is_available():
-            raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+    tally = None
+    counted_kinds: tuple = ()          # empty: every kind
+
+    def _tally(self):
+        if self.tally is None:
+            raise AttributeError(f"{type(self).__name__} has no tally: compute a chapter with "
+                                 "replication.chapters.compute (or evaluate), which counts its results")
+        return self.tally.of_kinds(*self.counted_kinds) if self.counted_kinds else self.tally
+
+    @property
+    def stored(self) -> int:
+        """Results read from the store."""
+        return self._tally().stored
+
+    @property
+    def computed(self) -> int:
+        """Results computed by this compute."""
+        return self._tally().computed
+
+
+def compute(name: str, params, *, store=None, progress: bool = True):
+    """The results of chapter ``name`` at ``params``: the common start (the default store, the device
+    check before anything runs), the chapter's own ``compute``, and the common end (the tally of the
+    results it rested on, attached to results that are :class:`Counted`)."""
+    from ..runs import counting
+    from ..store import ResultStore
+
+    chapter = get(name)
+    store = store if store is not None else ResultStore()
+    device = getattr(params, "device", None)
+    if device is not None:                     # chapters without a device parameter compute on the CPU
+        check_device(device)
+    with counting() as tally:
+        results = chapter.compute(params, store=store, progress=progress)
+    if isinstance(results, Counted):
+        results.tally = tally
+    return results
 
 
 def planned_runs(name: str, params) -> list | None:
@@ -130,7 +171,7 @@ def verdicts_of(name: str, params, *, store=None, progress: bool = True):
 
     chapter = get(name)
     with recording() as sources:
-        results = chapter.compute(params, store=store, progress=progress)
+        results = compute(name, params, store=store, progress=progress)
         verdicts = list(chapter.verdicts(results, params)) if hasattr(chapter, "verdicts") else []
     return results, verdicts, dict(sources)
 

@@ -18,7 +18,7 @@ from ...params import (ChapterSpec, Param, ParameterError, check_at_most, check_
 from ...store import ResultStore
 from ...train import DATASET_INFO
 from . import experiment, landscape
-from .. import require_device
+from .. import Counted
 
 MODELS = ("small_cnn", "vgg11", "resnet20", "resnet32", "resnet56")
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
@@ -99,7 +99,7 @@ SPEC = ChapterSpec("interpolation", "Interpolating between minima", (
 
 
 @dataclasses.dataclass
-class InterpolationResults:
+class InterpolationResults(Counted):
     settings: dict            # figure -> [setting dict]
     panels: list              # panel dicts (experiment.panels)
     alphas: tuple
@@ -110,8 +110,6 @@ class InterpolationResults:
     architectures: dict       # figure -> description
     provenance: dict
     wall_time: dict           # train, lines, endpoints (s, summed over results)
-    stored: int
-    computed: int
     seeds: int
 
 
@@ -129,7 +127,7 @@ def _train_summary(result) -> dict:
                 best_train_loss=pick("train_loss"), best_test_acc=pick("test_acc"))
 
 
-def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> InterpolationResults:
+def compute(params, *, store: ResultStore, progress: bool = True) -> InterpolationResults:
     """Train, walk the lines, measure the endpoints (all through the store).  On the CPU with one
     thread: these small networks gain little from a second thread, and a busy machine stalls two."""
     threads = torch.get_num_threads()
@@ -159,12 +157,10 @@ def plan(params) -> list:
     return list(training_configs(params).values())
 
 
-def _compute(params, *, store: ResultStore | None = None, progress: bool = True) -> InterpolationResults:
-    from ...runs import train_all
+def _compute(params, *, store: ResultStore, progress: bool = True) -> InterpolationResults:
+    from ...runs import compute_all, train_all
     from ...train import data_provenance
 
-    store = store or ResultStore()
-    require_device(params.device)
     sets = experiment.settings(params)
     pans = experiment.panels(params)
     alphas = landscape.alpha_grid(params.alpha_points)
@@ -216,32 +212,22 @@ def _compute(params, *, store: ResultStore | None = None, progress: bool = True)
                 jobs.append((endpoints[name], s, ecfg,
                              (lambda c, cfg=cfg_of[k], r=trained[k]: experiment.run_endpoint(c, cfg, r.payload)),
                              cfg_of[k]))
-    from tqdm import tqdm
-
-    todo = []
-    measured = []
-    for target, s, cfg, fn, tcfg in jobs:
-        found = store.get(cfg)
-        if found is not None:
-            target[s] = found.payload
-            measured.append(found)
-        else:
-            todo.append((target, s, cfg, fn, tcfg))
-    for target, s, cfg, fn, tcfg in tqdm(todo, desc=f"lines and endpoints ({len(jobs) - len(todo)} stored)",
-                                         disable=not progress or not todo, unit="job", dynamic_ncols=True):
-        r = store.get_or_compute(cfg, fn, device=tcfg.device, data=data_provenance(tcfg))
+    job_of: dict = {}                        # key -> (compute, train config) of its first job
+    for _, _, cfg, fn, tcfg in jobs:
+        job_of.setdefault(cfg.key, (fn, tcfg))
+    measured = compute_all([cfg for _, _, cfg, _, _ in jobs], lambda c: job_of[c.key][0](c), store=store,
+                           desc="lines and endpoints", progress=progress, device=lambda c: job_of[c.key][1].device,
+                           data=lambda c: data_provenance(job_of[c.key][1]))
+    for (target, s, _, _, _), r in zip(jobs, measured):
         target[s] = r.payload
-        measured.append(r)
     wall = dict(train=sum(r.wall_time for r in results_all),
                 lines=sum(r.wall_time for r in measured if r.kind == experiment.LineRun.kind),
                 endpoints=sum(r.wall_time for r in measured if r.kind == experiment.EndpointRun.kind))
-    every = results_all + measured
     first_cfg = {fig: next(c for (f, _, _), c in cfg_of.items() if f == fig) for fig in sets}
     return InterpolationResults(
         settings=sets, panels=pans, alphas=alphas, lines=lines, bn_other=bn_other, endpoints=endpoints, runs=runs,
         architectures={fig: c.architecture for fig, c in first_cfg.items()}, provenance=results_all[0].provenance,
-        wall_time=wall, stored=sum(r.from_store for r in every), computed=sum(not r.from_store for r in every),
-        seeds=params.seeds)
+        wall_time=wall, seeds=params.seeds)
 
 
 def verdicts(results: InterpolationResults, params) -> list:

@@ -7,11 +7,17 @@ the gradient noise scale along β = 1 training predicts where the invariance sho
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import torch
+
 from ...config import ConfigError
 from ...params import ChapterSpec, Param, ParameterError, check_augment, device, seeds
 from ...train import DATASET_INFO
 from . import claims, experiment
-from .experiment import InvarianceResults, NoiseScaleRun, compute  # noqa: F401
+from .experiment import NoiseScaleRun  # noqa: F401
+from .. import Counted
 
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
 
@@ -88,6 +94,84 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
     Param("margin", "float", "accuracy margin of the rules (a fraction: 0.02 = 2 points)", low=0.001, high=0.5),
     Param("small_beta", "float", "claim 1 is tested at the betas in (1, small_beta]", low=1.0, high=10_000),
 ), check=_check)
+
+
+@dataclasses.dataclass
+class InvarianceResults(Counted):
+    runs: list            # one row per training run (labels, final numbers, curves)
+    noise: list           # one row per (N, seed, epoch): B_noise along β = 1 training
+    architecture: str
+    n_parameters: int
+    epochs: int
+    provenance: dict
+    wall_time: float
+
+
+def _row(labels: dict, result, chance: float) -> dict:
+    p = result.payload
+    h = p["history"]
+    E = len(h["epoch"])
+    diverged = bool(p["diverged"])
+    val = [v if v is not None and not (diverged and i == E - 1) else math.nan for i, v in enumerate(h["val_acc"])]
+    loss = [v if v is not None and math.isfinite(v) else math.nan for v in h["train_loss"]]
+    final_val = chance if diverged else p["final"]["val_acc"]
+    final_loss = math.nan if diverged else p["final"]["train_loss"]
+    return dict(labels, ratio=labels["eta"] / labels["S"], diverged=diverged, val_acc=final_val,
+                train_loss=final_loss, val_curve=val, loss_curve=loss, steps=int(sum(h["steps"])),
+                key=result.key)
+
+
+def compute(params, *, store, progress: bool = True) -> InvarianceResults:
+    from ...runs import train_all
+
+    main = experiment.grid(params)
+    prefix = experiment.prefix_configs(params)
+    # On the CPU, one run at a time is faster than a vmapped ensemble at these small batch sizes, and
+    # one thread is as fast for these small networks and immune to OpenMP stalls on a busy machine.
+    ensemble = "auto" if params.device == "cuda" else False
+    threads = torch.get_num_threads()
+    if params.device == "cpu":
+        torch.set_num_threads(1)
+    try:
+        trained = train_all([c for _, c in main] + [c for _, c in prefix], store=store, progress=progress,
+                            ensemble=ensemble)
+        return _assemble(params, store, main, prefix, trained)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _assemble(params, store, main, prefix, trained) -> InvarianceResults:
+    from ...runs import compute_one
+    from ...train import data_provenance
+
+    main_res, prefix_res = trained[:len(main)], trained[len(main):]
+    chance = 0.1
+    runs = [_row(labels, r, chance) for (labels, _), r in zip(main, main_res)]
+    # B_noise along β = 1 training: init, the prefix runs, the end of the full run
+    points = []
+    for (labels, cfg), r in zip(main, main_res):
+        if labels["beta"] == 1 and labels["variant"] == experiment.LINEAR:
+            points.append((dict(N=labels["N"], seed=labels["seed"], epoch=0), cfg, r, "init"))
+            points.append((dict(N=labels["N"], seed=labels["seed"], epoch=params.epochs), cfg, r, "final"))
+    for (labels, cfg), r in zip(prefix, prefix_res):
+        points.append((labels, cfg, r, "final"))
+    noise, noise_res = [], []
+    for labels, cfg, r, at in sorted(points, key=lambda p: (p[0]["N"], p[0]["seed"], p[0]["epoch"])):
+        if at == "final" and (r.payload["diverged"]):
+            continue
+        ncfg = experiment.NoiseScaleRun(train_key=r.key, n_samples=params.noise_samples, at=at)
+        res = compute_one(ncfg, lambda c, cfg=cfg, r=r: experiment.measure_noise(c, cfg, r.payload), store=store,
+                          device=cfg.device, data=data_provenance(cfg))
+        noise_res.append(res)
+        p = res.payload
+        noise.append(dict(labels, trace_C=p["trace_C"], grad_norm2=p["grad_norm2"], B_noise=p["B_noise"],
+                          B_pred=experiment.predicted_batch(p["B_noise"], labels["N"]), loss=p["loss"],
+                          n_samples=p["n"]))
+    everything = {r.key: r for r in list(trained) + noise_res}.values()
+    first = main_res[0].payload
+    return InvarianceResults(runs=runs, noise=noise, architecture=first["architecture"],
+                             n_parameters=first["n_parameters"], epochs=params.epochs,
+                             provenance=main_res[0].provenance, wall_time=sum(r.wall_time for r in everything))
 
 
 def verdicts(results, params):

@@ -1,4 +1,4 @@
-"""Run configs and compute of the chapter "Same η/S, same dynamics, and where it breaks".
+"""Run configs and measurements of the chapter "Same η/S, same dynamics, and where it breaks".
 
 For every training-set size N of ``train_sizes`` and every factor β of ``betas``:
 
@@ -28,8 +28,6 @@ import torch
 
 from ...config import RunConfig, require
 from ...hessian.covariance import gradient_covariance_trace, gradient_noise_scale
-from ...store import ResultStore
-from .. import require_device
 
 LINEAR, SQRT = "linear", "sqrt"
 
@@ -131,88 +129,6 @@ def predicted_batch(b_noise: float, n: int) -> float:
     if not math.isfinite(b_noise):
         return float(n)
     return b_noise * n / (b_noise + n - 1)
-
-
-@dataclasses.dataclass
-class InvarianceResults:
-    runs: list            # one row per training run (labels, final numbers, curves)
-    noise: list           # one row per (N, seed, epoch): B_noise along β = 1 training
-    architecture: str
-    n_parameters: int
-    epochs: int
-    provenance: dict
-    wall_time: float
-    stored: int
-    computed: int
-
-
-def _row(labels: dict, result, chance: float) -> dict:
-    p = result.payload
-    h = p["history"]
-    E = len(h["epoch"])
-    diverged = bool(p["diverged"])
-    val = [v if v is not None and not (diverged and i == E - 1) else math.nan for i, v in enumerate(h["val_acc"])]
-    loss = [v if v is not None and math.isfinite(v) else math.nan for v in h["train_loss"]]
-    final_val = chance if diverged else p["final"]["val_acc"]
-    final_loss = math.nan if diverged else p["final"]["train_loss"]
-    return dict(labels, ratio=labels["eta"] / labels["S"], diverged=diverged, val_acc=final_val,
-                train_loss=final_loss, val_curve=val, loss_curve=loss, steps=int(sum(h["steps"])),
-                key=result.key)
-
-
-def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> InvarianceResults:
-    from ...runs import train_all
-
-    store = store or ResultStore()
-    require_device(params.device)
-    main = grid(params)
-    prefix = prefix_configs(params)
-    # On the CPU, one run at a time is faster than a vmapped ensemble at these small batch sizes, and
-    # one thread is as fast for these small networks and immune to OpenMP stalls on a busy machine.
-    ensemble = "auto" if params.device == "cuda" else False
-    threads = torch.get_num_threads()
-    if params.device == "cpu":
-        torch.set_num_threads(1)
-    try:
-        trained = train_all([c for _, c in main] + [c for _, c in prefix], store=store, progress=progress,
-                            ensemble=ensemble)
-        return _assemble(params, store, main, prefix, trained)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _assemble(params, store, main, prefix, trained) -> InvarianceResults:
-    from ...train import data_provenance
-
-    main_res, prefix_res = trained[:len(main)], trained[len(main):]
-    chance = 0.1
-    runs = [_row(labels, r, chance) for (labels, _), r in zip(main, main_res)]
-    # B_noise along β = 1 training: init, the prefix runs, the end of the full run
-    points = []
-    for (labels, cfg), r in zip(main, main_res):
-        if labels["beta"] == 1 and labels["variant"] == LINEAR:
-            points.append((dict(N=labels["N"], seed=labels["seed"], epoch=0), cfg, r, "init"))
-            points.append((dict(N=labels["N"], seed=labels["seed"], epoch=params.epochs), cfg, r, "final"))
-    for (labels, cfg), r in zip(prefix, prefix_res):
-        points.append((labels, cfg, r, "final"))
-    noise, noise_res = [], []
-    for labels, cfg, r, at in sorted(points, key=lambda p: (p[0]["N"], p[0]["seed"], p[0]["epoch"])):
-        if at == "final" and (r.payload["diverged"]):
-            continue
-        ncfg = NoiseScaleRun(train_key=r.key, n_samples=params.noise_samples, at=at)
-        res = store.get_or_compute(ncfg, lambda c, cfg=cfg, r=r: measure_noise(c, cfg, r.payload),
-                                   device=cfg.device, data=data_provenance(cfg))
-        noise_res.append(res)
-        p = res.payload
-        noise.append(dict(labels, trace_C=p["trace_C"], grad_norm2=p["grad_norm2"], B_noise=p["B_noise"],
-                          B_pred=predicted_batch(p["B_noise"], labels["N"]), loss=p["loss"], n_samples=p["n"]))
-    everything = {r.key: r for r in list(trained) + noise_res}.values()
-    first = main_res[0].payload
-    return InvarianceResults(runs=runs, noise=noise, architecture=first["architecture"],
-                             n_parameters=first["n_parameters"], epochs=params.epochs,
-                             provenance=main_res[0].provenance, wall_time=sum(r.wall_time for r in everything),
-                             stored=sum(r.from_store for r in everything),
-                             computed=sum(not r.from_store for r in everything))
 
 
 def curves(runs: list, N: int, beta: float, variant: str, key: str = "val_curve") -> np.ndarray:

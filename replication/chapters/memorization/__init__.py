@@ -15,6 +15,7 @@ import time
 
 from ...params import ChapterSpec, Param, ParameterError, check_largest_at_most, device, seeds
 from . import experiment
+from .. import Counted
 
 HISTORY = ("epoch", "train_acc", "train_loss", "memorized_acc", "corrupted_true_acc", "clean_acc", "test_acc")
 
@@ -65,7 +66,7 @@ SPEC = ChapterSpec("memorization", "η/S and the memorization of random labels",
 
 
 @dataclasses.dataclass
-class MemorizationResults:
+class MemorizationResults(Counted):
     """One row per run: its labels (noise, momentum, eta, S, seed, ratio, eff_ratio), its per-epoch
     history (:data:`HISTORY`), and what the split says about the corrupted examples."""
 
@@ -77,8 +78,6 @@ class MemorizationResults:
     epochs: int
     provenance: dict
     wall_time: float          # training time of the runs (as stored)
-    stored: int
-    computed: int
     elapsed: float            # this call
 
 
@@ -91,11 +90,9 @@ def _row(labels: dict, result) -> dict:
                 history={k: list(h.get(k) or []) for k in HISTORY})
 
 
-def compute(params, *, store=None, progress: bool = True) -> MemorizationResults:
+def compute(params, *, store, progress: bool = True) -> MemorizationResults:
     from ...runs import train_all
-    from ...store import ResultStore
 
-    store = store if store is not None else ResultStore()
     start = time.perf_counter()
     grid = experiment.runs(params)
     results = train_all([cfg for _, cfg in grid], store=store, progress=progress)
@@ -106,7 +103,6 @@ def compute(params, *, store=None, progress: bool = True) -> MemorizationResults
         rows=rows, architecture=first["architecture"], n_parameters=first["n_parameters"],
         n_train=params.n_train, n_test=first["split"]["n_test"], epochs=params.epochs,
         provenance=results[0].provenance, wall_time=sum(r.wall_time for r in unique),
-        stored=sum(r.from_store for r in unique), computed=sum(not r.from_store for r in unique),
         elapsed=time.perf_counter() - start)
 
 

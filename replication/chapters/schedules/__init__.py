@@ -13,7 +13,7 @@ import dataclasses
 
 from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
 from . import experiment
-from .. import require_device
+from .. import Counted
 
 ABOUT = "growing the batch instead of shrinking the learning rate (the paper's Fig. 4 and its long- and short-stage cycles): cyclic batch size against cyclic learning rate at equal η/S, sharpness through the cycles, and a square-root schedule as the contrast."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate schedules", (
@@ -51,7 +51,7 @@ SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate 
 
 
 @dataclasses.dataclass
-class ScheduleResults:
+class ScheduleResults(Counted):
     runs: list                # one row (dict) per run: labels, history, final numbers, probes, cost
     schedules: dict           # name -> kind, step size, per-epoch η, S, η/S, probe epochs with stage type
     architecture: str
@@ -59,8 +59,6 @@ class ScheduleResults:
     provenance: dict
     canonical: bool
     train_wall_time: float
-    stored: int
-    computed: int
 
 
 def _row(labels: dict, cfg, result) -> dict:
@@ -79,12 +77,9 @@ def _row(labels: dict, cfg, result) -> dict:
                         | {"warm_start": bool(q.get("warm_start", False))} for q in p["hessian"]])
 
 
-def compute(params, *, store=None, progress: bool = True) -> ScheduleResults:
+def compute(params, *, store, progress: bool = True) -> ScheduleResults:
     from ...runs import train_all
-    from ...store import ResultStore
 
-    require_device(params.device)
-    store = store or ResultStore()
     items = experiment.configs(params)
     results = train_all([cfg for _, cfg in items], store=store, progress=progress)
     runs = [_row(labels, cfg, r) for (labels, cfg), r in zip(items, results)]
@@ -105,9 +100,7 @@ def compute(params, *, store=None, progress: bool = True) -> ScheduleResults:
         runs=runs, schedules=schedules, architecture=items[0][1].architecture,
         n_parameters=int(results[0].payload["n_parameters"]), provenance=prov,
         canonical=bool((prov.get("data") or {}).get("canonical", True)),
-        train_wall_time=float(sum({r.key: r.wall_time for r in results}.values())),
-        stored=sum(r.from_store for r in {r.key: r for r in results}.values()),
-        computed=sum(not r.from_store for r in {r.key: r for r in results}.values()))
+        train_wall_time=float(sum({r.key: r.wall_time for r in results}.values())))
 
 
 def verdicts(results: ScheduleResults, params) -> list:

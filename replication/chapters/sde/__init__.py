@@ -16,8 +16,10 @@ import dataclasses
 import numpy as np
 
 from ...params import ChapterSpec, Param, ParameterError, check_largest_at_most, seeds
+from ...runs import compute_all
 from ...store import ResultStore
 from . import claims
+from .. import Counted
 from .controls import control_well_configs
 from .experiment import (WELL, DoubleWellRun, QuadraticRun, RegressionRun, double_well_configs,
                          quadratic_configs,
@@ -77,7 +79,7 @@ SPEC = ChapterSpec("sde", "SGD as a stochastic differential equation", (
 
 
 @dataclasses.dataclass
-class SDEResults:
+class SDEResults(Counted):
     """Everything the chapter shows: one row (a dict) per setting, seeds kept."""
 
     quadratic: list[dict]
@@ -87,29 +89,27 @@ class SDEResults:
     trace_H: float
     provenance: dict
     wall_time: float
-    stored: int
-    computed: int
     well_control: list[dict] = dataclasses.field(default_factory=list)  # claim 3's control: A as sharp as B
     premise: list[dict] = dataclasses.field(default_factory=list)       # C = H where the premise is built in
 
 
-def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> SDEResults:
-    store = store or ResultStore()
+def compute(params, *, store: ResultStore, progress: bool = True) -> SDEResults:
     quad_cfgs = quadratic_configs(params, params.quad_ratios, params.quad_batch_sizes)
     edge_cfgs = quadratic_configs(params, (params.edge_ratio,), params.edge_batch_sizes)
-    quad = store.run_all(quad_cfgs, run_quadratic, desc="OU check", progress=progress)
-    edge = store.run_all(edge_cfgs, run_quadratic, desc="breakdown sweep", progress=progress)
-    reg = store.run_all(regression_configs(params), run_regression, desc="regression", progress=progress)
-    wells = store.run_all(double_well_configs(params), run_double_well, desc="double well", progress=progress)
-    controls = store.run_all(control_well_configs(params), run_double_well, desc="control well", progress=progress)
+    quad = compute_all(quad_cfgs, run_quadratic, store=store, desc="OU check", progress=progress)
+    edge = compute_all(edge_cfgs, run_quadratic, store=store, desc="breakdown sweep", progress=progress)
+    reg = compute_all(regression_configs(params), run_regression, store=store, desc="regression", progress=progress)
+    wells = compute_all(double_well_configs(params), run_double_well, store=store, desc="double well",
+                        progress=progress)
+    controls = compute_all(control_well_configs(params), run_double_well, store=store, desc="control well",
+                           progress=progress)
     everything = quad + edge + reg + wells + controls
     H = quad_cfgs[0].hessian
     return SDEResults(
         quadratic=quadratic_rows(quad, H), edge=quadratic_rows(edge, H), regression=regression_rows(reg),
         well=well_rows(wells), well_control=well_rows(controls) if controls else [],
         premise=claims.c_equals_h_premise(params.reg_dim, params.reg_losses), trace_H=float(np.trace(H)), provenance=everything[0].provenance,
-        wall_time=sum(r.wall_time for r in everything), stored=sum(r.from_store for r in everything),
-        computed=sum(not r.from_store for r in everything))
+        wall_time=sum(r.wall_time for r in everything))
 
 
 def verdicts(results: SDEResults, params) -> list:

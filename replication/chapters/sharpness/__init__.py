@@ -16,7 +16,7 @@ import torch
 from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
 from ...store import ResultStore
 from .experiment import CHALLENGE_PAIRS, check, grids, measure_settings, rescale_pairs  # noqa: F401
-from .. import require_device
+from .. import Counted
 
 ABOUT = "the paper's Fig. 1 re-run with several seeds: Hessian width measures and validation accuracy against η/S, a factorial η × S design trained to equal SDE time that separates η/S from η and S, λ_max over training, and tests beyond the paper (rescaling η and S together, the edge of stability, C ≈ H)."   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalization", (
@@ -67,7 +67,7 @@ CHECKED = ("lam_max", "trace", "frobenius", "trace_C")
 
 
 @dataclasses.dataclass
-class SharpnessResults:
+class SharpnessResults(Counted):
     """Everything the chapter shows: one row (a dict) per training run, plus the sample check."""
 
     runs: dict                # group → list of rows
@@ -78,8 +78,6 @@ class SharpnessResults:
     provenance: dict          # of the training runs (data, device, code)
     train_wall_time: float
     analysis_wall_time: float
-    stored: int
-    computed: int
     check_equal_time: list = dataclasses.field(default_factory=list)   # the same check on design B's network
 
 
@@ -109,12 +107,10 @@ def check_runs(rows: list[dict]) -> list[int]:
     return sorted({min(ok, key=lambda i: rows[i]["ratio"]), max(ok, key=lambda i: rows[i]["ratio"])})
 
 
-def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> SharpnessResults:
+def compute(params, *, store: ResultStore, progress: bool = True) -> SharpnessResults:
     from ...measure import measure_all
     from ...runs import train_all
 
-    store = store or ResultStore()
-    require_device(params.device)
     groups = grids(params)
     flat = [(g, labels, cfg) for g, items in groups.items() for labels, cfg in items]
     trained = train_all([cfg for _, _, cfg in flat], store=store, progress=progress)
@@ -147,7 +143,6 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
         provenance=dict(trained[0].provenance),
         train_wall_time=sum(r.wall_time for k, r in unique.items() if k in train_keys),
         analysis_wall_time=sum(r.wall_time for k, r in unique.items() if k not in train_keys),
-        stored=sum(r.from_store for r in unique.values()), computed=sum(not r.from_store for r in unique.values()),
         check_equal_time=_checks(runs["factorial"], fac_picked, fac_full))
 
 

@@ -13,8 +13,9 @@ import dataclasses
 import math
 
 from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
+from ...train import TrainConfig
 from . import experiment
-from .. import require_device
+from .. import Counted
 
 ABOUT = ("η/S across hundreds of minima, each trained to the same training loss: rank correlations of accuracy and of "
          "sharpness with η/S, with η alone and with S alone, in the groups of He, Liu and Tao, and where large η/S "
@@ -56,7 +57,8 @@ SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
 
 
 @dataclasses.dataclass
-class SweepResults:
+class SweepResults(Counted):
+    counted_kinds = (TrainConfig.kind,)   # the page counts training runs (its Tr H measurements are timed apart)
     runs: list                # one row (dict) per run (see _row)
     lr_draws: dict            # seed -> its learning rates
     architecture: str
@@ -65,8 +67,6 @@ class SweepResults:
     canonical: bool
     train_wall_time: float
     measure_wall_time: float
-    stored: int
-    computed: int
 
 
 def _row(labels: dict, cfg, result, trace=None) -> dict:
@@ -92,15 +92,12 @@ def _row(labels: dict, cfg, result, trace=None) -> dict:
                 shared_by=int(p.get("timing_shared_by", 1) or 1), trained_as=p.get("trained_as", ""))
 
 
-def compute(params, *, store=None, progress: bool = True) -> SweepResults:
+def compute(params, *, store, progress: bool = True) -> SweepResults:
     import time
 
     from ...measure import measure_all
     from ...runs import train_all
-    from ...store import ResultStore
 
-    require_device(params.device)
-    store = store or ResultStore()
     items = experiment.configs(params)
     results = train_all([cfg for _, cfg in items], store=store, progress=progress)
     traces = [None] * len(results)
@@ -117,8 +114,7 @@ def compute(params, *, store=None, progress: bool = True) -> SweepResults:
         runs=runs, lr_draws={s: experiment.lr_draws(params, s) for s in range(params.seeds)},
         architecture=items[0][1].architecture, n_parameters=int(results[0].payload["n_parameters"]),
         provenance=prov, canonical=bool((prov.get("data") or {}).get("canonical", True)),
-        train_wall_time=float(sum(r.wall_time for r in unique)), measure_wall_time=measure_wall,
-        stored=sum(r.from_store for r in unique), computed=sum(not r.from_store for r in unique))
+        train_wall_time=float(sum(r.wall_time for r in unique)), measure_wall_time=measure_wall)
 
 
 def verdicts(results: SweepResults, params) -> list:

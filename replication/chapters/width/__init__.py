@@ -27,13 +27,13 @@ import socket  # noqa: F401  (tests patch width.socket via benchmark)
 
 from ... import models
 from ...params import ChapterSpec, Param, ParameterError, check_at_most, device, lanczos_tol
-from ...runs import train_all
+from ...runs import compute_all, train_all
 from ...store import ResultStore
 from . import benchmark, claims, coverage, experiment
 from .benchmark import benchmark_markdown, load_benchmark, parse_benchmark
 from .claims import (QUANTITIES, TARGET, choose_sample_count, convergence_curves, count_stats, coverage_band,
                      summary, validation_checks)
-from .. import require_device
+from .. import Counted
 from .experiment import (MODE, ConvergenceRun, SampleRun, ValidationRun, convergence_config, run_convergence,
                          run_samples, run_validation, sample_configs, subset, train_config, validation_configs,
                          validation_problem)
@@ -88,7 +88,7 @@ SPEC = ChapterSpec("width", "Measuring the width of a minimum", (
 
 
 @dataclasses.dataclass
-class WidthResults:
+class WidthResults(Counted):
     """Everything the chapter shows."""
 
     validation: list[dict]
@@ -104,24 +104,21 @@ class WidthResults:
     provenance: dict          # of the sample runs (where the timings were measured)
     train_provenance: dict    # of the trained network (its data: fingerprint, canonical flag)
     wall_time: float
-    stored: int
-    computed: int
 
 
-def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> WidthResults:
-    store = store or ResultStore()
+def compute(params, *, store: ResultStore, progress: bool = True) -> WidthResults:
     device = params.device
-    require_device(device)
-    val = store.run_all(validation_configs(params), run_validation, desc="toolkit validation", progress=progress)
-    narrow = store.run_all(coverage.coverage_control_configs(params), coverage.run_coverage_control,
-                           desc="coverage control", progress=progress)
+    val = compute_all(validation_configs(params), run_validation, store=store, desc="toolkit validation",
+                      progress=progress)
+    narrow = compute_all(coverage.coverage_control_configs(params), coverage.run_coverage_control, store=store,
+                         desc="coverage control", progress=progress)
     tcfg = train_config(params)
     trained = train_all([tcfg], store=store, progress=progress)[0]
     data = trained.provenance.get("data")
-    conv = store.run_all([convergence_config(params)], lambda c: run_convergence(c, store), desc="HVP convergence",
-                         progress=progress, device=device, data=data)[0]
-    samp = store.run_all(sample_configs(params), lambda c: run_samples(c, store), desc="sample counts",
-                         progress=progress, device=device, data=data)
+    conv = compute_all([convergence_config(params)], lambda c: run_convergence(c, store), store=store,
+                       desc="HVP convergence", progress=progress, device=device, data=data)[0]
+    samp = compute_all(sample_configs(params), lambda c: run_samples(c, store), store=store, desc="sample counts",
+                       progress=progress, device=device, data=data)
     rows = [dict(n=r.config["n_samples"], draw=r.config["draw"], **{k: r.payload[k] for k in (
         "lam_max", "trace", "trace_stderr", "frobenius", "frobenius_stderr", "loss", "seconds", "n_hvp")},
         mode=r.payload["info"]["mode"], device=r.provenance["device"]) for r in samp]
@@ -135,8 +132,7 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
         training=training, train_config=tcfg.to_dict(),
         convergence=conv.payload, samples=rows[:-1], full=rows[-1], n_train=params.n_train,
         tolerance=params.tolerance, benchmark=load_benchmark(), modes=modes, provenance=samp[-1].provenance,
-        train_provenance=trained.provenance, wall_time=sum(r.wall_time for r in everything),
-        stored=sum(r.from_store for r in everything), computed=sum(not r.from_store for r in everything))
+        train_provenance=trained.provenance, wall_time=sum(r.wall_time for r in everything))
 
 
 def verdicts(results: WidthResults, params) -> list:

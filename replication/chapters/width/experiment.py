@@ -28,7 +28,8 @@ from ...hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutch
                         power_iteration, width_measures)
 from ...hessian.dense import dense_hessian
 from ...store import ResultStore
-from ...train import TrainConfig, load_model, prepare_split, synchronize, train_stored
+from ...runs import train_stored
+from ...train import TrainConfig, load_model, prepare_split, synchronize
 
 MODE = "eval"
 VALIDATION_MODELS = ("mlp-tanh", "mlp-relu", "cnn")
