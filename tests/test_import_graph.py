@@ -45,8 +45,9 @@ FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split()
     ("on the store", "claims assets executors"),
     ("data", "data"),
     ("training", "train"),
-    ("measuring trained networks", "ensemble measure"),
+    ("vmapped training", "ensemble"),
     ("running grids of work", "planning runs"),
+    ("measuring trained networks (a grid of measurements, through the runner)", "measure"),
     ("chapters", "chapters"),
     ("pages and exports", "export book notebook reproduce"),
     ("command line", "cli __main__"),
@@ -55,8 +56,6 @@ FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split()
 #: Arrows known to be wrong that this branch cannot remove, each with who removes it.  Delete an entry
 #: once its arrow is gone: an entry whose arrow no longer exists fails the test, so the list only shrinks.
 KNOWN_UNTIL_MERGED: dict[tuple[str, str], str] = {
-    # issue 22 item 1: the executors take the unit function; the `runner` branch ends this loop.
-    ("replication.executors", "replication.runs"): "executors <-> runs loop; removed by the runner branch",
     # store/verdicts.py climbs to the chapter registry (recompute) and to claims (Verdict), which imports
     # it back; store/* was outside the params branch. Fix: move recompute/collect_checked out of the store.
     ("replication.store.verdicts", "replication.chapters"): "verdict recompute climbs from the store to the "
@@ -69,7 +68,6 @@ KNOWN_UNTIL_MERGED: dict[tuple[str, str], str] = {
 LONG_MODULES: dict[str, str] = {
     "replication/train.py": "config, loop and probes in one file; split by the digest branch (issue 22 item 4)",
     "replication/sde.py": "three models in one file; split one model per module by the digest branch",
-    "replication/store/__init__.py": "get/put/claim plus a second runner; shrunk by the runner branch (item 1)",
     "replication/planning.py": "one idea: the bill (counted FLOPs, measured CPU steps, the device model and its "
                                "words), its cost model written out in a 50-line docstring",
     "replication/chapters/sharpness/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
