@@ -3,13 +3,12 @@
 A chapter tests claims of the paper (``../shared/docs/paper.md`` §3 numbers them 1-13) and some of
 its own.  Each test is one :class:`Verdict`: a stable id, the claim in words, where the paper makes
 it, the rule *as written before the numbers*, the evidence (numbers), and one outcome of
-:data:`OUTCOMES`.  Chapters return verdicts; notebooks glue them by id; :func:`save` stores them
-beside the chapter's results (JSON, never pickle) so the claims page gathers every chapter's
-verdicts with :func:`collect` without re-running anything.
+:data:`OUTCOMES`.  Chapters return verdicts; notebooks glue them by id; :mod:`replication.verdict_files` stores them
+beside the chapter's results (JSON, never pickle; :mod:`replication.verdict_files`) so the claims
+page gathers every chapter's verdicts (:func:`replication.chapters.collect`) without re-running anything.
 
 On disk: ``<store>/verdicts/<profile>/<chapter>.json``, sealed with a sha256 and tied to the stored
-results the verdicts were computed from; :mod:`replication.store.verdicts` writes and checks them
-(``save``, ``load``, ``collect``, ``verdict_file`` are importable from here too).
+results the verdicts were computed from (:mod:`replication.verdict_files` writes and checks them).
 """
 from __future__ import annotations
 
@@ -187,6 +186,3 @@ def by_id(verdicts: Iterable[Verdict]) -> dict[str, Verdict]:
         out[v.id] = v
     return out
 
-
-# Where chapters leave their verdicts: sealed files, checked when read (replication.store.verdicts).
-from .store.verdicts import collect, load, save, verdict_file  # noqa: E402,F401  (after Verdict: no cycle)

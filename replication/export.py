@@ -52,7 +52,9 @@ def export_chapter(chapter: str, params, output: Path, store=None) -> dict:
     """Write the files above for ``chapter`` at ``params``; returns counts (runs, stored, files) and a
     ``note`` naming anything left out or recomputed (empty when nothing was)."""
     from . import chapters
-    from .store import ResultStore, verdicts
+    from . import verdict_files as verdicts
+    from .chapters import recompute_verdicts
+    from .store import ResultStore
 
     store = store or ResultStore()
     folder = Path(output) / chapter
@@ -85,7 +87,7 @@ def export_chapter(chapter: str, params, output: Path, store=None) -> dict:
         written += ["runs.csv", "runs.json"]
     found, note = verdicts.check(chapter, params.profile, store_root=store.root), ""
     if found.state not in (verdicts.VALID, verdicts.ABSENT):
-        found = verdicts.recompute(found, store_root=store.root)
+        found = recompute_verdicts(found, store_root=store.root)
         note = found.note
     elif found.state == verdicts.ABSENT and hasattr(chapters.get(chapter), "verdicts"):
         note = f"{chapter}: no verdict file at profile {params.profile} (run the chapter first); verdicts.json not written"

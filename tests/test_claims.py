@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 
+from replication import verdict_files
+from replication import chapters
 from replication import claims, stats
 from replication.claims import Verdict
 
@@ -27,20 +29,20 @@ def test_verdict_validates_id_outcome_and_claim():
 def test_verdicts_round_trip_through_json_files(tmp_path):
     v = _verdict(evidence={"rho": np.float64(-0.8), "n": np.int64(16), "lost": float("nan")})
     assert v.evidence == {"rho": -0.8, "n": 16, "lost": None}
-    path = claims.save("sharpness", "smoke", [v], params={"seeds": 3}, store_root=tmp_path)
+    path = verdict_files.save("sharpness", "smoke", [v], params={"seeds": 3}, store_root=tmp_path)
     assert json.loads(path.read_text())["verdicts"][0]["id"] == v.id
-    record = claims.load("sharpness", "smoke", store_root=tmp_path)
+    record = verdict_files.load("sharpness", "smoke", store_root=tmp_path)
     assert record["verdicts"] == [v] and record["params"] == {"seeds": 3}
-    assert claims.collect(["sharpness", "sde"], "smoke", store_root=tmp_path)["sde"] is None
+    assert chapters.collect(["sharpness", "sde"], "smoke", store_root=tmp_path)["sde"] is None
 
 
 def test_duplicate_ids_are_refused(tmp_path):
     with pytest.raises(ValueError, match="share the id"):
-        claims.save("sharpness", "smoke", [_verdict(), _verdict()], store_root=tmp_path)
+        verdict_files.save("sharpness", "smoke", [_verdict(), _verdict()], store_root=tmp_path)
 
 
 def test_user_profile_paths_become_folder_names(tmp_path):
-    path = claims.verdict_file("sde", "/home/me/my profile.yml", tmp_path)
+    path = verdict_files.verdict_file("sde", "/home/me/my profile.yml", tmp_path)
     assert path.parent.parent == tmp_path / "verdicts" and "/" not in path.parent.name and " " not in path.parent.name
 
 

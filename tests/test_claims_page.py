@@ -1,5 +1,6 @@
 """The claims page and the introduction's synthesis: gathered from stored verdicts, one outcome per
 claim, every paper claim listed (untested ones as "not run"), links only to figures that exist."""
+from replication import verdict_files
 from replication import claims
 from replication.chapters import claims as page
 from replication.claims import Verdict
@@ -25,9 +26,9 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     from replication.store import ResultStore
 
     store = ResultStore(tmp_path)
-    claims.save("sharpness", "smoke", [_v("claim-4-x", 4, "holds", figure="fig-a"), _v("sharpness-own", None, "fails")],
+    verdict_files.save("sharpness", "smoke", [_v("claim-4-x", 4, "holds", figure="fig-a"), _v("sharpness-own", None, "fails")],
                 store_root=tmp_path)
-    claims.save("memorization", "smoke", [_v("claim-11-x", 11, "fails", chapter="memorization")], store_root=tmp_path)
+    verdict_files.save("memorization", "smoke", [_v("claim-11-x", 11, "fails", chapter="memorization")], store_root=tmp_path)
     record = page.compute(resolve(page.SPEC, "smoke"), store=store)
     assert "sharpness" in record.chapters and "claims" not in record.chapters and "intro" not in record.chapters
     assert {v.id for v in record.verdicts} == {"claim-4-x", "sharpness-own", "claim-11-x"}
@@ -65,7 +66,7 @@ def test_rollup_is_one_rule_everywhere(tmp_path):
 
     outcomes = {4: ["holds", "inconclusive"], 5: ["holds", "fails"], 6: ["not discriminating"], 8: ["fails"]}
     vs = [_v(f"claim-{n}-t{i}", n, o) for n, os in outcomes.items() for i, o in enumerate(os)]
-    claims.save("sharpness", "smoke", vs, store_root=tmp_path)
+    verdict_files.save("sharpness", "smoke", vs, store_root=tmp_path)
     record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
     table = {int(line.split("`")[1].split()[0]): line.split(" | ")[2].strip("*")
              for line in page.claim_table(record).splitlines() if line.startswith("| {ref}")}
@@ -91,7 +92,7 @@ def test_summary_figure_has_a_square_per_test_and_a_row_per_claim(tmp_path):
 
     vs = [_v("claim-4-a", 4, "holds"), _v("claim-4-b", 4, "not discriminating"), _v("claim-9-a", 9, "fails"),
           _v("ours-a", None, "inconclusive")]
-    claims.save("sharpness", "smoke", vs, store_root=tmp_path)
+    verdict_files.save("sharpness", "smoke", vs, store_root=tmp_path)
     record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
     fig = figures.outcome_strip(record, page.outcome_of_claim)
     ax = fig.axes[0]

@@ -2,6 +2,7 @@
 import csv
 import json
 
+from replication import verdict_files
 from replication import chapters, claims
 from replication.cli import main
 from replication.params import resolve
@@ -15,7 +16,7 @@ def test_export_writes_stored_runs_and_verdicts_and_computes_nothing(tmp_path, m
     configs = chapters.planned_runs("memorization", params)
     store = ResultStore(tmp_path / "store")
     train_all(configs[:2], store=store, progress=False)            # two of them stored, the rest not
-    claims.save("memorization", params.profile, [], params=params.as_dict(), store_root=store.root)
+    verdict_files.save("memorization", params.profile, [], params=params.as_dict(), store_root=store.root)
     assert main(["export", "memorization", "--profile", "smoke", "--output", str(tmp_path / "out")]) == 0
     folder = tmp_path / "out" / "memorization"
     rows = list(csv.DictReader(open(folder / "runs.csv")))

@@ -17,7 +17,7 @@ chain ``a -> b -> ... -> a``.
 **No upward arrows**: the package is built in floors, :data:`FLOORS`, from the foundation (paths,
 config, stats, the profile reader, ...) to the top (chapters, the book, the command line).  A unit is
 a top-level module or a subpackage of ``replication`` with all the modules in it
-(``replication.store.verdicts`` belongs to the unit ``store``); every unit stands on exactly one
+(``replication.store.files`` belongs to the unit ``store``); every unit stands on exactly one
 floor.  An arrow between two units points up when the importer's floor is below the imported
 unit's floor.  Arrows inside one unit are not ordered by floor; a loop among them is still a loop.
 So ``profiles/__init__ -> chapters/__init__`` (the reader of the profile files checking them against
@@ -42,7 +42,7 @@ FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split()
                    "paper_findings kernel profiles"),
     ("parameters, provenance, presentation", "params provenance schedules benchmarks power figures figure_files"),
     ("the result store", "store"),
-    ("on the store", "claims assets executors"),
+    ("on the store", "claims verdict_files assets executors"),
     ("data", "data"),
     ("training", "train"),
     ("vmapped training", "ensemble"),
@@ -55,14 +55,7 @@ FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split()
 
 #: Arrows known to be wrong that this branch cannot remove, each with who removes it.  Delete an entry
 #: once its arrow is gone: an entry whose arrow no longer exists fails the test, so the list only shrinks.
-KNOWN_UNTIL_MERGED: dict[tuple[str, str], str] = {
-    # store/verdicts.py climbs to the chapter registry (recompute) and to claims (Verdict), which imports
-    # it back; store/* was outside the params branch. Fix: move recompute/collect_checked out of the store.
-    ("replication.store.verdicts", "replication.chapters"): "verdict recompute climbs from the store to the "
-                                                             "chapter registry",
-    ("replication.store.verdicts", "replication.claims"): "verdict files read Verdict from claims, which "
-                                                           "re-exports them",
-}
+KNOWN_UNTIL_MERGED: dict[tuple[str, str], str] = {}
 
 #: Modules allowed over MAX_LINES lines, each with the reason (one idea, or who splits it).
 LONG_MODULES: dict[str, str] = {
@@ -274,7 +267,7 @@ def test_every_known_exception_still_exists():
 
 def test_parameters_flow_one_way():
     """The profile reader imports nothing from the package; params only the profile reader, for
-    ``params.resolve`` (called by store/verdicts.py and chapters/sweep/page.py; once they call
+    ``params.resolve`` (called by chapters/sweep/page.py, the appendix and tests; once they call
     ``chapters.resolve``, delete ``params.resolve`` and make this ``== set()``)."""
     graph = _package_graph()
     assert graph["replication.profiles"] == set()

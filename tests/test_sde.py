@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from replication import verdict_files
 from replication import sde
 from replication.claims import every_part
 from replication.stats import standard_error
@@ -379,7 +380,7 @@ def test_chapter_at_smoke_gives_every_verdict_with_three_outcomes(tmp_path):
     assert linear.outcome == "holds" and linear.control["outcome"] == "fails" and "by construction" in linear.summary
     assert by["claim-2-c-equals-h-premise-logistic"].control["outcome"] == "fails"
     assert all(v.power for v in verdicts if v.outcome == "inconclusive")
-    saved = claims.load("sde", "smoke", store_root=store.root)
+    saved = verdict_files.load("sde", "smoke", store_root=store.root)
     assert [v.id for v in saved["verdicts"]] == ids
     assert all(len(r["seed_losses"]) == params.seeds for r in results.quadratic)
     assert all(r["transient"] >= 0 for r in results.edge)

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from replication import claims
-from replication.store import ResultStore, StoreError, verdicts
+from replication import chapters
+from replication import verdict_files as verdicts
+from replication.store import ResultStore, StoreError
 from replication.runs import compute_all
 
 TOY = textwrap.dedent('''
@@ -55,7 +57,7 @@ def test_a_group_shared_store_is_group_readable_and_writable(tmp_path, umask_002
     checkpoint = store.checkpoint("train", ["a", "b"])
     checkpoint.save({"epoch": 1})
     assert stat.S_IMODE(checkpoint.path.stat().st_mode) == 0o664
-    path = claims.save("toy", "smoke", [], store_root=root)
+    path = verdicts.save("toy", "smoke", [], store_root=root)
     assert stat.S_IMODE(path.stat().st_mode) == 0o664
 
 
@@ -101,13 +103,13 @@ def test_a_second_user_reads_what_the_first_stored(shared_root):
     try:
         store = ResultStore(shared_root)
         store.put(Shared(x=2.0), {"v": np.arange(4)}, wall_time=0.1)
-        claims.save("toy", "smoke", [], params={"n": 1}, store_root=shared_root)
+        verdicts.save("toy", "smoke", [], params={"n": 1}, store_root=shared_root)
     finally:
         os.umask(old)
 
     def read() -> str:
         got = ResultStore(shared_root).get(Shared(x=2.0))
-        return f"{os.getuid()} {got.payload['v'].tolist()} {claims.load('toy', 'smoke', store_root=shared_root)['params']}"
+        return f"{os.getuid()} {got.payload['v'].tolist()} {verdicts.load('toy', 'smoke', store_root=shared_root)['params']}"
 
     assert _as_other_user(read) == "65534 [0, 1, 2, 3] {'n': 1}"
 
@@ -170,7 +172,7 @@ def toy_chapter(monkeypatch, tmp_path):
     params = resolve(toy.SPEC, "smoke")
     chapters.evaluate("toy", params, store=store, progress=False)
     return types.SimpleNamespace(store=store, params=params, calls=calls,
-                                 path=claims.verdict_file("toy", "smoke", store.root))
+                                 path=verdicts.verdict_file("toy", "smoke", store.root))
 
 
 def test_a_verdict_file_names_the_results_it_rests_on(toy_chapter):
@@ -194,7 +196,7 @@ def test_a_hand_edited_verdict_file_is_named_and_recomputed_without_training(toy
     found = verdicts.check("toy", "smoke", store_root=toy_chapter.store.root)
     assert found.state == "hand-edited" and found.record is None
     with pytest.warns(verdicts.VerdictFileWarning, match="hand-edited"):
-        record = claims.collect(["toy"], "smoke", store_root=toy_chapter.store.root)["toy"]
+        record = chapters.collect(["toy"], "smoke", store_root=toy_chapter.store.root)["toy"]
     assert record["verdicts"][0].outcome == "holds", "the stored results say holds, not the edit"
     assert toy_chapter.calls == [1.0, 2.0], "recomputing the verdicts trained nothing"
     assert verdicts.check("toy", "smoke", store_root=toy_chapter.store.root).state == "valid", "rewritten"
@@ -223,7 +225,7 @@ def test_a_stale_verdict_file_follows_the_changed_result(toy_chapter):
     found = verdicts.check("toy", "smoke", store_root=store.root)
     assert found.state == "stale" and "has changed" in found.problem
     with pytest.warns(verdicts.VerdictFileWarning, match="stale"):
-        record = claims.collect(["toy"], "smoke", store_root=store.root)["toy"]
+        record = chapters.collect(["toy"], "smoke", store_root=store.root)["toy"]
     assert record["verdicts"][0].outcome == "fails" and record["verdicts"][0].evidence["sum"] == -9.0
 
 
@@ -232,7 +234,7 @@ def test_a_verdict_file_whose_results_are_gone_is_left_out_and_says_how_to_rebui
 
     shutil.rmtree(toy_chapter.store.entry_dir(Shared(x=1.0)))
     with pytest.warns(verdicts.VerdictFileWarning, match="run toy"):
-        found = verdicts.collect_checked(["toy"], "smoke", store_root=toy_chapter.store.root)["toy"]
+        found = chapters.collect_verdicts(["toy"], "smoke", store_root=toy_chapter.store.root)["toy"]
     assert found.state == "stale" and found.record is None and "is gone" in found.note
     assert toy_chapter.calls == [1.0, 2.0], "nothing was computed to repair it"
 
@@ -270,7 +272,7 @@ def test_a_verdict_file_round_trips_every_field_of_a_verdict(tmp_path):
     v = claims.Verdict(id="toy-a", claim=4, statement="s", source="src", rule="r", outcome="inconclusive",
                        evidence={"x": np.float64(0.5), "n": np.int64(3), "t": "text", "l": [1, 2.5]},
                        chapter="toy", profile="smoke", figure="fig-x", summary="sum")
-    claims.save("toy", "smoke", [v], params={"etas": (0.1, 0.2)}, store_root=tmp_path)
+    verdicts.save("toy", "smoke", [v], params={"etas": (0.1, 0.2)}, store_root=tmp_path)
     found = verdicts.check("toy", "smoke", store_root=tmp_path)
     assert found.state == "valid" and found.record["verdicts"] == [v]
     assert [dataclasses.asdict(x) for x in found.record["verdicts"]] == [dataclasses.asdict(v)]

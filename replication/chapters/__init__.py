@@ -179,11 +179,11 @@ def verdicts_of(name: str, params, *, store=None, progress: bool = True):
 def evaluate(name: str, params, *, store=None, progress: bool = True):
     """``(results, verdicts)`` of chapter ``name``: computed through the store, verdicts saved with the
     keys and checksums of the results they rest on (a valid file saying the same is left untouched)."""
-    from .. import claims
+    from .. import verdict_files
 
     results, verdicts, sources = verdicts_of(name, params, store=store, progress=progress)
     if hasattr(get(name), "verdicts"):
-        claims.save(name, params.profile, verdicts, params=params.as_dict(),
+        verdict_files.save(name, params.profile, verdicts, params=params.as_dict(),
                     store_root=getattr(store, "root", None), sources=sources)
     return results, verdicts
 
@@ -196,3 +196,71 @@ def profile_bill(profile, store, wanted=None) -> list:
     calibration, measured = planning.load_calibration(), planning.measured_epoch_seconds()
     return [planning.bill(n, planned_runs(n, resolve(n, profile)), store, calibration=calibration, measured=measured)
             for n in (list(wanted) if wanted is not None else names())]
+
+
+# -- verdict files: recomputed from the stored results where not valid --------------------------------
+def recompute_verdicts(found, *, store_root=None):
+    """``found`` with its verdicts recomputed from the stored results (nothing trains: inside
+    :func:`replication.store.serving_only`) and saved where the store is writable; ``note`` says what
+    happened, or why it could not be done."""
+    import json
+
+    from ..store import NeedsCompute, ResultStore, StoreError, serving_only
+    from ..verdict_files import save, sources_of
+
+    params_found = None
+    try:
+        record = json.loads(found.path.read_text(encoding="utf-8"))
+        if isinstance(record, dict) and isinstance(record.get("params"), dict):
+            params_found = record["params"]
+    except (OSError, ValueError):
+        pass
+    what = f"{found.chapter}: its verdict file was {found.state} ({found.problem})"
+    store = ResultStore(store_root) if store_root is not None else None
+    try:
+        params = resolve(found.chapter, found.profile, params_found)
+        with serving_only(f"recomputing the verdicts of {found.chapter}"):
+            _, verdicts, sources = verdicts_of(found.chapter, params, store=store, progress=False)
+    except NeedsCompute:
+        found.note = (f"{what}; its results are not all stored, so its verdicts are left out: run "
+                      f"python -m replication run {found.chapter} --profile {found.profile}")
+        return found
+    except ParameterError as error:
+        found.note = f"{what}; its parameters cannot be resolved ({error}), so its verdicts are left out"
+        return found
+    record = {"chapter": found.chapter, "profile": found.profile, "params": params.as_dict(), "verdicts": verdicts,
+              "sources": sources_of(sources)}
+    try:
+        save(found.chapter, found.profile, verdicts, params=params.as_dict(), store_root=store_root, sources=sources)
+        saved = "and saved"
+    except StoreError:
+        saved = "(not saved: the store is read-only)"
+    found.record = record
+    found.note = f"{what}; recomputed from {len(sources)} stored results {saved}"
+    return found
+
+
+def collect_verdicts(chapters, profile: str, *, store_root=None, repair: bool = True) -> dict:
+    """``{chapter: replication.verdict_files.VerdictFile}``: every file checked; with ``repair``, those
+    not valid recomputed (:func:`recompute_verdicts`), each with a warning naming it."""
+    import warnings
+
+    from ..verdict_files import ABSENT, VALID, VerdictFileWarning, check
+
+    out = {}
+    for chapter in chapters:
+        found = check(chapter, profile, store_root=store_root)
+        if found.state not in (VALID, ABSENT):
+            if repair:
+                found = recompute_verdicts(found, store_root=store_root)
+            else:
+                found.note = f"{chapter}: its verdict file is {found.state} ({found.problem}); left out"
+            warnings.warn(found.note, VerdictFileWarning, stacklevel=2)
+        out[chapter] = found
+    return out
+
+
+def collect(chapters, profile: str, *, store_root=None) -> dict:
+    """``{chapter: trusted verdict record or None}`` (see :func:`collect_verdicts`; files not valid are
+    recomputed from the stored results, with a warning naming each)."""
+    return {c: f.record for c, f in collect_verdicts(chapters, profile, store_root=store_root).items()}

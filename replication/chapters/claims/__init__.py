@@ -43,12 +43,10 @@ class ClaimsRecord:
 
 def compute(params, *, store=None, progress=True) -> ClaimsRecord:
     """The stored verdict records of every claim-testing chapter at ``params.profile``."""
-    from .. import names
+    from .. import collect_verdicts, names
 
     chapters = [n for n in names() if n not in NOT_TESTED_HERE]
-    from ...store.verdicts import collect_checked
-
-    checked = collect_checked(chapters, params.profile, store_root=getattr(store, "root", None))
+    checked = collect_verdicts(chapters, params.profile, store_root=getattr(store, "root", None))
     return ClaimsRecord(params.profile, chapters, {c: f.record for c, f in checked.items()},
                         {c: f.note for c, f in checked.items() if f.note})
 

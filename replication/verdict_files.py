@@ -20,9 +20,10 @@ breaks it.  :func:`check` reads a file and names its state:
 ``stale``       a result it rests on is no longer in the store, or its payload changed
 ==============  =====================================================================================
 
-Anything but ``valid`` and ``absent`` is never read as absent and never trusted: :func:`collect`
-recomputes such a chapter's verdicts from the stored results (:func:`recompute`, inside
-:func:`replication.store.serving_only`, so nothing trains) and says so in the file's ``note``;
+Anything but ``valid`` and ``absent`` is never read as absent and never trusted: the chapter registry's
+:func:`replication.chapters.collect_verdicts` recomputes such a chapter's verdicts from the stored
+results (:func:`replication.chapters.recompute_verdicts`, inside :func:`replication.store.serving_only`,
+so nothing trains) and says so in the file's ``note``;
 where that needs results the store lacks, the note says that instead.  :func:`save` leaves a
 valid file with the same content untouched, so a read-only store that holds a chapter's results
 and verdicts serves it without writing.
@@ -78,7 +79,7 @@ def _slug(profile: str) -> str:
 
 
 def verdict_file(chapter: str, profile: str, store_root: Path | None = None) -> Path:
-    from .. import paths
+    from . import paths
 
     root = Path(store_root) if store_root is not None else paths.store_root()
     return root / "verdicts" / _slug(profile) / f"{chapter}.json"
@@ -91,7 +92,7 @@ def seal(body: Mapping) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _sources(sources: Mapping | Iterable | None) -> list[dict]:
+def sources_of(sources: Mapping | Iterable | None) -> list[dict]:
     """``{(kind, key): sha256}`` (what :class:`replication.store.recording` gives) as sorted records."""
     if sources is None:
         return []
@@ -109,15 +110,15 @@ def save(chapter: str, profile: str, verdicts: Iterable, *, params: Mapping | No
     """Write a chapter's verdicts, sealed, with the stored results they rest on (``sources``:
     ``{(kind, key): payload sha256}``), atomically and readable as the umask allows.  A valid file
     saying the same is left as it is (nothing is written: a read-only store serves it)."""
-    from .. import claims, provenance
-    from . import StoreError, share_as_umask_allows
+    from . import claims, provenance
+    from .store import StoreError, share_as_umask_allows
 
     verdicts = list(verdicts)
     claims.by_id(verdicts)                              # ids unique
     path = verdict_file(chapter, profile, store_root)
     body = {"format": FORMAT, "chapter": chapter, "profile": profile, "code_version": provenance.code_version(),
             "written": provenance.utc_now(), "params": dict(params or {}),
-            "verdicts": [v.to_dict() for v in verdicts], "sources": _sources(sources)}
+            "verdicts": [v.to_dict() for v in verdicts], "sources": sources_of(sources)}
     body = json.loads(json.dumps(body, default=str))    # as it will read back (tuples as lists, objects as text)
     body["sha256"] = seal(body)
     try:
@@ -164,8 +165,8 @@ def _stale_because(record: Mapping, store_root: Path) -> str:
 def check(chapter: str, profile: str, *, store_root: Path | None = None) -> VerdictFile:
     """Read and verify a chapter's verdict file at ``profile`` (see the module docstring).  A file
     this process may not read raises the store's one-line permission error."""
-    from .. import claims, paths
-    from . import StoreError, permission_problem
+    from . import claims, paths
+    from .store import StoreError, permission_problem
 
     root = Path(store_root) if store_root is not None else paths.store_root()
     path = verdict_file(chapter, profile, root)
@@ -208,65 +209,3 @@ def load(chapter: str, profile: str, *, store_root: Path | None = None) -> dict 
     if found.state not in (VALID, ABSENT):
         warnings.warn(found.describe(), VerdictFileWarning, stacklevel=2)
     return found.record
-
-
-def recompute(found: VerdictFile, *, store_root: Path | None = None) -> VerdictFile:
-    """``found`` with its verdicts recomputed from the stored results (nothing trains: inside
-    :func:`replication.store.serving_only`) and saved where the store is writable; ``note`` says what
-    happened, or why it could not be done."""
-    from .. import chapters
-    from ..params import ParameterError, resolve
-    from . import NeedsCompute, ResultStore, StoreError, serving_only
-
-    params_found = None
-    try:
-        record = json.loads(found.path.read_text(encoding="utf-8"))
-        if isinstance(record, dict) and isinstance(record.get("params"), dict):
-            params_found = record["params"]
-    except (OSError, ValueError):
-        pass
-    what = f"{found.chapter}: its verdict file was {found.state} ({found.problem})"
-    store = ResultStore(store_root) if store_root is not None else None
-    try:
-        params = resolve(chapters.get(found.chapter).SPEC, found.profile, params_found)
-        with serving_only(f"recomputing the verdicts of {found.chapter}"):
-            _, verdicts, sources = chapters.verdicts_of(found.chapter, params, store=store, progress=False)
-    except NeedsCompute:
-        found.note = (f"{what}; its results are not all stored, so its verdicts are left out: run "
-                      f"python -m replication run {found.chapter} --profile {found.profile}")
-        return found
-    except ParameterError as error:
-        found.note = f"{what}; its parameters cannot be resolved ({error}), so its verdicts are left out"
-        return found
-    record = {"chapter": found.chapter, "profile": found.profile, "params": params.as_dict(), "verdicts": verdicts,
-              "sources": _sources(sources)}
-    try:
-        save(found.chapter, found.profile, verdicts, params=params.as_dict(), store_root=store_root, sources=sources)
-        saved = "and saved"
-    except StoreError:
-        saved = "(not saved: the store is read-only)"
-    found.record = record
-    found.note = f"{what}; recomputed from {len(sources)} stored results {saved}"
-    return found
-
-
-def collect_checked(chapters: Iterable[str], profile: str, *, store_root: Path | None = None,
-                    repair: bool = True) -> dict[str, VerdictFile]:
-    """``{chapter: VerdictFile}``: every file checked; with ``repair``, those not valid recomputed."""
-    out = {}
-    for chapter in chapters:
-        found = check(chapter, profile, store_root=store_root)
-        if found.state not in (VALID, ABSENT):
-            if repair:
-                found = recompute(found, store_root=store_root)
-            else:
-                found.note = f"{chapter}: its verdict file is {found.state} ({found.problem}); left out"
-            warnings.warn(found.note, VerdictFileWarning, stacklevel=2)
-        out[chapter] = found
-    return out
-
-
-def collect(chapters: Iterable[str], profile: str, *, store_root: Path | None = None) -> dict[str, dict | None]:
-    """``{chapter: trusted record or None}`` (see :func:`collect_checked`; files not valid are recomputed
-    from the stored results, with a :class:`VerdictFileWarning` naming each)."""
-    return {c: f.record for c, f in collect_checked(chapters, profile, store_root=store_root).items()}
