@@ -7,6 +7,11 @@ it, the rule *as written before the numbers*, the evidence (numbers), and one ou
 beside the chapter's results (JSON, never pickle) so the claims page gathers every chapter's
 verdicts with :func:`collect` without re-running anything.
 
+A verdict whose rule decides on one number (a rank correlation, a slope, a difference, a ratio) also
+carries its ``decision`` (:func:`decision`): the number, the interval the rule used and the rule's
+*holds* and *fails* regions on that scale, so the claims page can draw each claim's effect against
+its margin; rules judged on several parts (every setting, every β) leave it empty.
+
 On disk: ``<store>/verdicts/<profile>/<chapter>.json``, sealed with a sha256 and tied to the stored
 results the verdicts were computed from; :mod:`replication.store.verdicts` writes and checks them
 (``save``, ``load``, ``collect``, ``verdict_file`` are importable from here too).
@@ -183,7 +188,8 @@ def _inside(lo, hi, region) -> bool:
 
 def decided(d: Mapping[str, Any]) -> str:
     """The outcome a decision's own number gives by its regions (see :func:`decision`): ``""`` for an
-    empty decision or one without an interval to place."""
+    empty decision or one without an estimate.  Regions are closed: a rule whose text puts a tie at
+    a margin on the other side (strict inequalities) may differ exactly there."""
     if not d or d.get("value") is None:
         return ""
     value = d["value"]
@@ -222,8 +228,8 @@ def _checked_decision(d: Mapping[str, Any]) -> dict:
     scale = d.get("scale") or "linear"
     if scale not in ("linear", "log"):
         raise ValueError(f"decision scale={scale!r}: linear or log")
-    if scale == "log" and any(x is not None and x <= 0 for x in (*out.values(), *(e for r in regions.values() for x in r
-                                                                                   for e in x))):
+    ends = [x for region_list in regions.values() for region in region_list for x in region]
+    if scale == "log" and any(x is not None and x <= 0 for x in [*out.values(), *ends]):
         raise ValueError("decision on a log scale: every number and region end > 0 (None for an open end)")
     return {"measure": str(d["measure"]), **out, "level": str(d.get("level") or ""), **regions,
             "bounds": None if bounds is None else _region(bounds, "bounds"), "scale": scale}

@@ -164,8 +164,9 @@ def test_effect_figure_puts_each_interval_where_it_lies_against_the_margin(tmp_p
     assert fig.axes[-1].get_xscale() == "linear" and by_id["claim-7-a"]["value"][0].get_xscale() == "log"
     texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
     assert "no single number" in texts and "not tested" in texts
-    titles = [ax.get_title(loc="right") for ax in fig.axes]
-    assert "mixed · 1 holds · 1 fails" in titles                # outcome counts stay visible
+    assert [ax.get_title(loc="left") for ax in fig.axes][1:3] == ["claim 2: inconclusive", "claim 3: not run"]
+    assert "1 holds · 1 fails" in [ax.get_title(loc="right") for ax in fig.axes]   # outcome counts stay visible
+    assert by_id["claim-9-a"]["value"][0].get_xlabel() == "D, points · 95% t interval"
     from matplotlib.colors import to_hex
 
     points = {vid: [l for l in by_id[vid]["value"][0].lines if l.get_gid() == f"value:{vid}"][0] for vid in by_id}

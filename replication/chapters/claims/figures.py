@@ -112,30 +112,28 @@ def _limits(d: dict) -> tuple[float, float]:
 
 
 def effect_against_margin(record, rollup):
-    """One row per deciding test of each paper claim (:func:`decision_rows`), each on its own scale:
+    """One row per deciding test of each paper claim (:func:`decision_rows`), each on its own scale
+    (the claim and its outcome above, the measure and the interval's level below):
     the rule's *holds* region shaded green (an interval wholly inside holds; for a trend the estimate
     must also pass the dotted line), its *fails* regions hatched red (an interval wholly inside
     fails), the estimate as a dot and its interval as a bar, both coloured by the test's outcome.
-    Above each row: the claim, the measure and its interval's level; at the right the claim's outcome
-    by ``rollup`` and the counts of its tests.  A claim whose tests have no single deciding number
-    says so in its row."""
+    Above each row: the claim and its outcome by ``rollup``, at the right the counts of its tests by
+    outcome.  A claim whose tests have no single deciding number says so in its row."""
     from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
 
     from . import tally
 
     rows = decision_rows(record, rollup)
-    ratios = [1.0 if v is not None else 0.55 for _, _, v in rows]     # a row without a number needs no axis
-    height = 0.95 * sum(ratios) + 0.8
+    ratios = [1.0 if v is not None else 0.45 for _, _, v in rows]     # a row without a number needs no axis
+    height = 1.0 * sum(ratios) + 0.8
     with F.style():
         fig, axes = F.column_figure(len(rows), 1, row_height=height / len(rows),
                                     gridspec_kw={"height_ratios": ratios})
         for ax, (n, outcome, v) in zip(axes[:, 0], rows):
             vs = record.for_claim(n)
-            ax.set_title(f"{n}. " + (v.decision["measure"] if v is not None else "—"), loc="left",
-                         fontsize=F.SMALL_FONT, pad=3)
-            ax.set_title(f"{outcome} · {tally(vs)}", loc="right", fontsize=F.SMALL_FONT, fontweight="bold",
-                         color=TEXT.get(outcome, "0.2"), pad=3)
+            ax.set_title(f"claim {n}: {outcome}", loc="left", fontweight="bold", color=TEXT.get(outcome, "0.2"), pad=3)
+            ax.set_title(tally(vs), loc="right", fontsize=F.SMALL_FONT, color="0.3", pad=3)
             ax.set_yticks([])
             ax.spines["left"].set_visible(False)
             ax.grid(False)
@@ -153,7 +151,7 @@ def effect_against_margin(record, rollup):
                     Patch(facecolor="none", edgecolor=FAILS_HATCH, hatch="///", lw=0, label="fails region")]
         fig.legend(handles=handles, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.0), fontsize=F.SMALL_FONT,
                    handlelength=1.6, columnspacing=1.2)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / height), h_pad=0.3)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / height), h_pad=0.9)
     return fig
 
 
@@ -204,8 +202,12 @@ def _draw_decision(ax, v) -> None:
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.3g}".replace("-", "\u2212")))
-    if d.get("level"):
-        ax.set_xlabel(f"bar: {d['level']} interval", loc="right", fontsize=F.SMALL_FONT, labelpad=1, color="0.3")
+    ax.set_xlabel(d["measure"] + (f" · {d['level']} interval" if d.get("level") else ""), loc="left",
+                  fontsize=F.SMALL_FONT, labelpad=1)
+    if not log:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
 
 
 def effect_note(record, rollup) -> str:

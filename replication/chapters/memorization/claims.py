@@ -429,7 +429,7 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
                      f"{rho_text(e['rho'], e['lo'], e['hi'])} over {e['n_groups']} values of η/S; as first registered "
                      f"(epochs to {100 * params.memorization_level:g}%, fixed epochs): ρ = "
                      f"{rho_text(s['rho'], s['lo'], s['hi'])}, {s['n_reached']} of {s['n_runs']} runs reach it"),
-            decision=decision("Spearman ρ(η/S, corrupted-label accuracy) at equal SDE time", e["rho"], e["lo"],
+            decision=decision("Spearman ρ(η/S, corrupted-label accuracy), equal SDE time", e["rho"], e["lo"],
                               e["hi"], level="95% t-law", bounds=[-1, 1], **trend_rule(+1, _rho(RULE_B))),
             power=_trend_power(e, params), **common))
     o, oc = facts["onset"], facts["onset_control"]

@@ -506,7 +506,7 @@ def verdicts(facts: dict, params) -> list:
                            f"{stats.detectable_effect(0.5 * (c['hi'] - c['lo'])):.3g} would have been seen with 80% power"))
                 if outcome == "inconclusive" else "",
                 evidence=dict(b=c["b"], lo=c["lo"], hi=c["hi"], corr=c["corr"], runs=c["n"], rule_alone=own),
-                decision=decision(f"slope of {'log ' if q != 'val_acc' else ''}{LABELS[q]} on log(η/S) at equal "
+                decision=decision(f"slope of {'log ' if q != 'val_acc' else ''}{LABELS[q]} on log(η/S), equal "
                                   "training loss", c["b"], c["lo"], c["hi"], level="95% t", **sign_rule(sign)),
                 summary=f"corr(log η/S, log L_train) = {c['corr']:+.2f}" + (" (collinear)" if coll else "")
                         + f"; b = {c['b']:+.3g} {_ci(c, f='+.3g')}")
