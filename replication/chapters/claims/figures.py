@@ -104,10 +104,10 @@ def _limits(d: dict) -> tuple[float, float]:
     if log:
         lo, hi = float(np.exp(lo)), float(np.exp(hi))
     bounds = d.get("bounds")
-    if bounds:
-        pad = 0.03 * ((bounds[1] or hi) - (bounds[0] or lo))
-        lo = max(lo, bounds[0] - pad) if bounds[0] is not None else lo
-        hi = min(hi, bounds[1] + pad) if bounds[1] is not None else hi
+    if bounds and not log:
+        low, high = (lo if bounds[0] is None else bounds[0]), (hi if bounds[1] is None else bounds[1])
+        pad = 0.03 * (high - low)
+        lo, hi = max(lo, low - pad), min(hi, high + pad)
     return lo, hi
 
 
@@ -124,13 +124,24 @@ def effect_against_margin(record, rollup):
 
     from . import tally
 
+    import matplotlib.pyplot as plt
+
     rows = decision_rows(record, rollup)
-    ratios = [1.0 if v is not None else 0.45 for _, _, v in rows]     # a row without a number needs no axis
-    height = 1.0 * sum(ratios) + 0.8
+    # laid out in inches, top to bottom (no tight_layout guesswork): the legend, then per row its title,
+    # its axis and, under a row with a number, the tick labels and the measure
+    legend, title, axis, below, blank, left, right = 0.6, 0.3, 0.32, 0.5, 0.3, 0.3, 0.15
+    heights = [title + axis + below if v is not None else title + blank for _, _, v in rows]
+    height = legend + sum(heights) + 0.05
     with F.style():
-        fig, axes = F.column_figure(len(rows), 1, row_height=height / len(rows),
-                                    gridspec_kw={"height_ratios": ratios})
-        for ax, (n, outcome, v) in zip(axes[:, 0], rows):
+        fig = plt.figure(figsize=(F.COLUMN_INCHES, height))
+        axes, top = [], height - legend
+        for _, _, v in rows:
+            ax_h = axis if v is not None else blank
+            bottom = top - title - ax_h
+            axes.append(fig.add_axes((left / F.COLUMN_INCHES, bottom / height,
+                                      1 - (left + right) / F.COLUMN_INCHES, ax_h / height)))
+            top = bottom - (below if v is not None else 0.0)
+        for ax, (n, outcome, v) in zip(axes, rows):
             vs = record.for_claim(n)
             ax.set_title(f"claim {n}: {outcome}", loc="left", fontweight="bold", color=TEXT.get(outcome, "0.2"), pad=3)
             ax.set_title(tally(vs), loc="right", fontsize=F.SMALL_FONT, color="0.3", pad=3)
@@ -151,7 +162,6 @@ def effect_against_margin(record, rollup):
                     Patch(facecolor="none", edgecolor=FAILS_HATCH, hatch="///", lw=0, label="fails region")]
         fig.legend(handles=handles, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.0), fontsize=F.SMALL_FONT,
                    handlelength=1.6, columnspacing=1.2)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / height), h_pad=0.9)
     return fig
 
 
