@@ -7,6 +7,11 @@ it, the rule *as written before the numbers*, the evidence (numbers), and one ou
 beside the chapter's results (JSON, never pickle; :mod:`replication.verdict_files`) so the claims
 page gathers every chapter's verdicts (:func:`replication.chapters.collect`) without re-running anything.
 
+A verdict whose rule decides on one number (a rank correlation, a slope, a difference, a ratio) also
+carries its ``decision`` (:func:`decision`): the number, the interval the rule used and the rule's
+*holds* and *fails* regions on that scale, so the claims page can draw each claim's effect against
+its margin; rules judged on several parts (every setting, every β) leave it empty.
+
 On disk: ``<store>/verdicts/<profile>/<chapter>.json``, sealed with a sha256 and tied to the stored
 results the verdicts were computed from (:mod:`replication.verdict_files` writes and checks them).
 """
@@ -76,6 +81,7 @@ class Verdict:
     raw_outcome: str = ""  # the rule's outcome on the runs before its control was judged
     original: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # amended rule: {outcome, rule, date, reason}
     power: str = ""        # an inconclusive verdict: the smallest effect the runs could have seen, what would decide
+    decision: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the deciding number: see decision()
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -87,6 +93,10 @@ class Verdict:
         object.__setattr__(self, "evidence", {str(k): _plain(v) for k, v in dict(self.evidence).items()})
         object.__setattr__(self, "control", {str(k): _plain(v) for k, v in dict(self.control).items()})
         object.__setattr__(self, "original", {str(k): _plain(v) for k, v in dict(self.original).items()})
+        try:
+            object.__setattr__(self, "decision", _checked_decision(self.decision))
+        except ValueError as error:
+            raise ValueError(f"verdict {self.id}: {error}") from None
         if self.control and self.control.get("outcome") not in OUTCOMES:
             raise ValueError(f"verdict {self.id}: control outcome={self.control.get('outcome')!r}: one of "
                              f"{', '.join(OUTCOMES)}")
@@ -97,12 +107,142 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"evidence": dict(self.evidence), "control": dict(self.control),
-                                           "original": dict(self.original)}
+                                           "original": dict(self.original), "decision": dict(self.decision)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Verdict":
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: the keys of a verdict's ``decision`` (:func:`decision`)
+DECISION_KEYS = ("measure", "value", "lo", "hi", "level", "holds", "fails", "value_holds", "bounds", "scale")
+
+
+def decision(measure: str, value, lo=None, hi=None, *, level: str = "", holds=(), fails=(), value_holds=(),
+             bounds=None, scale: str = "linear") -> dict:
+    """The one number a rule decides on, on its own scale, with where the rule puts its outcomes.
+
+    ``measure``: what the number is, in short words with its unit; ``value`` the estimate and
+    ``[lo, hi]`` the interval the rule used (``None`` where the rule uses none), at ``level`` (words:
+    ``"95% t-law"``).  ``holds`` and ``fails`` are lists of ``[low, high]`` regions of the same scale
+    (``None`` an open end, as :func:`above`, :func:`below`, :func:`within`, :func:`outside` build
+    them from the rule's parameters): the rule's number says *holds* when the interval lies inside a
+    ``holds`` region (and, where ``value_holds`` is given, the value inside one of its regions too),
+    *fails* when it lies inside a ``fails`` region, else *inconclusive* (:func:`decided`).  A rule may
+    also have gates outside this number (a sample check, collinearity) that leave it inconclusive.
+    ``bounds``: the measure's natural range, e.g. ``[-1, 1]`` for a rank correlation; ``scale``:
+    ``"linear"``, or ``"log"`` for a ratio the rule judges by its logarithm (then ``None`` as a low
+    end means 0).  A number the runs could not give (too few seeds or pairs) is ``None``: the rule
+    is then inconclusive, and so is an interval it needs but could not form."""
+    return _checked_decision(dict(measure=measure, value=value, lo=lo, hi=hi, level=level, holds=list(holds),
+                                  fails=list(fails), value_holds=list(value_holds), bounds=bounds, scale=scale))
+
+
+def above(x) -> list:
+    """The region ``[x, +∞)``."""
+    return [x, None]
+
+
+def below(x) -> list:
+    """The region ``(−∞, x]``."""
+    return [None, x]
+
+
+def within(margin, centre=0.0) -> list:
+    """The region ``[centre − margin, centre + margin]``."""
+    return [centre - margin, centre + margin]
+
+
+def outside(margin, centre=0.0) -> list:
+    """The two regions ``(−∞, centre − margin]`` and ``[centre + margin, +∞)``: wholly outside the margin."""
+    return [below(centre - margin), above(centre + margin)]
+
+
+def sign_rule(sign: int) -> dict:
+    """The regions of a sign rule: the interval on the side of 0 given by ``sign`` holds, on the
+    other side fails (``decision(..., **sign_rule(-1))``)."""
+    return dict(holds=[above(0.0)], fails=[below(0.0)]) if sign > 0 else dict(holds=[below(0.0)], fails=[above(0.0)])
+
+
+def trend_rule(sign: int, threshold: float) -> dict:
+    """The regions of a trend rule (:func:`replication.stats.trend_outcome`): holds when the interval
+    lies on the claimed side of 0 and the estimate is at least ``threshold`` that way; fails when the
+    interval lies on the other side, or within ±``threshold`` (no trend of the claimed size)."""
+    side = sign_rule(sign)
+    return dict(holds=side["holds"], value_holds=[above(threshold) if sign > 0 else below(-threshold)],
+                fails=side["fails"] + [within(threshold)])
+
+
+def equivalence_rule(margin: float, centre: float = 0.0) -> dict:
+    """The regions of an equivalence rule (two one-sided tests): the interval within ``centre ±
+    margin`` holds, wholly outside it fails."""
+    return dict(holds=[within(margin, centre)], fails=outside(margin, centre))
+
+
+def _inside(lo, hi, region) -> bool:
+    low, high = region
+    return (low is None or lo >= low) and (high is None or hi <= high)
+
+
+def decided(d: Mapping[str, Any]) -> str:
+    """The outcome a decision's own number gives by its regions (see :func:`decision`): ``""`` for an
+    empty decision or one without an estimate.  Regions are closed: a rule whose text puts a tie at
+    a margin on the other side (strict inequalities) may differ exactly there."""
+    if not d or d.get("value") is None:
+        return ""
+    value = d["value"]
+    if d.get("level") and (d.get("lo") is None or d.get("hi") is None):
+        return INCONCLUSIVE               # the rule needs an interval the runs could not give
+    lo = value if d.get("lo") is None else d["lo"]
+    hi = value if d.get("hi") is None else d["hi"]
+    if any(_inside(lo, hi, r) for r in d.get("holds", ())) and (
+            not d.get("value_holds") or any(_inside(value, value, r) for r in d["value_holds"])):
+        return HOLDS
+    if any(_inside(lo, hi, r) for r in d.get("fails", ())):
+        return FAILS
+    return INCONCLUSIVE
+
+
+def _checked_decision(d: Mapping[str, Any]) -> dict:
+    """A JSON-safe decision (numbers, None for open or missing ends); ``{}`` stays empty."""
+    d = dict(d or {})
+    if not d:
+        return {}
+    unknown = sorted(set(d) - set(DECISION_KEYS))
+    if unknown:
+        raise ValueError(f"decision key {unknown[0]!r}: one of {', '.join(DECISION_KEYS)}")
+    if not str(d.get("measure") or "").strip():
+        raise ValueError("decision: measure (what the number is, with its unit) is required")
+    out = {k: _plain(d.get(k)) for k in ("value", "lo", "hi")}
+    for key in ("value", "lo", "hi"):
+        if out[key] is not None and not isinstance(out[key], (int, float)):
+            raise ValueError(f"decision {key}={d.get(key)!r}: a number or None")
+    if out["lo"] is not None and out["hi"] is not None and out["lo"] > out["hi"]:
+        raise ValueError(f"decision interval lo={out['lo']} > hi={out['hi']}: give [lo, hi] in order")
+    regions = {}
+    for key in ("holds", "fails", "value_holds"):
+        regions[key] = [_region(r, key) for r in (d.get(key) or ())]
+    bounds = d.get("bounds")
+    scale = d.get("scale") or "linear"
+    if scale not in ("linear", "log"):
+        raise ValueError(f"decision scale={scale!r}: linear or log")
+    ends = [x for region_list in regions.values() for region in region_list for x in region]
+    if scale == "log" and any(x is not None and x <= 0 for x in [*out.values(), *ends]):
+        raise ValueError("decision on a log scale: every number and region end > 0 (None for an open end)")
+    return {"measure": str(d["measure"]), **out, "level": str(d.get("level") or ""), **regions,
+            "bounds": None if bounds is None else _region(bounds, "bounds"), "scale": scale}
+
+
+def _region(region, key: str) -> list:
+    try:
+        low, high = (None if x is None else _plain(x) for x in region)
+    except (TypeError, ValueError):
+        raise ValueError(f"decision {key}: region {region!r}: [low, high] (None for an open end)") from None
+    if not all(x is None or isinstance(x, (int, float)) for x in (low, high)) or (
+            low is not None and high is not None and low > high):
+        raise ValueError(f"decision {key}: region {region!r}: [low, high] numbers with low <= high (None open)")
+    return [low, high]
 
 
 def every_part(outcomes) -> str:
@@ -139,7 +279,7 @@ def ruled(rule_id: str, *, outcome: str, control_outcome: str, control_summary: 
     rule, ``original_outcome`` is the outcome under the rule as first registered (required: the page
     prints both), judged against ``original_control_outcome``, the first rule's outcome on the
     control (default: the current rule's).  ``fields`` are the other Verdict fields (id, statement, source, evidence, chapter,
-    profile, figure, summary); ``claim``, ``rule``, ``matched`` default to the rule's own."""
+    profile, figure, summary, decision: :func:`decision`); ``claim``, ``rule``, ``matched`` default to the rule's own."""
     from . import rules
 
     rule = rules.get(rule_id)

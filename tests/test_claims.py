@@ -112,3 +112,56 @@ def test_every_part_must_hold():
     assert every_part(["holds", "inconclusive"]) == "inconclusive"
     assert every_part(["holds", "fails", "inconclusive"]) == "fails"
     assert every_part([]) == "inconclusive" and every_part(iter(["holds"])) == "holds"
+
+
+def test_decision_is_json_safe_checked_and_optional():
+    d = claims.decision("ρ", np.float64(-0.7), -0.9, float("nan"), level="95% t-law", bounds=[-1, 1],
+                        **claims.trend_rule(-1, 0.5))
+    assert d["hi"] is None and d["holds"] == [[None, 0.0]] and d["value_holds"] == [[None, -0.5]]
+    assert d["fails"] == [[0.0, None], [-0.5, 0.5]]
+    json.dumps(d, allow_nan=False)                                   # open ends are None, never inf
+    assert _verdict().decision == {}
+    with pytest.raises(ValueError, match="lo=.*> hi"):
+        _verdict(decision=claims.decision("x", 0.0, 1.0, -1.0))
+    with pytest.raises(ValueError, match="decision key"):
+        _verdict(decision={"measure": "x", "value": 1.0, "margin": 2.0})
+    with pytest.raises(ValueError, match="log scale"):
+        claims.decision("ratio", 0.5, 0.2, 0.8, holds=[[-1.0, 1.0]], scale="log")
+
+
+def test_decided_reads_the_regions_like_the_rules():
+    tost = claims.equivalence_rule(0.25)
+    for lo, hi in ((-0.3, 0.2), (-0.2, 0.2), (0.3, 0.5), (-1.0, -0.26), (0.1, 0.3)):
+        inside = -0.25 <= lo and hi <= 0.25
+        outside = lo >= 0.25 or hi <= -0.25
+        got = claims.decided(claims.decision("d", (lo + hi) / 2, lo, hi, level="90%", **tost))
+        assert got == ("holds" if inside else "fails" if outside else "inconclusive"), (lo, hi)
+    for t, sign in (({"rho": 0.8, "lo": 0.2, "hi": 0.95}, +1), ({"rho": 0.3, "lo": 0.1, "hi": 0.6}, +1),
+                    ({"rho": 0.2, "lo": -0.4, "hi": 0.45}, +1), ({"rho": -0.6, "lo": -0.9, "hi": -0.1}, -1),
+                    ({"rho": 0.6, "lo": 0.1, "hi": 0.9}, -1), ({"rho": -0.2, "lo": -0.6, "hi": 0.2}, -1)):
+        d = claims.decision("ρ", t["rho"], t["lo"], t["hi"], level="95%", **claims.trend_rule(sign, 0.5))
+        assert claims.decided(d) == stats.trend_outcome(t, sign, rho_min=0.5), t
+    no_interval = claims.decision("ρ", 0.9, None, None, level="95%", **claims.trend_rule(+1, 0.5))
+    assert claims.decided(no_interval) == "inconclusive" and claims.decided({}) == ""
+
+
+def test_decision_survives_the_sealed_file_and_old_files_still_load(tmp_path):
+    from replication.store import verdicts as vf
+
+    d = claims.decision("ρ", -0.8, -0.95, -0.4, level="95% t-law", bounds=[-1, 1], **claims.trend_rule(-1, 0.5))
+    v = _verdict(decision=d)
+    claims.save("sharpness", "smoke", [v], store_root=tmp_path)
+    back = claims.load("sharpness", "smoke", store_root=tmp_path)["verdicts"][0]
+    assert back == v and back.decision == d
+    # a file sealed before verdicts had a decision: no such key anywhere, still valid, decision empty
+    path = vf.verdict_file("sharpness", "smoke", tmp_path)
+    record = json.loads(path.read_text())
+    for item in record["verdicts"]:
+        del item["decision"]
+    record["sha256"] = vf.seal(record)
+    path.write_text(json.dumps(record))
+    found = vf.check("sharpness", "smoke", store_root=tmp_path)
+    assert found.state == vf.VALID and found.record["verdicts"][0].decision == {}
+    record["verdicts"][0]["decision"] = {"measure": "ρ", "value": "high"}          # changed by hand: refused
+    path.write_text(json.dumps(record))
+    assert vf.check("sharpness", "smoke", store_root=tmp_path).state in (vf.DAMAGED, vf.EDITED)

@@ -104,3 +104,76 @@ def test_summary_figure_has_a_square_per_test_and_a_row_per_claim(tmp_path):
     assert len(set(colours)) == 4                                  # four outcomes, four colours
     words = {t.get_text() for t in ax.texts}
     assert {"holds", "fails", "not tested"} <= words
+
+
+def _xspan(patch) -> tuple[float, float]:
+    """The data x range of an axvspan (a Rectangle in recent matplotlib, a Polygon before 3.9)."""
+    if hasattr(patch, "get_width"):
+        return patch.get_x(), patch.get_x() + patch.get_width()
+    xs = [x for x, _ in patch.get_xy()]
+    return min(xs), max(xs)
+
+
+def test_effect_figure_puts_each_interval_where_it_lies_against_the_margin(tmp_path):
+    from replication.chapters.claims import figures
+    from replication.store import ResultStore
+
+    def dv(id, claim, outcome, decision):
+        return Verdict(id=id, claim=claim, statement=f"statement {id}", source="ICLR 2018", rule="a rule",
+                       outcome=outcome, evidence={}, chapter="sharpness", profile="smoke", decision=decision)
+
+    trend = claims.decision("Spearman ρ", -0.8, -0.95, -0.3, level="95% t-law", bounds=[-1, 1],
+                            **claims.trend_rule(-1, 0.5))
+    sign = claims.decision("D, points", -2.0, -3.0, -1.0, level="95% t", **claims.sign_rule(+1))
+    tost = claims.decision("width ratio (×)", 1.2, 0.9, 1.7, level="90% t", holds=[[1 / 1.5, 1.5]],
+                           fails=[claims.below(1 / 1.5), claims.above(1.5)], scale="log")
+    vs = [dv("claim-4-a", 4, "holds", trend), dv("claim-4-b", 4, "fails", {}),      # mixed: two rows
+          dv("claim-9-a", 9, "fails", sign), dv("claim-7-a", 7, "inconclusive", tost),
+          dv("claim-2-a", 2, "inconclusive", {})]
+    for v in vs:
+        assert claims.decided(v.decision) in ("", v.outcome)
+    claims.save("sharpness", "smoke", vs, store_root=tmp_path)
+    record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
+    rows = figures.decision_rows(record, page.outcome_of_claim)
+    assert [(n, v.id if v else None) for n, _, v in rows if n in (2, 4, 7, 9)] == [
+        (2, None), (4, "claim-4-a"), (4, None), (7, "claim-7-a"), (9, "claim-9-a")]
+    fig = figures.effect_against_margin(record, page.outcome_of_claim)
+    assert len(fig.axes) == len(rows)
+    from matplotlib.text import Text
+
+    from replication import figures as F
+
+    fig.canvas.draw()
+    assert fig.get_figwidth() == F.COLUMN_INCHES
+    assert min(t.get_fontsize() for t in fig.findobj(Text) if t.get_text()) >= F.SMALL_FONT
+    note = figures.effect_note(record, page.outcome_of_claim)
+    assert note.startswith(f"3 of the paper's {len(claims.PAPER_CLAIMS)} claims") and "Claim 2 is decided" in note
+    by_id = {}
+    for ax in fig.axes:
+        for line in ax.lines:
+            gid = line.get_gid() or ""
+            if ":" in gid:
+                by_id.setdefault(gid.split(":", 1)[1], {})[gid.split(":", 1)[0]] = (ax, list(line.get_xdata()))
+    assert set(by_id) == {"claim-4-a", "claim-9-a", "claim-7-a"}
+    for vid, d in (("claim-4-a", trend), ("claim-9-a", sign), ("claim-7-a", tost)):
+        ax, xs = by_id[vid]["interval"]
+        assert xs == [d["lo"], d["hi"]] and by_id[vid]["value"][1] == [d["value"]]
+        holds = [_xspan(p) for p in ax.patches if p.get_gid() == "holds"]
+        fails = [_xspan(p) for p in ax.patches if p.get_gid() == "fails"]
+        inside = lambda spans: any(a <= xs[0] and xs[1] <= b for a, b in spans)  # noqa: E731
+        assert inside(holds) == (vid == "claim-4-a")          # the holding interval lies in the holds region
+        assert inside(fails) == (vid == "claim-9-a")          # the failing one in a fails region
+        assert not (vid == "claim-7-a" and (inside(holds) or inside(fails)))   # the undecided one straddles
+        lo, hi = ax.get_xlim()
+        assert lo <= xs[0] and xs[1] <= hi                    # drawn within the row
+    assert fig.axes[-1].get_xscale() == "linear" and by_id["claim-7-a"]["value"][0].get_xscale() == "log"
+    texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "no single number" in texts and "not tested" in texts
+    assert [ax.get_title(loc="left") for ax in fig.axes][1:3] == ["claim 2: inconclusive", "claim 3: not run"]
+    assert "1 holds · 1 fails" in [ax.get_title(loc="right") for ax in fig.axes]   # outcome counts stay visible
+    assert by_id["claim-9-a"]["value"][0].get_xlabel() == "D, points · 95% t interval"
+    from matplotlib.colors import to_hex
+
+    points = {vid: [l for l in by_id[vid]["value"][0].lines if l.get_gid() == f"value:{vid}"][0] for vid in by_id}
+    assert {vid: to_hex(l.get_markerfacecolor()) for vid, l in points.items()} == {
+        v.id: figures.COLORS[v.outcome] for v in vs if v.decision}       # coloured by the test's outcome

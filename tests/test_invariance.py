@@ -259,3 +259,14 @@ def test_numbers_are_written_for_people():
     text = network_text(res, SimpleNamespace(model="mlp", hidden=[128]))
     assert text == "an MLP with one hidden layer of 128 ReLU units (101,770 parameters)"
     assert "layers" in network_text(res, SimpleNamespace(model="mlp", hidden=[64, 64]))
+
+
+def test_claim_9_deciding_number_lies_where_its_rule_put_the_outcome():
+    from replication import claims as verdict_rules
+
+    noise = _noise({1000: [30, 60, 70], 4000: [150, 300, 320]})
+    for runs, want in ((_runs({1000: 8, 4000: 32}, sqrt_extra=0.05), "holds"),
+                       (_runs({1000: 32, 4000: 32}, lin_extra=0.012), "fails")):
+        v = _verdicts(runs, noise)["claim-9-linear-beats-sqrt"]
+        assert v.raw_outcome == want and verdict_rules.decided(v.decision) == want
+        assert v.decision["value"] == pytest.approx(100 * v.evidence["D"])           # in points

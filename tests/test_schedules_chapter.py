@@ -335,3 +335,22 @@ def test_page_sentences_read_as_written_and_say_nothing_computed():
     table = page.paper_table(facts, res, p, "data/schedules/paper_numbers.csv")
     assert "ICLR 2018 submission," not in table.split("\n\n", 1)[1]      # the source is named once, in the caption
     assert " lr " not in table and "128-640" not in table
+
+
+def test_each_deciding_number_lies_where_its_rule_put_the_outcome():
+    """A verdict's ``decision`` (its number, interval and the rule's regions) gives the outcome the
+    rule gave, in worlds where the rules hold and where they fail."""
+    p = resolve(chapter.SPEC, "smoke", {"seeds": 6, "equivalence_margin": 1.0})
+    s0, s1 = p.step_sizes
+    same = {n: 80.0 for n in experiment.schedules(p)}
+    worlds = [dict(acc=same | {f"sqrt-{p.fig4_step_size}": 70.0, f"clr-{s1}": 81.0, f"cbs-{s1}": 81.0}),
+              dict(acc=same | {f"cbs-{p.fig4_step_size}": 75.0, "const-high": 70.0, f"clr-{s1}": 79.0,
+                               f"cbs-{s1}": 79.0 if p.fig4_step_size != s1 else 75.0}, lam_high=2.0, lam_low=1.0)]
+    seen = set()
+    for world in worlds:
+        for v in _verdicts(p, **world).values():
+            if v.decision:
+                assert claims_mod.decided(v.decision) == v.raw_outcome, (v.id, v.decision, v.raw_outcome)
+                seen.add((v.id, v.raw_outcome))
+    assert {("claim-8-constant-pair", "holds"), ("claim-8-constant-pair", "fails"),
+            ("claim-12-long-beats-short", "holds"), ("claim-12-long-beats-short", "fails")} <= seen

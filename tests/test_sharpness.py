@@ -369,3 +369,17 @@ def test_a_rule_with_pipes_keeps_its_verdict_row_whole():
     assert len(items) == len(vs)                                   # one list item per verdict
     assert md.count("*Rule") == len(vs) + sum(v.amended for v in vs)   # amended: the original rule too
     assert any("|corr(" in line for line in md.splitlines())     # no table: pipes need no escaping
+
+
+def test_each_deciding_number_lies_where_its_rule_put_the_outcome():
+    from replication import claims as verdict_rules
+
+    rng = np.random.default_rng(5)
+    same = _rescale((10.0, 10.0, 10.0), (0.8, 0.8, 0.8))
+    seen = set()
+    for width in (lambda eta, S: 0.01 * (eta / S) ** -0.5, lambda eta, S: 0.01 * (eta / S) ** 0.5):
+        for v in _verdicts({"factorial": _by(width, rng), "main": _by(lambda e, S: 1.0, rng), "rescale": same}).values():
+            if v.decision and v.raw_outcome in ("holds", "fails"):
+                assert verdict_rules.decided(v.decision) == v.raw_outcome, (v.id, v.decision)
+                seen.add((v.id, v.raw_outcome))
+    assert {("claim-4-equal-time-frobenius", "holds"), ("claim-4-equal-time-frobenius", "fails")} <= seen

@@ -197,3 +197,15 @@ def test_vectorized_bootstrap_correlations_equal_scipy():
     Y[:, :4] = Y[:, 4:8]
     for x, y, rho, tau in zip(X, Y, claims._spearman_rows(X, Y), claims._kendall_rows(X, Y, chunk_pairs=500)):
         assert rho == pytest.approx(spearmanr(x, y).statistic) and tau == pytest.approx(kendalltau(x, y).statistic)
+
+
+def test_each_deciding_number_lies_where_its_rule_put_the_outcome():
+    seen = set()
+    for accuracy in (lambda r: 80 + 3 * math.log(r["ratio"]), lambda r: 80 - 3 * math.log(r["ratio"])):
+        for v in _by(_results(accuracy)).values():
+            assert v.decision and v.decision["bounds"] == [-1, 1]
+            if v.raw_outcome in (C.HOLDS, C.FAILS):
+                assert C.decided(v.decision) == v.raw_outcome, (v.id, v.decision)
+                seen.add((v.id, v.raw_outcome))
+    assert ("claim-5-sweep-accuracy-rises-with-ratio", C.HOLDS) in seen
+    assert ("claim-5-sweep-accuracy-rises-with-ratio", C.FAILS) in seen

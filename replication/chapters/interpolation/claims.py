@@ -351,6 +351,8 @@ def verdicts(results, params) -> list[Verdict]:
                        f"{_fmt_ratio(f['width_ratio'])}, λ_max {_fmt_ratio(f['lam_ratio'])} ({fixed}); both depend on "
                        f"the batch-norm scale of the weights, the filter-normalized width "
                        f"{_fmt_ratio(f['fn_ratio'])} does not"),
+            decision=_ratio_decision("filter-normalized width, baseline / low η/S (×)", iv, r6m["level"],
+                                     holds=[verdict_rules.above(1.0)], fails=[verdict_rules.below(1.0)]),
             power=(_power_ratio(iv) if compared else _unmatched_power(params, pairs, low)), **common))
     # -- claim 7 at matched progress; control: the baseline against the lower-η/S endpoints
     ctl7 = [equal_matched(pairs_of(p, r7m), r7m["level"], r7m["margin"]) for p in fig2]
@@ -381,6 +383,9 @@ def verdicts(results, params) -> list[Verdict]:
                       if compared else "not compared: ") + _matching_text(pairs)
                      + f". Secondary view at fixed epochs (the rule as first registered, not a verdict): line width "
                        f"{_fmt_ratio(f['width_ratio_tost'])}, λ_max {_fmt_ratio(f['lam_ratio_tost'])} ({fixed})"),
+            decision=_ratio_decision("filter-normalized width, β / β = 1 (×)", iv, r7m["level"],
+                                     holds=[[1 / margin, margin]],
+                                     fails=[verdict_rules.below(1 / margin), verdict_rules.above(margin)]),
             power=(_power_ratio(iv, target=math.log(margin) - abs(iv["mean"]) if abs(iv["mean"]) < math.log(margin)
                                 else None) if compared else _unmatched_power(params, pairs, f["b"])), **common))
     # -- barrier (as registered); control: the same rule with batch-norm statistics interpolated
@@ -434,6 +439,14 @@ def verdicts(results, params) -> list[Verdict]:
             RULE_FN_FIXED, id="interpolation-claim-6-filter-normalized", outcome=NOT_RUN, control_outcome=NOT_RUN,
             source="this book", evidence={}, summary="no directions at this profile", **common))
     return out
+
+
+def _ratio_decision(measure: str, iv: dict, level: float, *, holds: list, fails: list) -> dict:
+    """A width ratio's deciding number: exp of the mean log ratio and of its t interval over the compared
+    pairs (the rule decides on the log; the ratio reads better), on a log axis (no interval below two pairs)."""
+    e = lambda x: math.exp(x) if np.isfinite(x) else None  # noqa: E731
+    return verdict_rules.decision(measure, e(iv["mean"]), e(iv["lo"]), e(iv["hi"]), level=f"{level:.0%} t over pairs",
+                                  holds=holds, fails=fails, scale="log")
 
 
 def _barrier_outcome(ivs: list[dict], margin: float) -> str:

@@ -320,6 +320,12 @@ def _profiles_with(need: int) -> str:
     return f" ({'profile ' + names[0] + ' runs enough' if names else 'no profile runs that many'})"
 
 
+def _d_decision(c: dict, level: float) -> dict:
+    """Claim 9's deciding number: D in points with its t interval over seeds, against 0."""
+    return claims.decision("D, points (distance √ − distance linear)", 100 * c["mean"], 100 * c["lo"], 100 * c["hi"],
+                           level=f"{level:.0%} t over seeds", **claims.sign_rule(+1))
+
+
 def verdicts(results, params) -> list[Verdict]:
     from ... import rules
 
@@ -396,6 +402,7 @@ def verdicts(results, params) -> list[Verdict]:
         summary=(f"Over every β run both ways: {_d(c9a)}." if c9a["n_settings"] else "No β ran with both rescalings.")
         + (f" Secondary view, not a verdict (restricted after the numbers to β below each size's break as measured "
            f"on the linear runs themselves): {_d(c9m)}." if c9m["n_settings"] else ""),
+        decision=_d_decision(c9a, r9["level"]),
         power=sign_power(c9a) if o9 == INCONCLUSIVE else "", **common))
     # -- claim 9, openly post-hoc: below the break the noise scale predicts (not from the linear runs)
     o9p = stats.sign_outcome(c9b["lo"], c9b["hi"], +1) if c9b["n_settings"] else INCONCLUSIVE

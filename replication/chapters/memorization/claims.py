@@ -53,6 +53,7 @@ from scipy import stats as st
 from ... import rules, stats
 from ...power import power_text
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
+from ...claims import decision, trend_rule
 from ...wording import MINUS, fixed
 
 SOURCE = "ICLR 2018, Fig. 5"
@@ -428,6 +429,8 @@ def verdicts(results, params, facts: dict | None = None) -> list[Verdict]:
                      f"{rho_text(e['rho'], e['lo'], e['hi'])} over {e['n_groups']} values of η/S; as first registered "
                      f"(epochs to {100 * params.memorization_level:g}%, fixed epochs): ρ = "
                      f"{rho_text(s['rho'], s['lo'], s['hi'])}, {s['n_reached']} of {s['n_runs']} runs reach it"),
+            decision=decision("Spearman ρ(η/S, corrupted-label accuracy), equal SDE time", e["rho"], e["lo"],
+                              e["hi"], level="95% t-law", bounds=[-1, 1], **trend_rule(+1, _rho(RULE_B))),
             power=_trend_power(e, params), **common))
     o, oc = facts["onset"], facts["onset_control"]
     out.append(ruled(

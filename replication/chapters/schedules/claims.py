@@ -31,6 +31,7 @@ import numpy as np
 from ... import stats
 from ... import rules
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled
+from ...claims import decision, equivalence_rule, sign_rule
 from ...power import power_text
 from ...wording import MINUS, decimals_for_uncertainty as decimals, fixed as _f
 
@@ -435,6 +436,8 @@ def verdicts(results, params) -> list[Verdict]:
                   "control_difference": ct.get("diff"), "control_lo": ct.get("lo"), "control_hi": ct.get("hi")},
         summary=(f"{_tost_text(co, m)}; the mean curves are at most {_f(co['gap']['gap'], 1)} points apart "
                  f"(epoch {co['gap']['epoch']})."),
+        decision=decision("final accuracy, large − small batch (points)", co["test"]["diff"], co["test"]["lo"],
+                          co["test"]["hi"], level="90% Welch (TOST)", **equivalence_rule(m)),
         power=_tost_power(co["test"], m), **common))
 
     # the √-rule contrast; control: CBS against CLR (claim 8 says they match)
@@ -469,6 +472,8 @@ def verdicts(results, params) -> list[Verdict]:
                  f"CLR {_f(st['per']['clr']['diff'], d, True)}, CBS {_f(st['per']['cbs']['diff'], d, True)})."),
         power=power_text(hw, st["n"] // 4 if st["n"] else 0, abs(st["b"]) if math.isfinite(st["b"]) else math.nan,
                          "points", chapter="schedules", what="seeds per schedule"),
+        decision=decision("accuracy, long − short stages (points)", st["b"], st["lo"], st["hi"],
+                          level=f"{rules.get('claim-12-long-beats-short')['level']:.0%} t", **sign_rule(+1)),
         **common))
 
     # claim 12, sharpness: amended (CLR and CBS separately); control: stage roles swapped

@@ -18,6 +18,7 @@ import numpy as np
 
 from ... import rules, sde, stats, wording
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Verdict, ruled, every_part
+from ...claims import above, below, decision
 from .experiment import well
 
 _QUAD = rules.get("claim-2-trace-relation-quadratic")
@@ -370,6 +371,16 @@ def _tost_power(tests, margin: float, unit: str = "relative") -> str:
             f"departure of {stats.detectable_effect(half):.3f} is seen at 80% power; {fix}")
 
 
+def _crossing_decision(T_sim: float, lo: float, hi: float, T_star: float) -> dict:
+    """Claim 3's number: where P(A) and its 95% band cross ½, relative to T*, against the window 1 ± window
+    (the rule holds there; it fails on another condition, a point's band on the wrong side of ½ outside the
+    window, so no fails region is drawn on this scale)."""
+    r = lambda x: x / T_star if math.isfinite(x) and T_star > 0 else None  # noqa: E731
+    band = (min(lo, hi), max(lo, hi)) if math.isfinite(lo) and math.isfinite(hi) else (math.nan, math.nan)
+    return decision("temperature where P(A) = ½, / T*", r(T_sim), r(band[0]), r(band[1]), level="95% t band over seeds",
+                    holds=[[1 - CROSSOVER_TOLERANCE, 1 + CROSSOVER_TOLERANCE]], scale="log")
+
+
 def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict]:
     """Claim, rule, evidence and outcome for each theoretical claim tested in the chapter, each judged
     under its registered rule together with its negative control."""
@@ -444,6 +455,9 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
                    "band; more examples (the rule's `examples`) narrow it as 1/√N" if des["outcome"] == INCONCLUSIVE else ""),
             evidence={"C_over_H": des["value"], "lo": des["lo"], "hi": des["hi"], "examples": e["examples"],
                       "simulated_problem_C_over_H": sim[0] if sim else None},
+            decision=decision("Tr C / Tr H at the minimum", des["value"], stats.rounded(des["lo"], int(_CH["decimals"])),
+                              stats.rounded(des["hi"], int(_CH["decimals"])), level="95% bootstrap over examples",
+                              holds=[[_CH["low"], _CH["high"]]], fails=[below(_CH["low"]), above(_CH["high"])]),
             figure="fig-sde-reg",
             summary=(f"Tr C / Tr H = {des['value']:.3f} [{des['lo']:.3f}, {des['hi']:.3f}] over {e['examples']:,} examples"
                      + (f"; the problem the chapter simulates has {sim[0]:.2f} [{sim[1]:.2f}, {sim[2]:.2f}]"
@@ -508,6 +522,7 @@ def verdicts(facts: dict, *, profile: str, reg_noise_std: float) -> list[Verdict
                if facts["crossover_outcome"] == INCONCLUSIVE or control_outcome != FAILS else ""),
         evidence={"T_star": T_star, "T_gibbs": facts["T_gibbs"], "T_sim": facts["T_sim"], "T_sim_lo": lo,
                   "T_sim_hi": hi, "equilibrated": facts["n_mixed"], "temperatures": facts["n_well"]},
+        decision=_crossing_decision(facts["T_sim"], lo, hi, T_star),
         figure="fig-sde-well",
         summary=(f"T* = {T_star:.3f}; exact Gibbs law {facts['T_gibbs']:.3f}; simulation "
                  + (f"{facts['T_sim']:.3f}, band {interval}" if math.isfinite(facts["T_sim"]) else "not bracketed")

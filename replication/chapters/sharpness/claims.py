@@ -33,6 +33,7 @@ import numpy as np
 from ... import stats
 from . import controls
 from ...claims import Verdict, every_part
+from ...claims import decision, sign_rule, trend_rule
 
 def rule_param(rule_id: str, name: str):
     """A threshold or margin of a registered rule (``rules.yaml``): the numbers that decide are data."""
@@ -378,6 +379,11 @@ def _equal_loss(c: dict, sign: int, collinear: float) -> str:
     return stats.sign_outcome(c["lo"], c["hi"], sign)
 
 
+def _trend_decision(measure: str, t: dict, sign: int, rho: float) -> dict:
+    """The deciding number of a trend verdict: ρ and its 95% t-law interval against the rule's ±rho."""
+    return decision(measure, t["rho"], t["lo"], t["hi"], level="95% t-law", bounds=[-1, 1], **trend_rule(sign, rho))
+
+
 def sample_gate(facts: dict) -> tuple[bool, str]:
     """Whether design B's Hessian sample passed the chapter's own check, and the power text if not."""
     dev, tol = facts.get("check_equal_time_max_dev", math.nan), facts["width_tolerance"]
@@ -431,6 +437,7 @@ def verdicts(facts: dict, params) -> list:
                 power=(gate_power or controls.trend_power(t, rho, per_setting, seeds)) if outcome == "inconclusive" else "",
                 evidence=dict(rho=t["rho"], lo=t["lo"], hi=t["hi"], ratios=t["n_groups"], runs=t["n_runs"],
                               stable=m["n_stable"], measured=m["n_measured"], rule_alone=own, sample_check=gate_ok),
+                decision=_trend_decision(f"Spearman ρ(η/S, mean log {LABELS[q]})", t, -1, rho),
                 summary=f"ρ = {t['rho']:+.2f} {_ci(t)} over {t['n_groups']} ratios, {t['n_runs']} runs ({stable_note})"
                         + ("" if gate_ok else "; the Hessian's sample failed the chapter's check, so no width is read"))
         d = m["val_acc"]
@@ -446,6 +453,7 @@ def verdicts(facts: dict, params) -> list:
                             f"ρ = {d['eta']['rho']:+.2f} over {d['eta']['n_groups']} η, {eta}",
             power=controls.trend_power(t, rho, per_setting, seeds) if own == "inconclusive" else "",
             evidence=dict(rho=t["rho"], lo=t["lo"], hi=t["hi"], ratios=t["n_groups"], runs=t["n_runs"]),
+            decision=_trend_decision("Spearman ρ(η/S, mean validation accuracy)", t, +1, rho),
             summary=f"ρ = {t['rho']:+.2f} {_ci(t)} over {t['n_groups']} ratios, {t['n_runs']} runs")
         f, fo, fs = m["fit"], m["fit_original"], m["fit_scrambled"]
         own = _sign_rule(f["b_lo"], f["b_hi"], -1)
@@ -498,6 +506,8 @@ def verdicts(facts: dict, params) -> list:
                            f"{stats.detectable_effect(0.5 * (c['hi'] - c['lo'])):.3g} would have been seen with 80% power"))
                 if outcome == "inconclusive" else "",
                 evidence=dict(b=c["b"], lo=c["lo"], hi=c["hi"], corr=c["corr"], runs=c["n"], rule_alone=own),
+                decision=decision(f"slope of {'log ' if q != 'val_acc' else ''}{LABELS[q]} on log(η/S), equal "
+                                  "training loss", c["b"], c["lo"], c["hi"], level="95% t", **sign_rule(sign)),
                 summary=f"corr(log η/S, log L_train) = {c['corr']:+.2f}" + (" (collinear)" if coll else "")
                         + f"; b = {c['b']:+.3g} {_ci(c, f='+.3g')}")
     out += rescale_verdicts(facts, params)

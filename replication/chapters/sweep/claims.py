@@ -28,6 +28,7 @@ import numpy as np
 from ... import rules as _rules
 from ... import stats
 from ...claims import INCONCLUSIVE, ruled
+from ...claims import decision, trend_rule
 from ...wording import decimals_for_uncertainty as decimals, fixed as _f
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.csv")
@@ -371,6 +372,9 @@ def verdicts(results, params) -> list:
             summary=(f"Mean Spearman ρ of {what} against η/S within {s['groups']} groups of fixed η or fixed S: "
                      f"{_interval(s['rho'])} (95% bootstrap interval; {s['runs']} runs); "
                      f"{control_name}: {_interval(ctl['rho'])}."),
+            decision=decision(f"mean Spearman ρ(η/S, {what})", s["rho"]["mean"], s["rho"]["lo"],
+                              s["rho"]["hi"], level="95% bootstrap over groups", bounds=[-1, 1],
+                              **trend_rule(sign, rule["rho_min"])),
             power=power_text(s["rho"], rule["rho_min"], "groups", params), **common)
         if amended:
             verdict = dataclasses.replace(verdict, original=dict(
@@ -389,6 +393,9 @@ def verdicts(results, params) -> list:
                   "control_tau": pc["tau"]["mean"], "control_lo": pc["tau"]["lo"], "control_hi": pc["tau"]["hi"]},
         summary=(f"Kendall τ of validation accuracy against η/S over {p['runs']} runs: {_interval(p['tau'])} "
                  f"(95% bootstrap interval); with scrambled η/S labels: {_interval(pc['tau'])}."),
+        decision=decision("Kendall τ(η/S, validation accuracy)", p["tau"]["mean"], p["tau"]["lo"],
+                          p["tau"]["hi"], level="95% bootstrap over runs", bounds=[-1, 1],
+                          **trend_rule(+1, rule["tau_min"])),
         power=power_text(p["tau"], rule["tau_min"], "runs", params), **common))
     return out
 
