@@ -146,12 +146,12 @@ def test_decided_reads_the_regions_like_the_rules():
 
 
 def test_decision_survives_the_sealed_file_and_old_files_still_load(tmp_path):
-    from replication.store import verdicts as vf
+    from replication import verdict_files as vf
 
     d = claims.decision("ρ", -0.8, -0.95, -0.4, level="95% t-law", bounds=[-1, 1], **claims.trend_rule(-1, 0.5))
     v = _verdict(decision=d)
-    claims.save("sharpness", "smoke", [v], store_root=tmp_path)
-    back = claims.load("sharpness", "smoke", store_root=tmp_path)["verdicts"][0]
+    verdict_files.save("sharpness", "smoke", [v], store_root=tmp_path)
+    back = verdict_files.load("sharpness", "smoke", store_root=tmp_path)["verdicts"][0]
     assert back == v and back.decision == d
     # a file sealed before verdicts had a decision: no such key anywhere, still valid, decision empty
     path = vf.verdict_file("sharpness", "smoke", tmp_path)

@@ -132,7 +132,7 @@ def test_effect_figure_puts_each_interval_where_it_lies_against_the_margin(tmp_p
           dv("claim-2-a", 2, "inconclusive", {})]
     for v in vs:
         assert claims.decided(v.decision) in ("", v.outcome)
-    claims.save("sharpness", "smoke", vs, store_root=tmp_path)
+    verdict_files.save("sharpness", "smoke", vs, store_root=tmp_path)
     record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
     rows = figures.decision_rows(record, page.outcome_of_claim)
     assert [(n, v.id if v else None) for n, _, v in rows if n in (2, 4, 7, 9)] == [

@@ -70,6 +70,7 @@ LONG_MODULES: dict[str, str] = {
     "replication/chapters/invariance/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
     "replication/chapters/interpolation/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
     "replication/chapters/width/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
+    "replication/chapters/sweep/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
 }
 
 
