@@ -1,7 +1,8 @@
 """The claims page and the introduction's synthesis: gathered from stored verdicts, one outcome per
 claim, every paper claim listed (untested ones as "not run"), links only to figures that exist."""
-from replication import verdict_files
-from replication import claims
+import dataclasses
+
+from replication import claims, verdict_files
 from replication.chapters import claims as page
 from replication.claims import Verdict
 from replication.params import resolve
@@ -48,6 +49,7 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     assert f":class: {page.TABLE_CLASS}" in table and table.startswith(":::{table} The paper's claims at the smoke")
     linked = page.claim_table(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
     assert "{doc}`Sharp <sharpness>`" in linked
+
     md = page.claim_section(record, 4, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
     assert "Outcome: **holds** (1 holds)" in md and "{numref}`fig-a`" in md
     assert "- **holds**: statement claim-4-x ({doc}`Sharp <sharpness>`" in md and "*Rule:* a rule." in md
@@ -58,6 +60,20 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     found = page.findings(record)
     assert found.index("**Holds**") < found.index("**Fails**") < found.index("**Not tested in this build**")
     assert "claim {ref}`4 <claims-claim-4>`" in found and "*Scale of this build:* the **smoke** profile" in found
+
+
+def test_the_claim_table_gives_the_deciding_number(tmp_path):
+    from replication.store import ResultStore
+
+    d = claims.decision("Spearman ρ", -0.62, -0.91, -0.2, level="95% t-law", **claims.trend_rule(-1, 0.5))
+    v = dataclasses.replace(_v("claim-4-x", 4, "holds"), decision=d)
+    verdict_files.save("sharpness", "smoke", [v, _v("claim-5-x", 5, "inconclusive")], store_root=tmp_path)
+    record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
+    rows = {int(line.split("`")[1].split()[0]): line for line in page.claim_table(record).splitlines()
+            if line.startswith("| {ref}")}
+    assert "| Spearman ρ −0.62 [−0.91, −0.2], in {doc}`sharpness <sharpness>` |" in rows[4]
+    assert rows[5].endswith("| {doc}`sharpness <sharpness>` |")      # no single number: only where
+    assert page.deciding_number(_v("claim-5-y", 5, "holds")) == ""
 
 
 def test_rollup_is_one_rule_everywhere(tmp_path):

@@ -149,19 +149,43 @@ TABLE_CLASS = "claim-table"   # replication.css stacks its rows into cards on a 
 
 def claim_table(record: ClaimsRecord, *, titles: dict | None = None, labels: dict | None = None) -> str:
     """One row per paper claim: the claim (linked to its section), the outcome by :data:`ROLLUP`, the
-    count of its tests by outcome, and where the tests that decide it are (chapter and figure,
-    :func:`_deciding`).  A numbered MyST table with the class :data:`TABLE_CLASS`."""
+    count of its tests by outcome, the single number the deciding tests rest on where there is one
+    (:func:`deciding_number` of the rows of the summary figure) and where the tests that decide it
+    are (chapter and figure, :func:`_deciding`).  A numbered MyST table with the class :data:`TABLE_CLASS`."""
+    from .figures import decision_rows
+
     titles, labels = titles or {}, labels or {}
-    rows = ["| claim | what the paper says | outcome | its tests | decided in |", "| ---: | --- | --- | --- | --- |"]
+    numbers: dict[int, list[str]] = {}
+    for n, _, v in decision_rows(record, outcome_of_claim):
+        if v is not None:
+            numbers.setdefault(n, []).append(deciding_number(v))
+    rows = ["| claim | what the paper says | outcome | its tests | deciding number, and where |",
+            "| ---: | --- | --- | --- | --- |"]
     for n, statement in _claims.PAPER_CLAIMS.items():
         vs = record.for_claim(n)
-        where = "; ".join(dict.fromkeys(_where(v, titles, labels) for v in _deciding(vs))) or "—"
+        where = "; ".join(dict.fromkeys(_where(v, titles, labels) for v in _deciding(vs)))
+        decided = "; ".join(numbers.get(n, []))
+        cell = ", in ".join(x for x in (decided, where) if x) or "—"
         rows.append(f"| {{ref}}`{n} <{claim_label(n)}>` | {statement} | **{outcome_of_claim(vs)}** | {tally(vs)} "
-                    f"| {where} |")
+                    f"| {cell} |")
     caption = (f"The paper's claims at the {record.profile} profile. One row per claim; the outcome rolls its "
                "tests up by the rule stated above the table")
     return "\n".join([f":::{{table}} {caption}", f":name: tbl-claims-{re.sub(r'[^a-z0-9]+', '-', record.profile.lower()).strip('-')}", f":class: {TABLE_CLASS}", "",
                       *rows, ":::"])
+
+
+def deciding_number(v) -> str:
+    """``measure value [lo, hi]`` of a verdict's single deciding number (``Verdict.decision``), in the
+    book's number style; "" without one."""
+    from ...wording import number
+
+    d = v.decision or {}
+    if d.get("value") is None:
+        return ""
+    text = f"{d.get('measure', '')} {number(d['value'])}".strip()
+    if d.get("lo") is not None and d.get("hi") is not None:
+        text += f" [{number(d['lo'])}, {number(d['hi'])}]"
+    return text
 
 
 def _deciding(vs: list) -> list:
