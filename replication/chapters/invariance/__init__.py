@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...config import ConfigError
 from ...params import ChapterSpec, Param, ParameterError
 from ...train import DATASET_INFO
-from . import claims, experiment
+from . import claims, experiment, fig7
 from .experiment import InvarianceResults, NoiseScaleRun, compute  # noqa: F401
 
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
@@ -49,13 +49,42 @@ def _check(values: dict) -> None:
     if values["augment"] and values["dataset"] != "cifar10":
         raise ParameterError("augment=True: crop and flip is a CIFAR-10 augmentation (dataset=cifar10)")
 
+    _check_fig7(values, total)
+
     class _P(dict):
         __getattr__ = dict.__getitem__
 
-    try:        # every config of the grid is valid (batch sizes, model options) before any compute
+    try:        # every config of the grids is valid (batch sizes, model options) before any compute
         experiment.grid(_P(values))
+        fig7.grid(_P(values))
     except ConfigError as error:
         raise ParameterError(str(error)) from None
+
+
+def _check_fig7(values: dict, total: int) -> None:
+    """The second network's grid (the paper's Fig. 7): the same rules as the main grid's."""
+    if values["fig7_model"] == fig7.NONE:
+        return
+    sizes = list(values["fig7_train_sizes"])
+    if max(sizes) + values["n_val"] > total:
+        raise ParameterError(f"fig7_train_sizes={sizes!r}: every size + n_val must be <= {total} "
+                             f"({values['dataset']}, n_val={values['n_val']})")
+    betas = list(values["fig7_betas"])
+    if 1 not in betas:
+        raise ParameterError(f"fig7_betas={betas!r}: must contain 1 (the base run every β is compared with)")
+    if betas != sorted(betas):
+        raise ParameterError(f"fig7_betas={betas!r}: must be increasing")
+    if len([b for b in betas if b > 1]) < 2:
+        raise ParameterError(f"fig7_betas={betas!r}: need at least two values above 1 to find a break")
+    S0 = values["fig7_base_batch_size"]
+    if S0 > min(sizes):
+        raise ParameterError(f"fig7_base_batch_size={S0!r}: must be <= the smallest fig7 training-set size "
+                             f"{min(sizes)}")
+    if len({int(round(b * S0)) for b in betas}) != len(betas):
+        raise ParameterError(f"fig7_betas={betas!r}: two betas give the same batch size round(beta * {S0})")
+    if values["fig7_model"] != "small_cnn" and values["dataset"] != "cifar10":
+        raise ParameterError(f"fig7_model={values['fig7_model']!r}: VGG-11 and the ResNets need dataset=cifar10 "
+                             "(small_cnn runs on every dataset)")
 
 
 ABOUT = "runs that scale η and S together should follow the same curves, up to a point: linear against square-root rescaling over three training-set sizes, where the invariance breaks, and whether the gradient noise scale predicts the break (the paper's Figs. 6 and 7)."   # the introduction's one-line summary of this chapter
@@ -88,6 +117,19 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
           high=60_000),
     Param("margin", "float", "accuracy margin of the rules (a fraction: 0.02 = 2 points)", low=0.001, high=0.5),
     Param("small_beta", "float", "claim 1 is tested at the betas in (1, small_beta]", low=1.0, high=10_000),
+    Param("fig7_model", "str", "the second network of the breaking-point experiment (the paper's Fig. 7, on "
+          "ResNets): small_cnn on any dataset, a ResNet or VGG-11 on CIFAR-10; none skips it",
+          choices=(fig7.NONE, "small_cnn", "vgg11", "resnet20", "resnet32", "resnet56")),
+    Param("fig7_channels", "int_list", "channels of the small CNN's conv layers (ignored by the other models)",
+          low=1, high=1024, unique=False),
+    Param("fig7_train_sizes", "int_list", "training-set sizes N of the second network's runs", low=100,
+          high=59_900, min_len=3),
+    Param("fig7_base_lr", "float", "η₀ of the second network's base run (β = 1)", low=1e-5, high=10),
+    Param("fig7_base_batch_size", "int", "S₀ of the second network's base run (β = 1)", low=1, high=50_000),
+    Param("fig7_betas", "float_list", "the factors β of its linear rescaling (η, S) = (β η₀, β S₀); must contain "
+          "1; a β with β S₀ > N is skipped for that N", low=0.01, high=10_000, min_len=3),
+    Param("fig7_seeds", "int", "seeds per (N, β) of the second network", low=2, high=1000),
+    Param("fig7_epochs", "int", "training epochs of every run of the second network", low=1, high=10_000),
 ), check=_check)
 
 
@@ -99,4 +141,5 @@ def plan(params) -> list:
     """The training runs of this chapter at ``params`` (``python -m replication plan``, executors)."""
     from .experiment import grid, prefix_configs
 
-    return [cfg for _, cfg in grid(params)] + [cfg for _, cfg in prefix_configs(params)]
+    return ([cfg for _, cfg in grid(params)] + [cfg for _, cfg in prefix_configs(params)]
+            + [cfg for _, cfg in fig7.grid(params)])

@@ -144,6 +144,7 @@ class InvarianceResults:
     wall_time: float
     stored: int
     computed: int
+    fig7: object = None   # the breaking point on the second network (.fig7.Fig7Results), None when not run
 
 
 def _row(labels: dict, result, chance: float) -> dict:
@@ -176,9 +177,13 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     try:
         trained = train_all([c for _, c in main] + [c for _, c in prefix], store=store, progress=progress,
                             ensemble=ensemble)
-        return _assemble(params, store, main, prefix, trained)
+        results = _assemble(params, store, main, prefix, trained)
     finally:
         torch.set_num_threads(threads)
+    from .fig7 import compute as compute_fig7
+
+    results.fig7 = compute_fig7(params, store=store, progress=progress)
+    return results
 
 
 def _assemble(params, store, main, prefix, trained) -> InvarianceResults:
