@@ -305,8 +305,8 @@ def cifar_text(results, params) -> str:
 
     rows = results.cifar
     if not rows:
-        return ("The ResNet runs at the `gpu` and `paper` profiles (parameter `cifar_model`), not at this "
-                f"profile (`{params.profile}`): ResNets on CIFAR-10 need GPU-hours, far beyond the CPU budget "
+        return ("The ResNet runs at the gpu and paper profiles (parameter cifar_model), not at this "
+                f"profile ({params.profile}): ResNets on CIFAR-10 need GPU-hours, far beyond the CPU budget "
                 "this profile is sized for.")
     n_pairs = len({(r["eta"], r["S"]) for r in rows})
     div = sum(r["diverged"] for r in rows)
