@@ -380,7 +380,8 @@ def test_the_resnet_runs_at_gpu_and_paper_only_with_augmentation_and_the_pairs()
         assert len(runs) == len(p.cifar_lrs) * p.cifar_seeds
         assert {(c.model, c.dataset, c.augment, c.n_train, c.epochs) for _, c in runs} == {
             (p.cifar_model, "cifar10", True, p.cifar_n_train, p.cifar_epochs)}
-        assert sorted((lab["eta"], lab["S"]) for lab, _ in runs[::p.cifar_seeds]) == sorted(zip(p.cifar_lrs, p.cifar_batch_sizes))
+        pairs = sorted((lab["eta"], lab["S"]) for lab, _ in runs[::p.cifar_seeds])
+        assert pairs == sorted(zip(p.cifar_lrs, p.cifar_batch_sizes))
         assert all(c.lr == lab["eta"] and c.batch_size == lab["S"] for lab, c in runs)
         assert {c.key for _, c in runs} <= {c.key for c in sharpness.plan(p)}     # declared: dry run, planning
 

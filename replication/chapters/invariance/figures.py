@@ -375,7 +375,8 @@ def fig7_setup_text(fig7, params) -> str:
             f"{', '.join(f'{n:,}' for n in sizes[:-1])} and {sizes[-1]:,} examples, base η₀ = {params.fig7_base_lr:g} "
             f"and S₀ = {params.fig7_base_batch_size:,}, β ∈ {{{', '.join(f'{b:g}' for b in params.fig7_betas)}}} "
             f"(a β with β S₀ > N is not run for that N), {params.fig7_seeds} seeds per setting, "
-            f"{params.fig7_epochs} epoch{'' if params.fig7_epochs == 1 else 's'}, {'with random crops and flips' if params.augment else 'no augmentation'}")
+            f"{params.fig7_epochs} epoch{'' if params.fig7_epochs == 1 else 's'}, "
+            + ("with random crops and flips" if params.augment else "no augmentation"))
 
 
 def fig7_deviation_text(fig7, params) -> str:
