@@ -270,3 +270,99 @@ def test_claim_9_deciding_number_lies_where_its_rule_put_the_outcome():
         v = _verdicts(runs, noise)["claim-9-linear-beats-sqrt"]
         assert v.raw_outcome == want and verdict_rules.decided(v.decision) == want
         assert v.decision["value"] == pytest.approx(100 * v.evidence["D"])           # in points
+
+
+# -- the breaking point on the second network (the paper's Fig. 7) ---------------------------------------
+def test_fig7_grid_is_linear_rescaling_of_the_second_network_and_skips_batches_above_n():
+    from replication.chapters.invariance import fig7
+
+    p = resolve(invariance.SPEC, "smoke", {"fig7_betas": [1.0, 2.0, 4.0, 8.0, 16.0]})
+    rows = fig7.grid(p)
+    eta0, S0 = p.fig7_base_lr, p.fig7_base_batch_size
+    assert {cfg.model for _, cfg in rows} == {"small_cnn"} and len(p.fig7_train_sizes) >= 3
+    for labels, cfg in rows:
+        assert cfg.batch_size == round(labels["beta"] * S0) <= labels["N"] == cfg.n_train
+        assert cfg.lr / cfg.batch_size == pytest.approx(eta0 / S0) and cfg.epochs == p.fig7_epochs
+        assert dict(cfg.model_options)["channels"] == tuple(p.fig7_channels)
+    # β = 16 gives S = 160: run for N = 200 and 300, not for N = 100
+    assert {labels["N"] for labels, _ in rows if labels["beta"] == 16} == {200, 300}
+    assert len(rows) == p.fig7_seeds * (4 * 3 + 2)
+    # the chapter's plan declares them (dry run, planning); "none" runs nothing
+    assert {cfg.key for _, cfg in rows} <= {cfg.key for cfg in invariance.plan(p)}
+    assert fig7.grid(resolve(invariance.SPEC, "smoke", {"fig7_model": "none"})) == []
+
+
+@pytest.mark.parametrize("explicit, pattern", [
+    ({"fig7_betas": [2.0, 4.0, 8.0]}, r"^fig7_betas=.*must contain 1"),
+    ({"fig7_betas": [1.0, 4.0, 2.0]}, r"^fig7_betas=.*must be increasing"),
+    ({"fig7_model": "resnet32"}, r"^fig7_model='resnet32': .*need dataset=cifar10"),
+    ({"fig7_base_batch_size": 150}, r"^fig7_base_batch_size=150: must be <= the smallest fig7 training-set size 100"),
+    ({"fig7_train_sizes": [100, 200]}, r"^fig7_train_sizes=.*at least 3 entries"),
+    ({"fig7_train_sizes": [100, 200, 59_900]}, r"^fig7_train_sizes=.*every size \+ n_val must be <= 60000"),
+])
+def test_bad_fig7_parameters_fail_with_one_line(explicit, pattern):
+    with pytest.raises(ParameterError, match=pattern):
+        resolve(invariance.SPEC, "smoke", explicit)
+
+
+def test_gpu_and_paper_run_a_resnet_for_fig7_and_augment_every_cifar_run():
+    for profile in ("gpu", "paper"):
+        p = resolve(invariance.SPEC, profile)
+        assert p.fig7_model.startswith("resnet") and sorted(p.fig7_train_sizes) == [12_000, 22_500, 45_000]
+        runs = invariance.plan(p)
+        assert all(cfg.augment for cfg in runs if cfg.dataset == "cifar10")
+        assert {cfg.model for cfg in runs} == {"vgg11", p.fig7_model}
+
+
+def _fig7_results(breaks: dict, **kw):
+    return SimpleNamespace(runs=[r for r in _runs(breaks, **kw) if r["variant"] == "linear"])
+
+
+def test_fig7_beta_star_is_consistent_with_the_per_beta_comparisons_it_comes_from():
+    f7 = claims.fig7_summary(_fig7_results({500: 4, 1000: 8, 2000: 32}), 0.02)
+    assert f7["sizes"] == [500, 1000, 2000] and f7["rising"] and f7["separated"]
+    for N, written in ((500, 4), (1000, 8), (2000, 32)):
+        tab, br = f7["tables"][N], f7["breaks"][N]
+        grid = [t["beta"] for t in tab]
+        # the interval's ends are βs of the grid, the estimate between them, at the written break
+        assert br["lo"] in grid and br["hi"] in grid and br["lo"] < br["beta_star"] <= br["hi"] == written
+        # every β from hi on is clearly broken and below −margin; lo and every β below it are not
+        assert all(t["d"] < -0.02 for t in tab if t["beta"] >= br["hi"])
+        assert all(t["d"] >= -0.02 and not t["broken"] for t in tab if t["beta"] <= br["lo"])
+    assert "rises with the training-set size" in claims.fig7_text(f7)
+    # the break falling with N is not called rising; no break in range is a lower bound, not a number
+    f7 = claims.fig7_summary(_fig7_results({500: 32, 1000: 8, 2000: 64}), 0.02)
+    assert not f7["rising"] and "does not rise" in claims.fig7_text(f7)
+    assert math.isnan(f7["breaks"][2000]["beta_star"]) and "no break in range" in claims.fig7_text(f7)
+    # a break that moves less than the seeds' noise: rising estimates, overlapping intervals, said so
+    f7 = claims.fig7_summary(_fig7_results({500: 8, 1000: 8, 2000: 16}, noise=0.03), 0.02)
+    assert not f7["separated"]
+    assert claims.fig7_summary(None, 0.02) is None
+
+
+def test_fig7_figure_and_rows_at_a_tiny_size_through_the_store(store, one_thread):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from replication.chapters.invariance import figures, fig7
+
+    explicit = dict(train_sizes=[200, 300], n_val=100, n_test=50, hidden=[8], betas=[1.0, 2.0, 4.0],
+                    sqrt_betas=[2.0], seeds=2, epochs=1, noise_epochs=[0], noise_samples=100,
+                    fig7_train_sizes=[100, 150, 200], fig7_betas=[1.0, 2.0, 4.0], fig7_channels=[2])
+    p = resolve(invariance.SPEC, "smoke", explicit)
+    res = invariance.compute(p, store=store, progress=False)
+    assert res.fig7 is not None and len(res.fig7.runs) == len(fig7.grid(p)) == 3 * 3 * 2
+    assert "small CNN" in res.fig7.architecture and res.fig7.computed == len(res.fig7.runs)
+    again = fig7.compute(p, store=store, progress=False)
+    assert again.computed == 0 and again.stored == len(res.fig7.runs)
+    f7 = claims.fig7_summary(res.fig7, p.margin)
+    rows = figures.fig7_rows(f7)
+    assert {(r["N"], r["beta"]) for r in rows} == {(N, b) for N in (100, 150, 200) for b in (1.0, 2.0, 4.0)}
+    assert all(r["beta_star_lo"] in (1.0, 2.0, 4.0) for r in rows)
+    facts = claims.summary(res, p)
+    fig = figures.fig7_figure(f7, facts, res)
+    assert len(fig.axes) == 2
+    assert "small CNN" in figures.fig7_setup_text(res.fig7, p)
+    assert "Fashion-MNIST" in figures.fig7_deviation_text(res.fig7, p)
+    # verdicts are those of the main network only: the second network's figure is descriptive
+    assert len(invariance.verdicts(res, p)) == 6

@@ -64,3 +64,28 @@ def test_every_declared_run_of_the_profile_builds_and_takes_a_step(profile):
     for key, cfg in shapes.items():
         loss = one_step(dataclasses.replace(cfg, device="cpu"))
         assert math.isfinite(loss), f"{profile}: {key}: loss {loss}"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_resnet_figures_are_declared_and_every_cifar_run_is_augmented(profile):
+    """The appendix's Fig. 1 (sharpness) and Fig. 7 (invariance) run a ResNet on CIFAR-10 at this profile,
+    so the step above covers their shapes; every CIFAR-10 run uses the paper's crop-and-flip augmentation."""
+    runs = declared_runs(profile)
+    for chapter, field in (("sharpness", "cifar_model"), ("invariance", "fig7_model")):
+        model = resolve(chapters.get(chapter).SPEC, profile)[field]
+        assert model.startswith("resnet"), f"{profile}: {chapter}.{field} = {model}"
+        mine = [c for c in chapters.planned_runs(chapter, resolve(chapters.get(chapter).SPEC, profile))
+                if c.model == model]
+        assert mine and all(c.dataset == "cifar10" for c in mine), f"{profile}: {chapter} declares no {model} run"
+    cifar = [c for c in runs if c.dataset == "cifar10"]
+    assert cifar and all(c.augment for c in cifar), \
+        f"{profile}: CIFAR-10 runs without augmentation: {sorted({c.model for c in cifar if not c.augment})}"
+
+
+def test_the_laptop_fig7_network_takes_a_step():
+    """The laptop analogue of Fig. 7 (a small CNN on Fashion-MNIST, vmapped over seeds) builds and steps."""
+    params = resolve(chapters.get("invariance").SPEC, "laptop")
+    runs = [c for c in chapters.planned_runs("invariance", params) if c.model == params.fig7_model]
+    assert params.fig7_model == "small_cnn" and runs
+    for cfg in {shape_key(c): c for c in runs}.values():
+        assert math.isfinite(one_step(cfg))

@@ -383,3 +383,65 @@ def test_each_deciding_number_lies_where_its_rule_put_the_outcome():
                 assert verdict_rules.decided(v.decision) == v.raw_outcome, (v.id, v.decision)
                 seen.add((v.id, v.raw_outcome))
     assert {("claim-4-equal-time-frobenius", "holds"), ("claim-4-equal-time-frobenius", "fails")} <= seen
+
+
+# -- the appendix's Fig. 1: a ResNet on CIFAR-10 at the gpu and paper profiles ----------------------------
+def test_the_resnet_runs_at_gpu_and_paper_only_with_augmentation_and_the_pairs():
+    for profile in ("smoke", "laptop"):
+        p = resolve(sharpness.SPEC, profile)
+        assert p.cifar_model == "none" and experiment.CIFAR not in experiment.grids(p)
+    for profile in ("gpu", "paper"):
+        p = resolve(sharpness.SPEC, profile)
+        runs = experiment.grids(p)[experiment.CIFAR]
+        assert len(runs) == len(p.cifar_lrs) * p.cifar_seeds
+        assert {(c.model, c.dataset, c.augment, c.n_train, c.epochs) for _, c in runs} == {
+            (p.cifar_model, "cifar10", True, p.cifar_n_train, p.cifar_epochs)}
+        pairs = sorted((lab["eta"], lab["S"]) for lab, _ in runs[::p.cifar_seeds])
+        assert pairs == sorted(zip(p.cifar_lrs, p.cifar_batch_sizes))
+        assert all(c.lr == lab["eta"] and c.batch_size == lab["S"] for lab, c in runs)
+        assert {c.key for _, c in runs} <= {c.key for c in sharpness.plan(p)}     # declared: dry run, planning
+
+
+@pytest.mark.parametrize("explicit, pattern", [
+    ({"cifar_lrs": [0.1, 0.2, 0.3]}, r"^cifar_lrs=\[0.1, 0.2, 0.3\]: must have one entry per batch size"),
+    ({"cifar_lrs": [0.1, 0.2], "cifar_batch_sizes": [100, 200]}, r"^cifar_lrs=.*at least two ratios"),
+    ({"cifar_batch_sizes": [128, 128, 128, 128, 128, 128]}, r"^cifar_batch_sizes=.*pairs must differ"),
+    ({"cifar_n_train": 49_000}, r"^cifar_n_train=49000: cifar_n_train \+ n_val must be <= 50000"),
+    ({"cifar_model": "vgg11"}, r"^cifar_model='vgg11': must be a string, one of none, resnet20"),
+])
+def test_bad_resnet_parameters_fail_with_one_line(explicit, pattern):
+    with pytest.raises(ParameterError, match=pattern):
+        resolve(sharpness.SPEC, "gpu", explicit)
+
+
+def test_the_resnet_group_is_measured_but_kept_out_of_every_verdict(tmp_path, one_thread, monkeypatch):
+    """The group's routing, with a CPU-sized stand-in for the ResNet runs (no CIFAR-10 here): they are
+    trained and measured like the others, land in ``results.cifar`` and change no verdict."""
+    p = resolve(sharpness.SPEC, "smoke", {"lrs": [0.05, 0.02, 0.01], "batch_sizes": [50, 100, 200],
+                                          "seeds": 2, "v3_depth": 0, "rescale_betas": [1.0, 2.0],
+                                          "rescale_seeds": 2, "rescale_lr": 0.05, "rescale_batch_size": 50,
+                                          "hessian_samples": 32, "factorial_lrs": [0.05, 0.1],
+                                          "factorial_batch_sizes": [50, 100], "factorial_n_train": 200,
+                                          "sde_time": 1.0})
+    store = ResultStore(tmp_path / "store")
+    without = sharpness.compute(p, store=store, progress=False)
+    assert without.cifar == []
+    from replication.chapters.sharpness import figures
+
+    assert "gpu and paper profiles" in figures.cifar_text(without, p) and "`" not in figures.cifar_text(without, p)
+    stand_in = [(dict(eta=lr, S=S, seed=s), dataclasses.replace(cfg, model="small_cnn", model_options={"channels": (2,)},
+                                                                lr=lr, batch_size=S, seed=s))
+                for lr, S in ((0.05, 20), (0.05, 80), (0.02, 80)) for s in range(2)
+                for cfg in [experiment.base_config(p, p.depth)]]
+    monkeypatch.setattr(experiment, "cifar_grid", lambda params: stand_in)
+    from replication.params import ChapterParams
+
+    params = ChapterParams("sharpness", p.profile, {**dict(p), "cifar_model": "resnet20"}, p.sources)
+    res = sharpness.compute(params, store=store, progress=False)
+    assert experiment.CIFAR not in res.runs and len(res.cifar) == 6
+    assert all(r["lam_max"] > 0 and r["group"] == experiment.CIFAR for r in res.cifar if not r["diverged"])
+    assert res.architectures[experiment.CIFAR].startswith("small CNN")
+    assert [(v.id, v.outcome) for v in sharpness.verdicts(res, params)] == \
+        [(v.id, v.outcome) for v in sharpness.verdicts(without, p)]
+    text = figures.cifar_text(res, params)
+    assert "3 pairs (η, S) with 2 seeds" in text and "ρ = " in text and "No verdict" in text

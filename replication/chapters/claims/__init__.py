@@ -152,8 +152,6 @@ def claim_table(record: ClaimsRecord, *, titles: dict | None = None, labels: dic
     count of its tests by outcome, the single number the deciding tests rest on where there is one
     (:func:`deciding_number` of the rows of the summary figure) and where the tests that decide it
     are (chapter and figure, :func:`_deciding`).  A numbered MyST table with the class :data:`TABLE_CLASS`."""
-    from .figures import decision_rows
-
     titles, labels = titles or {}, labels or {}
     numbers: dict[int, list[str]] = {}
     for n, _, v in decision_rows(record, outcome_of_claim):
@@ -200,6 +198,29 @@ def _deciding(vs: list) -> list:
         if first[o]:
             return [first[o]]
     return []
+
+
+def decision_rows(record, rollup) -> list[tuple[int, str, object]]:
+    """``[(claim, claim outcome, verdict or None)]``: one row per deciding test of each paper claim
+    (:func:`replication.chapters.claims._deciding`: the first that holds and the first that fails for a
+    mixed claim, else the one whose outcome the claim takes).  A deciding test without a single
+    deciding number gives way to the claim's first test of the same outcome that has one, so the row
+    still shows why the claim came out as it did; ``None`` where no such test exists (or none ran)."""
+    rows = []
+    for n in _claims.PAPER_CLAIMS:
+        vs = record.for_claim(n)
+        outcome = rollup(vs)
+        picked = []
+        for v in _deciding(vs) or [None]:
+            if v is not None and not v.decision:
+                v = next((w for w in vs if w.outcome == v.outcome and w.decision), None)
+            picked.append(v)
+        seen = set()
+        for v in picked:                          # two deciding tests may give way to the same one
+            if (v.id if v is not None else None) not in seen:
+                seen.add(v.id if v is not None else None)
+                rows.append((n, outcome, v))
+    return rows
 
 
 def findings(record: ClaimsRecord) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import claims as _claims
 from ... import figures as F
+from . import decision_rows  # noqa: F401  (the rows this figure draws; defined beside _deciding)
 
 #: outcome -> colour; the book's colours: holds green, fails red, undecided greys, not discriminating orange
 COLORS = {_claims.HOLDS: "#2ca02c", _claims.FAILS: "#d62728", _claims.INCONCLUSIVE: "#9a9a9a",
@@ -61,31 +62,6 @@ def _square(x: float, y: float, color: str):
 
 #: what the shading of :func:`effect_against_margin` means
 HOLDS_FILL, FAILS_HATCH = "#cfeccf", "#d62728"
-
-
-def decision_rows(record, rollup) -> list[tuple[int, str, object]]:
-    """``[(claim, claim outcome, verdict or None)]``: one row per deciding test of each paper claim
-    (:func:`replication.chapters.claims._deciding`: the first that holds and the first that fails for a
-    mixed claim, else the one whose outcome the claim takes).  A deciding test without a single
-    deciding number gives way to the claim's first test of the same outcome that has one, so the row
-    still shows why the claim came out as it did; ``None`` where no such test exists (or none ran)."""
-    from . import _deciding
-
-    rows = []
-    for n in _claims.PAPER_CLAIMS:
-        vs = record.for_claim(n)
-        outcome = rollup(vs)
-        picked = []
-        for v in _deciding(vs) or [None]:
-            if v is not None and not v.decision:
-                v = next((w for w in vs if w.outcome == v.outcome and w.decision), None)
-            picked.append(v)
-        seen = set()
-        for v in picked:                          # two deciding tests may give way to the same one
-            if (v.id if v is not None else None) not in seen:
-                seen.add(v.id if v is not None else None)
-                rows.append((n, outcome, v))
-    return rows
 
 
 def _limits(d: dict) -> tuple[float, float]:

@@ -15,8 +15,8 @@ import torch
 from ...config import ConfigError
 from ...params import ChapterSpec, Param, ParameterError, check_augment, device, seeds
 from ...train import DATASET_INFO
-from . import claims, experiment
-from .experiment import NoiseScaleRun  # noqa: F401
+from . import claims, experiment, fig7
+from .experiment import NoiseScaleRun, _row  # noqa: F401
 from .. import Counted
 
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
@@ -54,13 +54,42 @@ def _check(values: dict) -> None:
         raise ParameterError(f"model={values['model']!r}: the convolutional models need dataset=cifar10")
     check_augment(values)
 
+    _check_fig7(values, total)
+
     class _P(dict):
         __getattr__ = dict.__getitem__
 
-    try:        # every config of the grid is valid (batch sizes, model options) before any compute
+    try:        # every config of the grids is valid (batch sizes, model options) before any compute
         experiment.grid(_P(values))
+        fig7.grid(_P(values))
     except ConfigError as error:
         raise ParameterError(str(error)) from None
+
+
+def _check_fig7(values: dict, total: int) -> None:
+    """The second network's grid (the paper's Fig. 7): the same rules as the main grid's."""
+    if values["fig7_model"] == fig7.NONE:
+        return
+    sizes = list(values["fig7_train_sizes"])
+    if max(sizes) + values["n_val"] > total:
+        raise ParameterError(f"fig7_train_sizes={sizes!r}: every size + n_val must be <= {total} "
+                             f"({values['dataset']}, n_val={values['n_val']})")
+    betas = list(values["fig7_betas"])
+    if 1 not in betas:
+        raise ParameterError(f"fig7_betas={betas!r}: must contain 1 (the base run every β is compared with)")
+    if betas != sorted(betas):
+        raise ParameterError(f"fig7_betas={betas!r}: must be increasing")
+    if len([b for b in betas if b > 1]) < 2:
+        raise ParameterError(f"fig7_betas={betas!r}: need at least two values above 1 to find a break")
+    S0 = values["fig7_base_batch_size"]
+    if S0 > min(sizes):
+        raise ParameterError(f"fig7_base_batch_size={S0!r}: must be <= the smallest fig7 training-set size "
+                             f"{min(sizes)}")
+    if len({int(round(b * S0)) for b in betas}) != len(betas):
+        raise ParameterError(f"fig7_betas={betas!r}: two betas give the same batch size round(beta * {S0})")
+    if values["fig7_model"] != "small_cnn" and values["dataset"] != "cifar10":
+        raise ParameterError(f"fig7_model={values['fig7_model']!r}: VGG-11 and the ResNets need dataset=cifar10 "
+                             "(small_cnn runs on every dataset)")
 
 
 ABOUT = "runs that scale η and S together should follow the same curves, up to a point: linear against square-root rescaling over three training-set sizes, where the invariance breaks, and whether the gradient noise scale predicts the break (the paper's Figs. 6 and 7)."   # the introduction's one-line summary of this chapter
@@ -93,6 +122,19 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
           high=60_000),
     Param("margin", "float", "accuracy margin of the rules (a fraction: 0.02 = 2 points)", low=0.001, high=0.5),
     Param("small_beta", "float", "claim 1 is tested at the betas in (1, small_beta]", low=1.0, high=10_000),
+    Param("fig7_model", "str", "the second network of the breaking-point experiment (the paper's Fig. 7, on "
+          "ResNets): small_cnn on any dataset, a ResNet or VGG-11 on CIFAR-10; none skips it",
+          choices=(fig7.NONE, "small_cnn", "vgg11", "resnet20", "resnet32", "resnet56")),
+    Param("fig7_channels", "int_list", "channels of the small CNN's conv layers (ignored by the other models)",
+          low=1, high=1024, unique=False),
+    Param("fig7_train_sizes", "int_list", "training-set sizes N of the second network's runs", low=100,
+          high=59_900, min_len=3),
+    Param("fig7_base_lr", "float", "η₀ of the second network's base run (β = 1)", low=1e-5, high=10),
+    Param("fig7_base_batch_size", "int", "S₀ of the second network's base run (β = 1)", low=1, high=50_000),
+    Param("fig7_betas", "float_list", "the factors β of its linear rescaling (η, S) = (β η₀, β S₀); must contain "
+          "1; a β with β S₀ > N is skipped for that N", low=0.01, high=10_000, min_len=3),
+    Param("fig7_seeds", "int", "seeds per (N, β) of the second network", low=2, high=1000),
+    Param("fig7_epochs", "int", "training epochs of every run of the second network", low=1, high=10_000),
 ), check=_check)
 
 
@@ -105,20 +147,7 @@ class InvarianceResults(Counted):
     epochs: int
     provenance: dict
     wall_time: float
-
-
-def _row(labels: dict, result, chance: float) -> dict:
-    p = result.payload
-    h = p["history"]
-    E = len(h["epoch"])
-    diverged = bool(p["diverged"])
-    val = [v if v is not None and not (diverged and i == E - 1) else math.nan for i, v in enumerate(h["val_acc"])]
-    loss = [v if v is not None and math.isfinite(v) else math.nan for v in h["train_loss"]]
-    final_val = chance if diverged else p["final"]["val_acc"]
-    final_loss = math.nan if diverged else p["final"]["train_loss"]
-    return dict(labels, ratio=labels["eta"] / labels["S"], diverged=diverged, val_acc=final_val,
-                train_loss=final_loss, val_curve=val, loss_curve=loss, steps=int(sum(h["steps"])),
-                key=result.key)
+    fig7: object = None   # the breaking point on the second network (.fig7.Fig7Results), None when not run
 
 
 def compute(params, *, store, progress: bool = True) -> InvarianceResults:
@@ -135,9 +164,11 @@ def compute(params, *, store, progress: bool = True) -> InvarianceResults:
     try:
         trained = train_all([c for _, c in main] + [c for _, c in prefix], store=store, progress=progress,
                             ensemble=ensemble)
-        return _assemble(params, store, main, prefix, trained)
+        results = _assemble(params, store, main, prefix, trained)
     finally:
         torch.set_num_threads(threads)
+    results.fig7 = fig7.compute(params, store=store, progress=progress)
+    return results
 
 
 def _assemble(params, store, main, prefix, trained) -> InvarianceResults:
@@ -182,4 +213,5 @@ def plan(params) -> list:
     """The training runs of this chapter at ``params`` (``python -m replication plan``, executors)."""
     from .experiment import grid, prefix_configs
 
-    return [cfg for _, cfg in grid(params)] + [cfg for _, cfg in prefix_configs(params)]
+    return ([cfg for _, cfg in grid(params)] + [cfg for _, cfg in prefix_configs(params)]
+            + [cfg for _, cfg in fig7.grid(params)])

@@ -205,6 +205,37 @@ def _distance_stats(rows) -> dict:
                 sqrt=float(np.mean([d["sqrt"].mean() for d in rows])), n_settings=len(rows))
 
 
+def fig7_summary(fig7, margin: float) -> dict | None:
+    """The second network's numbers (the paper's Fig. 7), descriptive (no verdict): per training-set size
+    its :func:`size_table` and β\\* by the same :func:`breaking_point` rule as the main network's;
+    ``rising``: the point estimates rise with N (a censored size counts as above every finite one);
+    ``separated``: the intervals of the smallest and the largest N are disjoint in that order.
+    ``None`` when the second network was not run."""
+    if fig7 is None:
+        return None
+    sizes = sorted({r["N"] for r in fig7.runs})
+    tables = {N: size_table(fig7.runs, N, margin) for N in sizes}
+    breaks = {N: breaking_point(tables[N], margin) for N in sizes}
+    est = [breaks[N]["beta_star"] for N in sizes]
+    rising = math.isfinite(est[0]) and all(math.isfinite(a) and (math.isnan(b) or b > a) for a, b in zip(est, est[1:]))
+    separated = breaks[sizes[0]]["hi"] <= breaks[sizes[-1]]["lo"]
+    return dict(sizes=sizes, margin=margin, tables=tables, breaks=breaks, rising=rising, separated=separated,
+                n_runs=len(fig7.runs), n_diverged=sum(r["diverged"] for r in fig7.runs))
+
+
+def fig7_text(f7: dict) -> str:
+    """One sentence of the result: β\\* per size and whether it rises with N."""
+    parts = "; ".join(f"N = {N:,}: {break_text(f7['breaks'][N])}" for N in f7["sizes"])
+    if f7["rising"] and f7["separated"]:
+        trend = "β∗ rises with the training-set size and the intervals of the smallest and largest sets are separated"
+    elif f7["rising"]:
+        trend = ("β∗ rises with the training-set size, as in the paper, but the intervals of the smallest and "
+                 "largest sets overlap, so the seeds do not pin the order down")
+    else:
+        trend = "β∗ does not rise with the training-set size here"
+    return f"{parts}: {trend}."
+
+
 def _fmt_beta(b: float) -> str:
     return "∞" if not math.isfinite(b) else f"{b:g}"
 

@@ -131,6 +131,20 @@ def predicted_batch(b_noise: float, n: int) -> float:
     return b_noise * n / (b_noise + n - 1)
 
 
+def _row(labels: dict, result, chance: float) -> dict:
+    p = result.payload
+    h = p["history"]
+    E = len(h["epoch"])
+    diverged = bool(p["diverged"])
+    val = [v if v is not None and not (diverged and i == E - 1) else math.nan for i, v in enumerate(h["val_acc"])]
+    loss = [v if v is not None and math.isfinite(v) else math.nan for v in h["train_loss"]]
+    final_val = chance if diverged else p["final"]["val_acc"]
+    final_loss = math.nan if diverged else p["final"]["train_loss"]
+    return dict(labels, ratio=labels["eta"] / labels["S"], diverged=diverged, val_acc=final_val,
+                train_loss=final_loss, val_curve=val, loss_curve=loss, steps=int(sum(h["steps"])),
+                key=result.key)
+
+
 def curves(runs: list, N: int, beta: float, variant: str, key: str = "val_curve") -> np.ndarray:
     """Seeds × epochs array of one setting's curves (nan after a divergence)."""
     rows = [r for r in runs if r["N"] == N and r["beta"] == beta and r["variant"] == variant]

@@ -278,3 +278,113 @@ def prediction_table(facts, params) -> str:
         end = f"{pr['end']:.0f}" if math.isfinite(pr["end"]) else "–"
         lines.append(f"| {N:,} | {meas} | ({br['lo'] * S0:.0f}, {hi} | {rng} | {end} |")
     return "\n".join(lines)
+
+
+# -- the second network (the paper's Fig. 7) -------------------------------------------------------------
+def _break_marks(ax, sizes, breaks, color, marker, label):
+    """β* against N with its interval (lo, hi]: a bar from lo to hi, an arrow head at the top where no β is
+    clearly broken (hi = ∞: the bar stops at the largest β run); no crossing in range: a triangle at the
+    largest β (a lower bound)."""
+    for j, N in enumerate(sizes):
+        br = breaks[N]
+        lab = label if j == 0 else None
+        if math.isfinite(br["beta_star"]):
+            top = br["hi"] if math.isfinite(br["hi"]) else br["beta_max"]
+            ax.plot([N, N], [br["lo"], top], color=color, lw=1.3)
+            ax.plot([N], [br["lo"]], color=color, marker="_", ms=7)
+            ax.plot([N], [top], color=color, marker="_" if math.isfinite(br["hi"]) else "^", ms=7 if
+                    math.isfinite(br["hi"]) else 4.5)
+            ax.plot([N], [br["beta_star"]], color=color, marker=marker, ms=5, ls="none", label=lab)
+        else:
+            ax.plot([N], [br["beta_max"]], color=color, marker="^", ms=6, ls="none", label=lab)
+    est = [(N, breaks[N]["beta_star"]) for N in sizes if math.isfinite(breaks[N]["beta_star"])]
+    if len(est) > 1:
+        ax.plot(*zip(*est), color=color, lw=0.8, ls="--")
+
+
+def fig7_figure(f7, facts, results):
+    """(a) the second network's accuracy difference to β = 1 against β, one line per N, with the 90%
+    Welch intervals of the rule; (b) β* against the training-set size, both networks."""
+    from matplotlib.ticker import FuncFormatter
+
+    fig7 = results.fig7
+    fig, axes = F.column_figure(1, 2, row_height=2.9)
+    ax_a, ax_b = axes[0]
+    with F.style():
+        colors = _size_colors(f7["sizes"])
+        for N in f7["sizes"]:
+            tab = f7["tables"][N]
+            b = np.array([t["beta"] for t in tab])
+            ax_a.plot(b, [t["d"] for t in tab], color=colors[N], marker="o", ms=3.5, lw=1.2, label=f"N = {N:,}")
+            ax_a.fill_between(b, np.nan_to_num([t["d_lo"] for t in tab], nan=0),
+                              np.nan_to_num([t["d_hi"] for t in tab], nan=0), color=colors[N], alpha=0.15, lw=0)
+            if math.isfinite(f7["breaks"][N]["beta_star"]):
+                ax_a.axvline(f7["breaks"][N]["beta_star"], color=colors[N], ls=":", lw=1.2)
+        ax_a.axhline(-f7["margin"], color="k", lw=0.8, ls="--")
+        ax_a.axhline(0, color="k", lw=0.5)
+        ax_a.set_xscale("log", base=2)
+        _plain(ax_a)
+        ax_a.set_xlabel("β")
+        ax_a.set_ylabel("acc. − acc. at β = 1")
+        ax_a.set_title(f"(a) {fig7.architecture.split(' (')[0]}", loc="left")
+        ax_a.legend(loc="lower left")
+        _break_marks(ax_b, f7["sizes"], f7["breaks"], "0.1", "o", fig7.architecture.split(" (")[0])
+        _break_marks(ax_b, facts["sizes"], facts["breaks"], "0.55", "s", results.architecture.split(" (")[0])
+        ax_b.set_xscale("log")
+        ax_b.set_yscale("log", base=2)
+        ax_b.set_xlabel("training-set size N")
+        ax_b.set_ylabel("β∗")
+        ax_b.set_title("(b) breaking point against N", loc="left")
+        ax_b.set_xticks(sorted(set(f7["sizes"]) | set(facts["sizes"])))
+        _plain(ax_b, x=True, y=True)
+        ax_b.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax_b.tick_params(axis="x", labelrotation=45)
+        ax_b.legend(loc="upper left")
+        fig.tight_layout()
+    return fig
+
+
+def fig7_rows(f7) -> list[dict]:
+    """The numbers behind the figure: per (N, β) the rule's table row, and β* with its interval per N."""
+    rows = []
+    for N in f7["sizes"]:
+        br = f7["breaks"][N]
+        for t in f7["tables"][N]:
+            rows.append({**{k: t[k] for k in ("N", "beta", "n", "acc", "acc_ci", "d", "d_lo", "d_hi", "intact",
+                                              "broken", "n_diverged", "train_loss")},
+                         "beta_star": br["beta_star"], "beta_star_lo": br["lo"], "beta_star_hi": br["hi"]})
+    return rows
+
+
+def not_run_figure(text: str):
+    """A placeholder figure that says what was not run (a numbered figure needs a figure)."""
+    fig, axes = F.column_figure(1, 1, row_height=0.8)
+    ax = axes[0][0]
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    return fig
+
+
+_DATA_NAMES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def fig7_setup_text(fig7, params) -> str:
+    """The second network's setting in words (glued into the section's prose)."""
+    sizes = sorted(params.fig7_train_sizes)
+    return (f"a {fig7.architecture} on {_DATA_NAMES[params.dataset]}, training sets of "
+            f"{', '.join(f'{n:,}' for n in sizes[:-1])} and {sizes[-1]:,} examples, base η₀ = {params.fig7_base_lr:g} "
+            f"and S₀ = {params.fig7_base_batch_size:,}, β ∈ {{{', '.join(f'{b:g}' for b in params.fig7_betas)}}} "
+            f"(a β with β S₀ > N is not run for that N), {params.fig7_seeds} seeds per setting, "
+            f"{params.fig7_epochs} epoch{'' if params.fig7_epochs == 1 else 's'}, "
+            + ("with random crops and flips" if params.augment else "no augmentation"))
+
+
+def fig7_deviation_text(fig7, params) -> str:
+    """What differs from the paper's Fig. 7, one sentence."""
+    if params.dataset != "cifar10" or params.fig7_model not in ("resnet20", "resnet32", "resnet56"):
+        return (f"Deviation from the paper: a {fig7.architecture.split(' (')[0]} on "
+                f"{_DATA_NAMES[params.dataset]} with training sets far smaller than the paper's, sized for a "
+                "CPU, instead of a ResNet on CIFAR-10 with "
+                "twelve to forty-five thousand images; the pattern is the question, not the numbers.")
+    return (f"Deviation from the paper: its ResNet depth, base (η₀, S₀), β values and epochs are not stated; "
+            f"this profile's are chosen here ({fig7.architecture.split(' (')[0]}, {params.fig7_epochs} epochs).")

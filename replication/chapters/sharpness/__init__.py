@@ -15,7 +15,7 @@ import torch
 
 from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
 from ...store import ResultStore
-from .experiment import CHALLENGE_PAIRS, check, grids, measure_settings, rescale_pairs  # noqa: F401
+from .experiment import CHALLENGE_PAIRS, CIFAR, check, grids, measure_settings, rescale_pairs  # noqa: F401
 from .. import Counted
 
 ABOUT = "the paper's Fig. 1 re-run with several seeds: Hessian width measures and validation accuracy against η/S, a factorial η × S design trained to equal SDE time that separates η/S from η and S, λ_max over training, and tests beyond the paper (rescaling η and S together, the edge of stability, C ≈ H)."   # the introduction's one-line summary of this chapter
@@ -59,6 +59,20 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("lanczos_max_iter", "int", "HVP cap of one λ_max", low=2, high=10_000),
     Param("trace_hvp", "int", "HVPs of one Hutch++ trace estimate", low=6, high=100_000),
     Param("frobenius_probes", "int", "probes of one Frobenius-norm estimate", low=2, high=100_000),
+    Param("cifar_model", "str", "the appendix's Fig. 1 on CIFAR-10: the ResNet trained over (η, S) pairs (none "
+          "skips it; it needs the CIFAR-10 data and a GPU-sized budget)",
+          choices=("none", "resnet20", "resnet32", "resnet56")),
+    Param("cifar_n_train", "int", "CIFAR-10 training examples of the ResNet runs (a seeded subset of the "
+          "training split)", low=100, high=49_900),
+    Param("cifar_lrs", "float_list", "learning rates η of the ResNet's (η, S) pairs", low=1e-5, high=10,
+          min_len=2, unique=False),
+    Param("cifar_batch_sizes", "int_list", "batch sizes S of the ResNet's pairs, paired with cifar_lrs by "
+          "position", low=1, high=50_000, min_len=2, unique=False),
+    Param("cifar_seeds", "int", "seeds per (η, S) pair of the ResNet", low=2, high=1000),
+    Param("cifar_epochs", "int", "training epochs of every ResNet run (plain SGD, constant η)", low=1, high=10_000),
+    Param("cifar_augment", "bool", "random crop and flip on the ResNet runs (the paper's CIFAR-10 practice)"),
+    Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 JPEG stand-in; results say "
+          "NOT canonical)"),
 ), check=check)
 
 RUN_KEYS = ("lam_max", "lam_converged", "trace", "trace_stderr", "frobenius", "frobenius_stderr", "loss",
@@ -79,6 +93,8 @@ class SharpnessResults(Counted):
     train_wall_time: float
     analysis_wall_time: float
     check_equal_time: list = dataclasses.field(default_factory=list)   # the same check on design B's network
+    cifar: list = dataclasses.field(default_factory=list)   # the ResNet on CIFAR-10 (the appendix's Fig. 1), kept
+    #                                                         out of ``runs``: no verdict reads it
 
 
 def _row(labels: dict, group: str, train_result, measured) -> dict:
@@ -119,6 +135,7 @@ def compute(params, *, store: ResultStore, progress: bool = True) -> SharpnessRe
     runs: dict = {g: [] for g in groups}
     for (g, labels, _), res, m in zip(flat, trained, measured):
         runs[g].append(_row(labels, g, res, m))
+    cifar = runs.pop(CIFAR, [])
     main_results = [res for (g, _, _), res in zip(flat, trained) if g == "main"]
     picked = check_runs(runs["main"])
     full = measure_all([main_results[i] for i in picked], store=store, progress=progress,
@@ -143,7 +160,7 @@ def compute(params, *, store: ResultStore, progress: bool = True) -> SharpnessRe
         provenance=dict(trained[0].provenance),
         train_wall_time=sum(r.wall_time for k, r in unique.items() if k in train_keys),
         analysis_wall_time=sum(r.wall_time for k, r in unique.items() if k not in train_keys),
-        check_equal_time=_checks(runs["factorial"], fac_picked, fac_full))
+        check_equal_time=_checks(runs["factorial"], fac_picked, fac_full), cifar=cifar)
 
 
 def _checks(rows: list[dict], picked: list[int], full: list) -> list[dict]:

@@ -6,6 +6,10 @@ Four groups of :class:`replication.train.TrainConfig` runs (trained by :func:`re
   number of ``epochs`` (the paper's design; η/S and η move together across these pairs).
 - ``v3``: the same pairs and epochs with the shallow MLP of the later version (``v3_depth`` > 0).
 - ``rescale``: pairs (β η₀, β S₀) at one ratio η₀/S₀ over several β (fixed epochs: equal SDE time).
+- ``cifar`` (only when ``cifar_model`` is not "none"): the appendix's version of Fig. 1, a CIFAR-10 ResNet
+  over the (η, S) pairs of ``cifar_lrs`` / ``cifar_batch_sizes``, every run for ``cifar_epochs`` epochs
+  (with crop-and-flip augmentation when ``cifar_augment``); measured like the others, shown as a figure,
+  read by no verdict.
 - ``factorial``: every η of ``factorial_lrs`` with every S of ``factorial_batch_sizes``, so that η,
   S and η/S are not collinear, each trained to the same **SDE time** t = E·N·η/S (``sde_time``):
   E = t·S/(N·η) epochs.  λ_max is probed during training at :func:`probe_epochs`.
@@ -27,6 +31,8 @@ CHALLENGE_PAIRS = ((0.05, 50), (0.05, 1000), (0.025, 500), (0.04, 1000), (0.02, 
                    (0.01, 100), (0.02, 200), (0.005, 1000), (0.03, 50), (0.02, 50), (0.06, 75), (0.015, 100),
                    (0.011, 100), (0.0075, 100))
 DATASET_SIZE = 60_000           # Fashion-MNIST / MNIST training split
+CIFAR_SIZE = 50_000             # CIFAR-10 training split
+CIFAR = "cifar"                 # the group of the ResNet runs
 #: fractions of a factorial run at which λ_max is probed (0 = initialization)
 PROBE_FRACTIONS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0)
 
@@ -74,9 +80,49 @@ def check(values: dict) -> None:
             raise ParameterError(f"{name}={list(values[name])!r}: the values must differ")
     check_largest_at_most(values, "factorial_batch_sizes", "factorial_n_train")
     check_at_most(values, ("hessian_samples",))
+    _check_cifar(values)
     if values["v3_depth"] >= values["depth"]:
         raise ParameterError(f"v3_depth={values['v3_depth']!r}: must be below depth={values['depth']} "
                              "(0 skips the shallow network)")
+
+
+def _check_cifar(values: dict) -> None:
+    """The ResNet pairs (only when ``cifar_model`` is not "none")."""
+    if values["cifar_model"] == "none":
+        return
+    n = values["cifar_n_train"]
+    if n + values["n_val"] > CIFAR_SIZE:
+        raise ParameterError(f"cifar_n_train={n!r}: cifar_n_train + n_val must be <= {CIFAR_SIZE} "
+                             f"(n_val={values['n_val']})")
+    if len(values["cifar_lrs"]) != len(values["cifar_batch_sizes"]):
+        raise ParameterError(f"cifar_lrs={list(values['cifar_lrs'])!r}: must have one entry per batch size "
+                             f"(cifar_batch_sizes has {len(values['cifar_batch_sizes'])})")
+    pairs = list(zip(values["cifar_lrs"], values["cifar_batch_sizes"]))
+    if len(set(pairs)) != len(pairs):
+        raise ParameterError(f"cifar_batch_sizes={list(values['cifar_batch_sizes'])!r}: the (lr, batch size) "
+                             "pairs must differ")
+    if len({lr / S for lr, S in pairs}) < 2:
+        raise ParameterError(f"cifar_lrs={list(values['cifar_lrs'])!r}: the pairs must span at least two ratios")
+    if max(values["cifar_batch_sizes"]) > n:
+        raise ParameterError(f"cifar_batch_sizes={list(values['cifar_batch_sizes'])!r}: every batch size must be "
+                             f"<= cifar_n_train={n}")
+    if values["hessian_samples"] > n:
+        raise ParameterError(f"hessian_samples={values['hessian_samples']!r}: must be <= cifar_n_train={n}")
+
+
+def cifar_grid(params) -> list[tuple[dict, object]]:
+    """The ResNet runs on CIFAR-10: every (η, S) pair of ``cifar_lrs`` / ``cifar_batch_sizes`` with every
+    seed; empty when ``cifar_model`` is "none"."""
+    from ...train import TrainConfig
+
+    if params.cifar_model == "none":
+        return []
+    base = TrainConfig(dataset="cifar10", n_train=params.cifar_n_train, n_val=params.n_val, model=params.cifar_model,
+                       epochs=params.cifar_epochs, device=params.device, augment=params.cifar_augment,
+                       accept_unverified_data=params.accept_unverified_data, lr=params.cifar_lrs[0],
+                       batch_size=params.cifar_batch_sizes[0])
+    return [(dict(eta=lr, S=S, seed=s), dataclasses.replace(base, lr=lr, batch_size=S, seed=s))
+            for lr, S in zip(params.cifar_lrs, params.cifar_batch_sizes) for s in range(params.cifar_seeds)]
 
 
 def model_options(params, depth: int) -> dict:
@@ -96,7 +142,8 @@ def base_config(params, depth: int, **changes):
 
 
 def grids(params) -> dict[str, list[tuple[dict, object]]]:
-    """``{group: [(labels, TrainConfig), ...]}`` for the groups main, v3 (if any), rescale, factorial."""
+    """``{group: [(labels, TrainConfig), ...]}`` for the groups main, v3 (if any), rescale, factorial, cifar
+    (if any)."""
     out: dict[str, list] = {}
     deep = base_config(params, params.depth)
     out["main"] = [(dict(eta=lr, S=S, seed=s), dataclasses.replace(deep, lr=lr, batch_size=S, seed=s))
@@ -117,6 +164,8 @@ def grids(params) -> dict[str, list[tuple[dict, object]]]:
             cfg = dataclasses.replace(fac, lr=lr, batch_size=S, epochs=E, hessian_epochs=probe_epochs(E))
             out["factorial"] += [(dict(eta=lr, S=S, seed=s, epochs=E), dataclasses.replace(cfg, seed=s))
                                  for s in range(params.factorial_seeds)]
+    if params.cifar_model != "none":
+        out[CIFAR] = cifar_grid(params)
     return out
 
 
