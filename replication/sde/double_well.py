@@ -16,6 +16,7 @@ from scipy.special import expit
 
 from .common import _noise_block_steps
 
+
 @dataclass(frozen=True)
 class DoubleWell:
     """Two quadratic wells q_i(θ) = L_i + ½ k_i (θ - c_i)², i ∈ {A, B}, joined by a soft minimum

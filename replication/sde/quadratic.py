@@ -16,6 +16,7 @@ import scipy.linalg
 
 from .common import _noise_block_steps, psd_sqrt
 
+
 def sde_stationary_covariance(H: np.ndarray, C: np.ndarray, eta: float, S: float) -> np.ndarray:
     """Stationary covariance Σ of the OU process d θ = -H θ dt + sqrt(eta/S) C^{1/2} dW.
 

@@ -17,6 +17,7 @@ from scipy.special import expit
 from .common import psd_sqrt, rotated_matrix, spread_spectrum
 from .quadratic import discrete_stationary_loss, sde_stationary_loss
 
+
 class RegressionMinimum(NamedTuple):
     """Minimum of a finite-sum loss: w_star, L(w_star), Hessian H and per-example gradient covariance C there."""
 

@@ -15,8 +15,9 @@ from .evaluation import epoch_metrics, eval_batch, evaluate_sets, hessian_probe,
 from .record import Recorder, cpu_state
 from .setup import _derived_seed, build_model, data_provenance, hessian_indices, prepare_split
 
+
 def train(cfg: "TrainConfig", progress=None) -> dict:
-    """Train ``cfg`` as the module docstring says; the payload the store keeps.
+    """Train ``cfg`` as :mod:`replication.train` says; the payload the store keeps.
 
     ``progress(n)``, if given, is called with the number of epochs just finished."""
     if not isinstance(cfg, TrainConfig):
@@ -44,6 +45,7 @@ def load_model(cfg: "TrainConfig", payload: dict, device: str | torch.device = "
     model = build_model(cfg)
     model.load_state_dict(state)
     return model.to(device).eval()
+
 
 def _train_config(cfg: TrainConfig, progress=None) -> dict:
     from ..data import random_crop_flip
