@@ -10,26 +10,46 @@ computation it configures), the ``code`` that computes it (module names), an opt
 Canonical JSON sorts keys and writes floats with ``repr`` (shortest round-trip form), so the key
 does not depend on dict order, on tuple-vs-list, or on the Python session.
 
-**Stale results cannot come back.**  ``digest`` is the sha256 of the source text of every module
-named in the class's ``code`` (a package name means all its ``.py`` files, recursively), computed
-once per process (:func:`code_digest`).  Any edit to that code (even a comment) gives new keys, so
-the store recomputes instead of returning what older code computed.  We chose a digest over a
-test that demands a version bump because a digest is automatic and a bump is forgettable; the
-price is that a harmless edit recomputes (a cost, never a wrong result).  ``algorithm_version``
-still works (a bump also changes the key), e.g. to force a recomputation after a change in a
-dependency outside ``code`` (PyTorch, the data files).
+**Stale results cannot come back.**  ``digest`` is the sha256 of the *executable content* of every
+module named in the class's ``code``: the module's syntax tree without its docstrings (module,
+class and function docstrings), dumped canonically (:func:`executable_source`; comments never
+reach the tree), computed once per process (:func:`code_digest`).  A change to any statement or
+expression of that code gives new keys, so the store recomputes instead of returning what older
+code computed; a change to a docstring, a comment, blank lines or line breaks leaves the keys
+alone.  We chose a digest over a test that demands a version bump because a digest is automatic
+and a bump is forgettable; the price is that a harmless code edit (a renamed local variable)
+recomputes (a cost, never a wrong result).  ``algorithm_version`` still works (a bump also changes
+the key), e.g. to force a recomputation after a change in a dependency outside ``code`` (PyTorch,
+the data files).
 
-What belongs in ``code``: the modules whose source determines the payload (the computation, its
-models, its data preparation, its numerical kernels) and nothing that only *reads* results
-(notebooks, figures, claims, statistics), or every edit of a figure would retrain everything.
-A subclass that does not declare ``code`` gets the file of the module that defines it;
+**What belongs in ``code``: the modules the computation executes.**  Start from the function that
+computes the payload from the config (``train``, ``measure``, a chapter's ``run_*``; not the
+one-line glue that hands it to the store) and follow every call into this package: each module
+whose functions or classes run while the payload is computed (the computation, its models, its
+data loading and preparation, its numerical kernels), each module whose constants or types it
+uses, and each package ``__init__`` its names are imported through, is named, module by module.
+A package name is refused (``"pkg.__init__"`` names a package's own file), so a docstring edit in
+one Hessian estimator does not retrain runs that never call it.  Left out: what only keys, stamps
+or stores results (``replication.config``, ``replication.provenance``, ``replication.paths``,
+``replication.store``, ``replication.runs``, ``replication.executors``), what only fetches data
+files whose content is then verified by checksum (``replication.data.npm``,
+``replication.assets``), and everything that only *reads* results (notebooks, figures, claims,
+statistics).  The list is per class, so it covers every path an instance can take (every
+dataset's loader, a run trained alone or in a vmapped ensemble).  Shared lists:
+``replication.train.config`` (``TRAIN_CODE``, ``SETUP_CODE``).  ``tests/test_code_digest.py``
+traces a tiny computation of each kind in a fresh interpreter and fails when a module whose code
+ran is missing from its class's ``code``, or a listed module had no function run or was not even
+imported.
+A subclass that does not declare ``code`` gets the file of the module that defines it
 (for a package's ``__init__.py``, that file alone: ``"pkg.__init__"`` names it);
 ``code = ()`` switches the digest off (then only ``algorithm_version`` protects the results).
 A computation that consumes another stored result should hold that result's ``key`` among its
-fields, so the other result's code digest reaches its key too.
+fields, so the other result's code digest reaches its key too; one that holds it by its fields
+instead (the width chapter's runs on its trained network) lists that result's code as well.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import importlib.util
@@ -66,9 +86,12 @@ def canonical_json(value: Any) -> str:
 _DIGESTS: dict[tuple[str, ...], str] = {}
 
 
-def code_files(modules: tuple[str, ...]) -> list[Path]:
-    """The source files of ``modules`` (a package: all its ``.py`` files), sorted, without repeats."""
-    files: set[Path] = set()
+def code_files(modules: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """``(module name, source file)`` of each of ``modules``, sorted by name, without repeats.
+
+    A name must be a module with a ``.py`` file; a package is refused (name the modules its
+    computation executes; ``"pkg.__init__"`` names the package's own file)."""
+    files: dict[str, Path] = {}
     for name in modules:
         try:
             spec = importlib.util.find_spec(name)
@@ -76,23 +99,54 @@ def code_files(modules: tuple[str, ...]) -> list[Path]:
             spec = None
         if spec is None:
             raise ConfigError(f"code={name!r}: no such module (a run config's code names importable modules)")
-        if spec.submodule_search_locations:
-            for folder in spec.submodule_search_locations:
-                files.update(p.resolve() for p in Path(folder).rglob("*.py") if "__pycache__" not in p.parts)
-        elif spec.origin and spec.origin.endswith(".py"):
-            files.add(Path(spec.origin).resolve())
-        else:
+        if spec.submodule_search_locations is not None:
+            raise ConfigError(f"code={name!r}: a package; name the modules the computation executes "
+                              f"('{name}.<module>', or '{name}.__init__' for the package's own file)")
+        if not (spec.origin and spec.origin.endswith(".py")):
             raise ConfigError(f"code={name!r}: not a Python source module ({spec.origin})")
-    return sorted(files)
+        files[name] = Path(spec.origin).resolve()
+    return sorted(files.items())
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` without the docstrings of its module, classes and functions (a docstring-only body
+    becomes ``pass``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _dump(node) -> str:
+    """``ast.dump(node, include_attributes=False)`` written out by hand, leaving out fields that are
+    ``None`` or empty lists, so the text is the same on every Python version (3.13's ``ast.dump``
+    leaves them out, older ones write them; 3.12 added ``type_params=[]``)."""
+    if isinstance(node, ast.AST):
+        fields = ", ".join(f"{name}={_dump(value)}" for name, value in ast.iter_fields(node)
+                           if value is not None and not (isinstance(value, list) and not value))
+        return f"{type(node).__name__}({fields})"
+    if isinstance(node, list):
+        return "[" + ", ".join(_dump(v) for v in node) + "]"
+    return repr(node)
+
+
+def executable_source(path: Path) -> str:
+    """The canonical dump of the AST of ``path`` without docstrings: what the module executes.
+    Comments, blank lines, formatting and docstrings do not reach it; any change to a statement
+    or expression does."""
+    return _dump(_strip_docstrings(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))))
 
 
 def code_digest(modules: tuple[str, ...]) -> str:
-    """sha256 over the (name, source text) of :func:`code_files` (computed once per process)."""
+    """sha256 over (module name, :func:`executable_source`) of :func:`code_files` (once per process)."""
     modules = tuple(modules)
     if modules not in _DIGESTS:
         digest = hashlib.sha256()
-        for path in code_files(modules):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        for name, path in code_files(modules):
+            digest.update(name.encode() + b"\0" + executable_source(path).encode() + b"\0")
         _DIGESTS[modules] = digest.hexdigest()
     return _DIGESTS[modules]
 

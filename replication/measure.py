@@ -37,6 +37,7 @@ from torch import nn
 from .config import RunConfig, require
 from .hessian import HessianOperator, width_measures
 from .hessian.covariance import gradient_covariance_trace
+from .train.config import SETUP_CODE
 
 MEASURES = ("lam_max", "trace", "frobenius", "trace_C")
 HESSIAN_BATCH = 2_500            # Hessians over more samples than this are computed in batches
@@ -49,6 +50,11 @@ class MeasureConfig(RunConfig):
     """The measures of one stored training run (see the module docstring)."""
 
     kind: ClassVar[str] = "measure"
+    code: ClassVar[tuple[str, ...]] = (("replication.measure", "replication.hessian.__init__",
+                                        "replication.hessian.operator", "replication.hessian.measures",
+                                        "replication.hessian.eigen", "replication.hessian.estimators",
+                                        "replication.hessian.covariance", "replication.hessian._linop",
+                                        "replication.hessian.results", "replication.train.loop") + SETUP_CODE)
     train_key: str
     n_samples: int = 2048
     which: str = "final"

@@ -59,8 +59,6 @@ KNOWN_UNTIL_MERGED: dict[tuple[str, str], str] = {}
 
 #: Modules allowed over MAX_LINES lines, each with the reason (one idea, or who splits it).
 LONG_MODULES: dict[str, str] = {
-    "replication/train.py": "config, loop and probes in one file; split by the digest branch (issue 22 item 4)",
-    "replication/sde.py": "three models in one file; split one model per module by the digest branch",
     "replication/planning.py": "one idea: the bill (counted FLOPs, measured CPU steps, the device model and its "
                                "words), its cost model written out in a 50-line docstring",
     "replication/chapters/sharpness/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",

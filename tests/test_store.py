@@ -149,33 +149,41 @@ def test_key_holds_a_digest_of_the_declared_code(tmp_path, monkeypatch):
     pkg = tmp_path / "digestpkg"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "sub" / "kernel.py").write_text("def f(x):\n    return x\n")
-    (tmp_path / "reader.py").write_text("# only reads results\n")
+    (tmp_path / "reader.py").write_text("X = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
 
     @dataclasses.dataclass(frozen=True)
     class Declared(RunConfig):
         kind: ClassVar[str] = "declared"
-        code: ClassVar[tuple] = ("digestpkg",)
+        code: ClassVar[tuple] = ("digestpkg.sub.kernel",)
         x: float = 1.0
 
     clear_code_digests()
     before = Declared().key
-    (tmp_path / "reader.py").write_text("# only reads results, edited\n")
+    (tmp_path / "reader.py").write_text("X = 2\n")
     clear_code_digests()
     assert Declared().key == before                      # code outside `code` does not matter
     (pkg / "sub" / "kernel.py").write_text("def f(x):\n    return 2 * x\n")
     assert Declared().key == before                      # computed once per process
     clear_code_digests()
-    assert Declared().key != before                      # a package means all its .py files, recursively
+    assert Declared().key != before                      # the named module's code does
 
     @dataclasses.dataclass(frozen=True)
     class Missing(RunConfig):
         kind: ClassVar[str] = "missing"
         code: ClassVar[tuple] = ("no_such_module_here",)
 
+    @dataclasses.dataclass(frozen=True)
+    class Package(RunConfig):
+        kind: ClassVar[str] = "package"
+        code: ClassVar[tuple] = ("digestpkg.sub",)
+
     with pytest.raises(ConfigError, match="no_such_module_here"):
         Missing().key
+    with pytest.raises(ConfigError, match=r"code='digestpkg.sub': a package; name the modules"):
+        Package().key
     clear_code_digests()
 
 
@@ -183,14 +191,14 @@ def test_training_key_covers_the_training_code_and_not_the_readers():
     from replication.config import code_files
     from replication.train import TrainConfig
 
-    files = {str(p.relative_to(p.parents[1])) if p.parent.name != "replication" else p.name
-             for p in code_files(TrainConfig.code_modules())}
-    for needed in ("train.py", "ensemble.py", "models.py", "schedules.py"):
-        assert needed in files
-    assert any("hessian" in f for f in files) and any(f.startswith("data") for f in files)
-    for reader in ("notebook.py", "figures.py", "claims.py", "stats.py", "book.py", "runs.py", "store.py"):
-        assert reader not in files
-    assert not any("chapters" in f for f in files)
+    names = {name for name, _ in code_files(TrainConfig.code_modules())}
+    for needed in ("replication.train.loop", "replication.ensemble", "replication.models",
+                   "replication.schedules", "replication.hessian.eigen", "replication.data.dataset"):
+        assert needed in names
+    for reader in ("notebook", "figures", "claims", "stats", "book", "runs", "store.__init__", "executors"):
+        assert f"replication.{reader}" not in names
+    assert not any(".chapters." in n for n in names)
+    assert "replication.hessian.density" not in names        # never called by a training run
 
 
 # -- reading cannot execute code --------------------------------------------------------------------

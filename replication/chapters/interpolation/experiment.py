@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ...config import RunConfig, require
+from ...train.config import SETUP_CODE
 from . import landscape
 
 INDEPENDENT_OFFSET = 1_000      # seed of the second endpoint when initializations are independent
@@ -125,6 +126,8 @@ class LineRun(RunConfig):
     """Loss and accuracy along (1 − α) θ_a + α θ_b (see the module docstring)."""
 
     kind: ClassVar[str] = "interpolation-line"
+    code: ClassVar[tuple[str, ...]] = (("replication.chapters.interpolation.experiment",
+                                        "replication.chapters.interpolation.landscape") + SETUP_CODE)
     train_key_a: str
     train_key_b: str
     alphas: tuple
@@ -147,6 +150,9 @@ class EndpointRun(RunConfig):
 
     kind: ClassVar[str] = "interpolation-endpoint"
     algorithm_version: ClassVar[int] = 2     # 2: direction seeds moved away from the training seeds
+    code: ClassVar[tuple[str, ...]] = (LineRun.code + ("replication.hessian.__init__", "replication.hessian.operator",
+                                                       "replication.hessian.eigen", "replication.hessian._linop",
+                                                       "replication.hessian.results"))
     train_key: str
     bn_samples: int = 1_000
     eval_train: int = 2_000

@@ -28,6 +28,7 @@ import torch
 
 from ...config import RunConfig, require
 from ...hessian.covariance import gradient_covariance_trace, gradient_noise_scale
+from ...train.config import SETUP_CODE
 
 LINEAR, SQRT = "linear", "sqrt"
 
@@ -92,6 +93,8 @@ class NoiseScaleRun(RunConfig):
     training run ``train_key`` at its end (``at="final"``) or at its initialization (``at="init"``)."""
 
     kind: ClassVar[str] = "invariance-noise-scale"
+    code: ClassVar[tuple[str, ...]] = (("replication.chapters.invariance.experiment", "replication.hessian.covariance",
+                                        "replication.train.loop") + SETUP_CODE)
     train_key: str
     n_samples: int
     at: str = "final"

@@ -24,6 +24,8 @@ from ...config import RunConfig, require
 # The double well of Section 4: A higher (L_A > L_B) but flatter (k_A < k_B).  Fixed, recorded in
 # every config; eq. (4) puts the Laplace crossover at T* = 2 (L_A - L_B) / log sqrt(k_B / k_A).
 WELL = dict(c_A=-0.75, L_A=0.1, k_A=1.0, c_B=0.75, L_B=0.0, k_B=4.0, tau=0.02)
+#: the modules every run's computation executes; each config adds its model's module (replication.config)
+CODE = ("replication.chapters.sde.experiment", "replication.sde.__init__", "replication.sde.common")
 BOOTSTRAP_DRAWS = 2000   # resamples of the N examples behind the interval of Tr C / Tr H
 
 
@@ -39,6 +41,7 @@ class QuadraticRun(RunConfig):
     """SGD with injected noise of covariance C = H on L = ½ θᵀHθ, H = Q diag(spread spectrum) Qᵀ."""
 
     kind: ClassVar[str] = "sde-quadratic"
+    code: ClassVar[tuple[str, ...]] = CODE + ("replication.sde.quadratic",)
     dim: int
     lam_min: float
     lam_max: float
@@ -70,6 +73,7 @@ class RegressionRun(RunConfig):
     """Minibatch SGD (reshuffled epochs, no injected noise) on a synthetic regression problem."""
 
     kind: ClassVar[str] = "sde-regression"
+    code: ClassVar[tuple[str, ...]] = CODE + ("replication.sde.regression",)
     loss: str
     n_examples: int
     dim: int
@@ -112,6 +116,7 @@ class DoubleWellRun(RunConfig):
     """SGD with isotropic injected noise (variance σ² per example) on the 1-D double well ``WELL``."""
 
     kind: ClassVar[str] = "sde-double-well"
+    code: ClassVar[tuple[str, ...]] = CODE + ("replication.sde.double_well",)
     eta: float
     sigma2: float
     batch_size: int

@@ -3,8 +3,7 @@
 coverage count.  At ``scale`` = ½ a Gaussian estimate's bars cover about 68% of the time, so a rule that
 cannot reject them cannot tell honest error bars from narrow ones.
 
-Kept apart from ``experiment.py`` so that the chapter's stored runs keep their keys (a run's key
-includes the digest of the module that defines its config).
+Kept apart from ``experiment.py``, whose validation networks it reuses (its ``code`` names both).
 """
 from __future__ import annotations
 
@@ -27,6 +26,10 @@ class CoverageControlRun(RunConfig):
     """Coverage of the validation's trace and Frobenius estimates with bars ``scale`` times as wide."""
 
     kind: ClassVar[str] = "width-coverage-control"
+    code: ClassVar[tuple[str, ...]] = ("replication.chapters.width.coverage", "replication.chapters.width.experiment",
+                                       "replication.models", "replication.hessian.__init__",
+                                       "replication.hessian.dense", "replication.hessian.estimators",
+                                       "replication.hessian._linop", "replication.hessian.results")
     model: str
     n_samples: int
     coverage_seeds: int

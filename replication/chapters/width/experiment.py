@@ -29,13 +29,21 @@ from ...hessian import (HessianOperator, frobenius_norm, hutchinson_trace, hutch
 from ...hessian.dense import dense_hessian
 from ...store import ResultStore
 from ...runs import train_stored
-from ...train import TrainConfig, load_model, prepare_split, synchronize
+from ...train import TRAIN_CODE, TrainConfig, load_model, prepare_split, synchronize
 
 MODE = "eval"
 VALIDATION_MODELS = ("mlp-tanh", "mlp-relu", "cnn")
 # Probe seeds shared by every sample count and draw ("common random numbers"): differences between
 # draws then come from the samples, not from the random probe vectors.
 LANCZOS_SEED, TRACE_SEED, FROBENIUS_SEED = 0, 1, 2
+
+
+#: the modules the computations below execute (replication.config): the tiny networks' models and the
+#: Hessian toolkit; the runs on the trained network also execute (and read) a training run
+HESSIAN_CODE = ("replication.hessian.__init__", "replication.hessian.operator", "replication.hessian.eigen",
+                "replication.hessian._linop", "replication.hessian.results")
+VALIDATION_CODE = ("replication.chapters.width.experiment", "replication.models", "replication.hessian.dense",
+                   "replication.hessian.estimators") + HESSIAN_CODE
 
 
 # -- tiny networks with exact Hessians --------------------------------------------------------------
@@ -65,6 +73,7 @@ class ValidationRun(RunConfig):
     """Every estimator of :mod:`replication.hessian` against a dense float64 Hessian of a tiny network."""
 
     kind: ClassVar[str] = "width-validation"
+    code: ClassVar[tuple[str, ...]] = VALIDATION_CODE
     model: str
     n_samples: int
     probes: int
@@ -198,6 +207,8 @@ class ConvergenceRun(RunConfig):
     """Error of λ_max and of the top-k eigenvalues against HVPs: Lanczos vs power iteration."""
 
     kind: ClassVar[str] = "width-convergence"
+    #: trains its network if it is not stored, and holds it by its fields (not its key): the training code too
+    code: ClassVar[tuple[str, ...]] = ("replication.chapters.width.experiment",) + HESSIAN_CODE + TRAIN_CODE
     train: tuple
     n_samples: int
     top_k: int
@@ -253,6 +264,8 @@ class SampleRun(RunConfig):
     with the time each took (``n_samples`` = n_train: the whole training set)."""
 
     kind: ClassVar[str] = "width-samples"
+    code: ClassVar[tuple[str, ...]] = (("replication.chapters.width.experiment", "replication.hessian.measures",
+                                        "replication.hessian.estimators") + HESSIAN_CODE + TRAIN_CODE)
     train: tuple
     n_samples: int
     draw: int
