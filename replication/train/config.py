@@ -31,7 +31,7 @@ DATASET_INFO = {"fashion-mnist": ((1, 28, 28), 60_000, 10), "mnist": ((1, 28, 28
 #: (replication.config).
 DATA_CODE = ("replication.data.__init__", "replication.data.load", "replication.data.specs",
              "replication.data.verify", "replication.data.idx", "replication.data.cifar",
-             "replication.data.dataset", "replication.data.subsets")
+             "replication.data.dataset", "replication.data.subsets", "replication.data.search")
 SETUP_CODE = ("replication.train.__init__", "replication.train.config", "replication.train.setup",
               "replication.models") + DATA_CODE
 #: The modules a training run executes: the above, the loop, the schedules, its evaluation and record,
