@@ -331,3 +331,59 @@ def gpu_values() -> dict:
     gpu = profiles.chapter_values("gpu", "sharpness")
     return {"sh_cifar": "CIFAR-10", "sh_gpu_ntrain": f"{gpu['n_train']:,}", "sh_gpu_epochs": gpu["epochs"],
             "sh_gpu_seeds": gpu["seeds"]}
+
+
+def runs_line(results, params) -> str:
+    """The "Runs:" line: training and measurement time, provenance, the Hessians' mode."""
+    from ...figures import provenance_text
+    from ...wording import runs_sentence
+
+    return (runs_sentence(results.stored, results.computed,
+                          spent=f"{results.train_wall_time:.0f} s of training and "
+                                f"{results.analysis_wall_time:.0f} s of Hessian and covariance measurements in all") + " "
+            + provenance_text(results.provenance, profile=params.profile) + " Hessians in eval mode.")
+
+
+def factorial_findings(facts: dict, verdicts: dict) -> str:
+    """Design B's findings, led by the range of the final training loss at equal SDE time."""
+    fac = facts["factorial"]
+    return findings("factorial", facts, verdicts, lead=(
+        f"At equal SDE time the final training loss still ranges from {fac['train_loss_min']:.2f} to "
+        f"{fac['train_loss_max']:.2f}."))
+
+
+def probe_values(facts: dict) -> dict:
+    """λ_max through training: where it settles and how it ranks late in training."""
+    p = facts["probes"]
+    return {"sh_p_set": format(p["set_median"], ".2f"), "sh_p_set_rho": format(p["set_rho"], "+.2f"),
+            "sh_p_late": format(p["late_median"], ".2f"), "sh_p_late_min": format(p["late_min"], ".2f"),
+            "sh_p_late_max": format(p["late_max"], ".2f"), "sh_p_n": p["n"]}
+
+
+def v3_findings(results, params, facts: dict, verdicts: dict) -> str:
+    """The shallow network's findings, or the sentence that this profile does not run it."""
+    if "v3" not in facts:
+        return "The shallow network is not run at this profile (`v3_depth = 0`)."
+    return findings("v3", facts, verdicts, lead=f"The shallow network is the {results.architectures['v3']}, "
+                    f"with {params.v3_seeds} seeds per pair.")
+
+
+def rescale_values(params) -> dict:
+    """The rescaling experiment's base point, its βs and seeds."""
+    return {"sh_r_eta": format(params.rescale_lr, "g"), "sh_r_S": params.rescale_batch_size,
+            "sh_r_betas": ", ".join(f"{b:g}" for b in params.rescale_betas), "sh_r_seeds": params.rescale_seeds}
+
+
+def edge_values(facts: dict) -> dict:
+    """η·λ_max at the end of training (the edge of stability)."""
+    e = facts["edge"]
+    return {"sh_e_n": e["n"], "sh_e_median": format(e["median"], ".2f"), "sh_e_max": format(e["max"], ".2f"),
+            "sh_e_above2": e["above_2"]}
+
+
+def ch_values(facts: dict) -> dict:
+    """Tr C / Tr H over the runs: its range, median, how many within the factor, its rank correlation."""
+    ch = facts["ch"]
+    return {"sh_c_min": format(ch["min"], ".2g"), "sh_c_max": format(ch["max"], ".2g"),
+            "sh_c_median": format(ch["median"], ".2g"), "sh_c_within": ch["within"], "sh_c_n": ch["n"],
+            "sh_c_rho": signed(ch["rho"])}
