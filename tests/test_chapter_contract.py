@@ -46,7 +46,7 @@ def test_every_chapter_that_judges_follows_the_contract(name):
     assert isinstance(chapter.ABOUT, str) and chapter.ABOUT.strip()
     for attr in ("SPEC", "compute", "verdicts", "plan"):
         assert hasattr(chapter, attr), f"{name}: no {attr}"
-    assert (folder / "rules.yaml").is_file()
+    assert (folder / "rules.yaml").is_file() and (folder / "page.py").is_file()
     assert (ROOT / "book" / f"{name}.ipynb").is_file() and (ROOT / "tests" / f"test_{name}.py").is_file()
     assert (chapter.plan.__doc__ or "").strip(), f"{name}: plan says what it plans (or why nothing)"
 
@@ -58,3 +58,18 @@ def test_plan_none_is_passed_on_and_a_list_is_listed():
     runs = chapters.planned_runs("width", width)
     from replication.chapters.width.experiment import train_config
     assert runs == [train_config(width)]
+
+
+@pytest.mark.parametrize("name", TESTED)
+def test_notebooks_hold_glue_and_figure_calls_not_formatting(name):
+    """A page's sentences and tables are built in its page.py: no f-string, string join, ``.format`` or
+    glue with a format spec (``nb.glue(name, x, ".2f")``) in the notebook's code (the parameters cell aside)."""
+    import json
+    import re
+
+    book = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())
+    code = ["".join(c["source"]) for c in book["cells"]
+            if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])]
+    formatting = [line.strip() for src in code for line in src.splitlines()
+                  if re.search(r"""\bf["']|\.join\(|\.format\(|,\s*["']\+?(\.\d+)?[efg%]["']\s*\)""", line)]
+    assert formatting == [], f"{name}: formatting code in the notebook, move it to page.py"
