@@ -506,3 +506,21 @@ def test_the_control_well_is_simulated_only_above_the_window():
     assert cfgs and all(c.temperature > upper for c in cfgs)
     assert len(cfgs) == params.seeds * sum(params.well_eta * params.well_sigma2 / S > upper
                                            for S in params.well_batch_sizes)
+
+
+def test_c_over_h_has_one_home_and_blocks_only_bound_memory():
+    """experiment.c_over_h serves the regressions and the C = H premise alike: a block that holds every
+    resample is the single draw; smaller blocks keep the ratio and an interval around it."""
+    from replication import sde as theory
+    from replication.chapters.sde import controls, experiment
+
+    assert not hasattr(controls, "c_over_h_large")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    y = X @ np.ones(4) + 0.5 * rng.normal(size=300)
+    m = theory.linear_regression_minimum(X, y)
+    whole = experiment.c_over_h(X, y, m, "linear", block=10**9)
+    assert experiment.c_over_h(X, y, m, "linear") == whole          # 2,000 × 300 fits the default block
+    small = experiment.c_over_h(X, y, m, "linear", block=300 * 7)
+    assert small["value"] == whole["value"] and small["lo"] < small["value"] < small["hi"]
+    assert abs(small["lo"] - whole["lo"]) < 0.1 * whole["value"] and abs(small["hi"] - whole["hi"]) < 0.1 * whole["value"]
