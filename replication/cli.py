@@ -211,13 +211,12 @@ def _store_report() -> str:
 
 def _cuda_unavailable(params) -> str | None:
     """The refusal of a ``device`` parameter naming CUDA where CUDA is not available, else None."""
-    device = params.get("device")
-    if isinstance(device, str) and device.startswith("cuda"):
-        import torch
+    from . import chapters
 
-        if not torch.cuda.is_available():
-            return (f"device={device!r}: no CUDA device is available here "
-                    f"(use device=cpu, or profile laptop)")
+    try:
+        chapters.require_device(params.get("device"))
+    except ParameterError as refusal:
+        return str(refusal)
     return None
 
 

@@ -91,12 +91,14 @@ def get(name: str) -> ModuleType:
 
 
 def require_device(device: str) -> None:
-    """Before any compute: a chapter asked for CUDA where there is none fails in one line."""
-    if device == "cuda":
+    """Before any compute: a chapter asked for CUDA where there is none fails in one line (the one
+    wording of this refusal; the CLI's note before ``run`` and ``params`` is this message)."""
+    if isinstance(device, str) and device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise ParameterError("device='cuda': no CUDA device is available here (use device=cpu, or profile laptop)")
+            raise ParameterError(f"device={device!r}: no CUDA device is available here "
+                                 "(use device=cpu, or profile laptop)")
 
 
 def planned_runs(name: str, params) -> list | None:
