@@ -7,7 +7,7 @@ How data flows (one way)::
       -> frozen run configs (chapters/<name>/experiment.py, train.TrainConfig, config.RunConfig)
       -> the result store (store, runs)            computed once, keyed by config + code digest
       -> verdicts (chapters/<name>/claims.py)      claims.Verdict records, saved beside the results
-      -> figures and pages (chapters/<name>/figures.py, book/<name>.ipynb)
+      -> figures and pages (chapters/<name>/figures.py and page.py, book/<name>.ipynb)
       -> the claims page and the introduction      gathered from the saved verdicts
 
 One job per module:
@@ -33,15 +33,19 @@ One job per module:
 - ``wording``     how the pages write numbers (10⁻³ … 10⁵ plain, powers of ten outside) and outcomes
 - ``chapters``    one folder per book chapter (below)
 - ``notebook``    the few helpers a chapter notebook calls (``kernel``: the page it is on)
+- ``page``        glues a chapter page's mapping of numbers into the notebook
 - ``book``        execute chapters with papermill, build the HTML
 - ``cli``         ``python -m replication ...``
+- ``readme``      the README's chapter table, generated from ``_toc.yml`` and each ``ABOUT``
 
-Adding a chapter ``<name>`` touches: the folder ``chapters/<name>/`` (``__init__.py`` with SPEC,
-``compute`` and ``verdicts``; ``experiment.py``; ``claims.py``; ``figures.py``), the notebook
-``book/<name>.ipynb`` (its parameters cell written by ``python -m replication notebook-params
-<name>``), ``tests/test_<name>.py``, one line ``- file: book/<name>`` in ``_toc.yml`` (the only list of
-chapters) and one section ``<name>:`` in each profile file.  Nothing else lists chapters: the CLI,
-the book command, the introduction's table of contents and the claims page read the registry.
+Adding a chapter ``<name>`` touches: the folder ``chapters/<name>/`` (``__init__.py`` with ABOUT,
+SPEC, ``compute``, ``verdicts`` and ``plan``; ``experiment.py``; ``rules.yaml``; ``claims.py``;
+``figures.py``; ``page.py``), the notebook ``book/<name>.ipynb`` (its parameters cell written by
+``python -m replication notebook-params <name>``), ``tests/test_<name>.py``, one line
+``- file: book/<name>`` in ``_toc.yml`` (the only list of chapters) and one section ``<name>:`` in each
+profile file.  Nothing else lists chapters: the CLI, the book command, the introduction's table of
+contents, the claims page and the README's chapter table read the registry.  The contract in full:
+``chapters/__init__.py`` and ``docs/chapter-contract.md``.
 
 Imports point down the floors of ``tests/test_import_graph.py`` (foundation, parameters, store,
 data, training, runs, chapters, pages, command line) and never loop.

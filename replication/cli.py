@@ -15,6 +15,7 @@ Examples::
     python -m replication store                               # where results live, how many
     python -m replication train grid.yml --device cuda        # a grid of training runs, into the store
     python -m replication notebook-params [CHAPTER ...]       # regenerate the notebooks' parameters cells
+    python -m replication readme [--check]                    # regenerate the README's chapter table
 """
 from __future__ import annotations
 
@@ -97,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
                                                    "parameters and the laptop profile")
     cells.add_argument("chapter", nargs="*", help="chapters (default: all)")
     cells.add_argument("--check", action="store_true", help="only report the notebooks that are out of date")
+    readme = sub.add_parser("readme", help="rewrite the README's chapter table from _toc.yml and each chapter's ABOUT")
+    readme.add_argument("--check", action="store_true", help="only report whether it is out of date")
     rules = sub.add_parser("rules", help="the rule registry: every verdict's rule, its digest and amendments")
     rules.add_argument("chapter", nargs="*", help="chapters (default: all)")
     rules.add_argument("--register", action="store_true",
@@ -297,6 +300,17 @@ def _main(args) -> int:
                 stale.append(name)
         verb = "out of date" if args.check else "rewritten"
         print(f"{verb}: {', '.join(stale)}" if stale else "every parameters cell is up to date")
+        return 1 if args.check and stale else 0
+    if args.command == "readme":
+        from . import readme
+        from .paths import checkout_root
+
+        root = checkout_root()
+        if root is None:
+            raise ParameterError("readme: run from a clone of the repository (no _toc.yml found)")
+        stale = readme.update(root / "README.md", check=args.check)
+        print(("out of date: " if args.check else "rewritten: ") + "README.md chapter table" if stale
+              else "the README's chapter table is up to date")
         return 1 if args.check and stale else 0
     if args.command == "data":
         from .data import dataset_provenance, load_dataset

@@ -35,12 +35,11 @@ import torch
 from torch import nn
 
 from .config import RunConfig, require
-from .hessian import HessianOperator, width_measures
+from .hessian import HessianOperator, batch_size_for, width_measures
 from .hessian.covariance import gradient_covariance_trace
 from .train.config import SETUP_CODE
 
 MEASURES = ("lam_max", "trace", "frobenius", "trace_C")
-HESSIAN_BATCH = 2_500            # Hessians over more samples than this are computed in batches
 LANCZOS_SEED, TRACE_SEED, FROBENIUS_SEED = 0, 1, 2   # probe seeds shared by every run
 MODE = "eval"
 
@@ -118,7 +117,7 @@ def measure(cfg: MeasureConfig, train_cfg, payload: dict) -> dict:
     start = time.perf_counter()
     H = HessianOperator(model, nn.CrossEntropyLoss(), X, y, mode=MODE,
                         indices=None if idx is None else idx.to(device),
-                        batch_size=None if n <= HESSIAN_BATCH else HESSIAN_BATCH)
+                        batch_size=batch_size_for(n))
     built = time.perf_counter() - start
     out["loss"] = H.loss()
     out["info"] = H.info()

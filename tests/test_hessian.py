@@ -490,3 +490,14 @@ def test_method_choice_and_scipy_view(tanh_case):
     assert H.method == "double_backward" and H.info()["method"] == "double_backward"
     top = eigsh(H.as_scipy(), k=1, which="LA", tol=1e-12)[0][0]
     assert math.isclose(top, float(torch.linalg.eigvalsh(D)[-1]), rel_tol=1e-9)
+
+
+def test_one_batching_rule_for_every_hessian_over_many_samples():
+    """hessian.batch_size_for is the rule the measurements and the interpolation endpoints use:
+    one batch up to BATCH samples, batches of BATCH beyond (train.py's probes keep the same number)."""
+    from replication import train
+    from replication.hessian import batch_size_for
+    from replication.hessian.operator import BATCH
+
+    assert batch_size_for(1) is None and batch_size_for(BATCH) is None and batch_size_for(BATCH + 1) == BATCH
+    assert train.HESSIAN_BATCH == BATCH

@@ -369,7 +369,7 @@ def _table_rows_are_whole(markdown: str) -> None:
 
 
 def test_page_numbers_are_rounded_to_their_intervals_and_tables_fit():
-    from replication.chapters.interpolation import figures
+    from replication.chapters.interpolation import page as figures
 
     assert claims.rounded(0.000225, -0.000743, 0.00119) == "0.0002 [−0.0007, 0.0012]"
     assert claims.rounded(1.708, 1.612, 1.810) == "1.71 [1.61, 1.81]"

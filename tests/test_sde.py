@@ -420,18 +420,18 @@ def test_counts_and_sentences_read_as_a_person_writes_them():
 
 
 def test_tables_of_the_theory_page_are_numbered_and_fit_the_column():
-    from replication.chapters.sde import figures as sde_figures
+    from replication.chapters.sde import page as sde_page
     from replication.claims import Verdict
 
     entry = dict(loss="linear", sampling="independent", C_over_H=0.25, vs_H=0.31, vs_SDE_C=1.29, vs_C=1.19,
                  vs_exact=1.0, n_settings=6, small_eta_lam_max=0.1,
                  sde_tests=[dict(outcome="holds"), dict(outcome="holds"), dict(outcome="fails")])
-    table = sde_figures.regression_table([entry, {**entry, "sampling": "epochs", "vs_exact": math.nan}])
+    table = sde_page.regression_table([entry, {**entry, "sampling": "epochs", "vs_exact": math.nan}])
     assert table.startswith("**Table: ") and "| linear, reshuffled epochs | 0.25 |" in table and "| — |" in table
     assert all(line.count("|") <= 7 for line in table.splitlines() if line.startswith("|"))
     v = Verdict(id="claim-2-sde-with-c-linear-independent", claim=2, chapter="sde", profile="smoke", source="s",
                 statement="s", rule="r", outcome="fails", evidence={}, summary="")
-    table = sde_figures.sde_with_c_table([entry], [v])
+    table = sde_page.sde_with_c_table([entry], [v])
     assert "| linear, independent batches | 3 of 6 | 0.10 | 2 hold, 1 fails | **fails** |" in table
 
 
@@ -507,3 +507,21 @@ def test_the_control_well_is_simulated_only_above_the_window():
     assert cfgs and all(c.temperature > upper for c in cfgs)
     assert len(cfgs) == params.seeds * sum(params.well_eta * params.well_sigma2 / S > upper
                                            for S in params.well_batch_sizes)
+
+
+def test_c_over_h_has_one_home_and_blocks_only_bound_memory():
+    """experiment.c_over_h serves the regressions and the C = H premise alike: a block that holds every
+    resample is the single draw; smaller blocks keep the ratio and an interval around it."""
+    from replication import sde as theory
+    from replication.chapters.sde import controls, experiment
+
+    assert not hasattr(controls, "c_over_h_large")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    y = X @ np.ones(4) + 0.5 * rng.normal(size=300)
+    m = theory.linear_regression_minimum(X, y)
+    whole = experiment.c_over_h(X, y, m, "linear", block=10**9)
+    assert experiment.c_over_h(X, y, m, "linear") == whole          # 2,000 × 300 fits the default block
+    small = experiment.c_over_h(X, y, m, "linear", block=300 * 7)
+    assert small["value"] == whole["value"] and small["lo"] < small["value"] < small["hi"]
+    assert abs(small["lo"] - whole["lo"]) < 0.1 * whole["value"] and abs(small["hi"] - whole["hi"]) < 0.1 * whole["value"]

@@ -331,7 +331,7 @@ def test_findings_read_as_prose_and_tables():
     """Presentation: counts are Python ints (no ``np.int64(48)`` on the page), numbers have no
     e-notation, zero divergences read as a sentence, every table row has its header's cells, and
     log-axis intervals (geometric) stay above zero with three seeds."""
-    from replication.chapters.sharpness import report
+    from replication.chapters.sharpness import page as report
 
     rng = np.random.default_rng(3)
     runs = {"main": _by(lambda e, S: 3.0 * (e / S) ** -0.5, rng), "v3": _by(lambda e, S: 1.0, rng),

@@ -284,7 +284,7 @@ def test_compute_at_smoke_is_stored_and_summarized(tmp_path):
 
 
 def test_numbers_on_the_page_are_written_for_people():
-    from replication.chapters.width import figures as wf
+    from replication.chapters.width import page as wf
 
     from replication.wording import number
     assert number(1e-10, 1) == "10⁻¹⁰" and number(1.5e-16) == "1.5×10⁻¹⁶" and number(0.013) == "0.013"

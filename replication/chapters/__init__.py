@@ -1,11 +1,24 @@
 """The book's chapters: one folder each, listed once (in ``_toc.yml``).
 
+The chapter contract (the design note ``docs/chapter-contract.md`` shows it with the sweep chapter).
 A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
 
-    __init__.py     SPEC (its parameters, a ChapterSpec), compute(params, *, store, progress=True)
-                    -> results (through the result store; a subclass of Counted when it computes
-                    through the runner), and verdicts(results, params) -> [Verdict]
-                    (chapters that test no claim leave it out)
+    __init__.py     ABOUT    one sentence: what the chapter tests (the introduction's contents and the
+                             README's chapter table, ``python -m replication readme``, print it)
+                    SPEC     its parameters, a ChapterSpec (validated before any compute; every profile
+                             file has one section ``<name>:`` whose keys are SPEC's names)
+                    compute(params, *, store, progress=True) -> results
+                             every number the page shows, through the result store (a second call
+                             reads them back); :func:`compute` here calls it and owns the common
+                             start and end (the default store, the device check, the stored/computed
+                             tally of results that subclass :class:`Counted`), not each chapter
+                    verdicts(results, params) -> [Verdict]
+                             (chapters that test no claim leave it out)
+                    plan(params) -> [TrainConfig] | None
+                             the training runs compute will need (``python -m replication plan``,
+                             the executors, ``export``); ``None``, with the reason in its docstring,
+                             for a chapter whose computations are not training runs (they run where
+                             the chapter is computed)
     experiment.py   run configs and grids built from the parameters
     rules.yaml      its verdicts' rules as data (replication.rules): statement, measure, the matched
                     point of training, the decision with its thresholds, the negative control; each
@@ -14,10 +27,16 @@ A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
                     (replication.paper_findings); shown under the figure beside this build's verdicts
     claims.py       the summary numbers and the verdicts: each made by ``claims.ruled(rule_id, ...)``
                     from the rule's outcome on the runs and on its negative control
-    figures.py      the chapter's figures, on the shared style of replication.figures
+    figures.py      the chapter's figures (and the rows exported beside them), on the shared style of
+                    replication.figures
+    page.py         every table and every sentence with a number that the page shows, as markdown
+                    strings (tables announced ``**Table: caption**``), and the values its prose glues
+                    (``{name: value}``, shown with :func:`replication.page.glue`)
 
-plus ``book/<name>.ipynb`` (its page), ``tests/test_<name>.py``, one line ``- file: book/<name>`` in
-``_toc.yml`` and one section ``<name>:`` in every profile file.
+plus ``book/<name>.ipynb`` (its page: prose, glue and figure calls, no formatting code; committed
+without outputs, its parameters cell written by ``python -m replication notebook-params <name>``),
+``tests/test_<name>.py``, one line ``- file: book/<name>`` in ``_toc.yml`` and one section ``<name>:``
+in every profile file.  Adding a chapter touches those and nothing else.
 
 **Which chapters exist, and their order, come from ``_toc.yml`` alone**: every ``book/<name>``
 entry with a folder here is a chapter (other entries, such as the bibliography, are plain pages).
@@ -159,9 +178,9 @@ def compute(name: str, params, *, store=None, progress: bool = True):
 
 def planned_runs(name: str, params) -> list | None:
     """The training runs chapter ``name`` will need at ``params`` (its ``plan(params)``), or ``None``
-    when the chapter declares none (its computations then run where it is computed)."""
-    fn = getattr(get(name), "plan", None)
-    return list(fn(params)) if fn is not None else None
+    when its plan says there are none to plan (its computations then run where it is computed)."""
+    runs = get(name).plan(params) if hasattr(get(name), "plan") else None
+    return None if runs is None else list(runs)
 
 
 def verdicts_of(name: str, params, *, store=None, progress: bool = True):

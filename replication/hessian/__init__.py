@@ -25,11 +25,11 @@ from .density import spectral_density
 from .eigen import lanczos, power_iteration
 from .measures import WidthMeasures, width_measures
 from .estimators import frobenius_norm, hutchinson_trace, hutchpp_trace
-from .operator import HessianOperator, active_dropout, batchnorm_modules, hvp
+from .operator import HessianOperator, active_dropout, batch_size_for, batchnorm_modules, hvp
 from .results import EigenResult, Estimate, FrobeniusEstimate, SpectralDensity
 
 __all__ = [
-    "HessianOperator", "hvp", "active_dropout", "batchnorm_modules",
+    "HessianOperator", "hvp", "active_dropout", "batchnorm_modules", "batch_size_for",
     "lanczos", "power_iteration",
     "hutchinson_trace", "hutchpp_trace", "frobenius_norm",
     "spectral_density", "width_measures", "WidthMeasures",

@@ -33,6 +33,14 @@ from torch import nn
 
 METHODS = ("double_backward", "func")
 MODES = ("eval", "train")
+BATCH = 2_500   # Hessians over more samples than this are computed in batches of it (bounded memory)
+
+
+def batch_size_for(n_samples: int) -> int | None:
+    """The ``batch_size`` for a :class:`HessianOperator` over ``n_samples`` examples: ``None`` (one
+    batch) up to :data:`BATCH` samples, else batches of :data:`BATCH` — the one batching rule of the
+    training probes, the measurements and the interpolation endpoints."""
+    return None if n_samples <= BATCH else BATCH
 
 _DROPOUT_TYPES = tuple(
     getattr(nn, name)

@@ -46,7 +46,6 @@ INDEPENDENT_OFFSET = 1_000      # seed of the second endpoint when initializatio
 DIRECTION_SEED = 7_919_000
 SURFACE_SEED = 7_929_000
 LANCZOS_SEED = 0
-HESSIAN_BATCH = 2_500
 FIG2_NAMES = ("baseline", "large batch", "small learning rate")
 #: the paper's settings (ICLR 2018): Fig. 2 (η, S) pairs, baseline first; Fig. 3 η₀, S₀ and β
 PAPER_FIG2 = ((0.1, 128), (0.1, 1024), (0.01, 128))
@@ -213,7 +212,7 @@ def run_line(cfg: LineRun, cfg_a, payload_a: dict, payload_b: dict) -> dict:
 
 
 def run_endpoint(cfg: EndpointRun, train_cfg, payload: dict) -> dict:
-    from ...hessian import HessianOperator, lanczos
+    from ...hessian import HessianOperator, batch_size_for, lanczos
     from ...train import build_model
 
     device = torch.device(train_cfg.device)
@@ -226,7 +225,7 @@ def run_endpoint(cfg: EndpointRun, train_cfg, payload: dict) -> dict:
     start = time.perf_counter()
     n_h = min(cfg.hessian_samples, X.shape[0])
     H = HessianOperator(model, nn.CrossEntropyLoss(), X[:n_h], y[:n_h], mode="eval",
-                        batch_size=None if n_h <= HESSIAN_BATCH else HESSIAN_BATCH)
+                        batch_size=batch_size_for(n_h))
     top = lanczos(H, k=1, tol=cfg.lanczos_tol, max_iter=min(H.dim, cfg.lanczos_max_iter), seed=LANCZOS_SEED,
                   return_eigenvectors=False)
     h_loss = H.loss()

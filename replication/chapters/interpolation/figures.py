@@ -9,7 +9,6 @@ import math
 import numpy as np
 
 from ... import figures as F
-from ... import stats
 from ...wording import number
 from . import claims
 
@@ -236,123 +235,18 @@ def pair_rows(facts: dict) -> list[dict]:
     return rows
 
 
-def _name(figure: str, setting: dict) -> str:
-    return ("Fig. 2 " if figure == "fig2" else "Fig. 3 ") + setting["name"]
+def surface_file(results, folder: str = "data/interpolation") -> str | None:
+    """Draw :func:`surface_figure` into ``<folder>/surface.png`` (relative to the notebook) and return
+    that path, or ``None`` when this profile computes no surface."""
+    import os
 
+    import matplotlib.pyplot as plt
 
-def _singles(v) -> str:
-    """Fewer than three values: each of them, no interval (one at two seeds says little)."""
-    return ", ".join(f"{x:.3g}" for x in v)
-
-
-def _geometric(values) -> str:
-    """Geometric mean of positive values with its 95% interval, rounded to it; with fewer than
-    three values, the values themselves."""
-    v = [x for x in values if x is not None and np.isfinite(x) and x > 0]
-    if not v:
-        return "–"
-    if len(v) < 3:
-        return _singles(v)
-    centre, lo, hi = stats.geometric_mean_ci(v)
-    return claims.rounded(centre, lo, hi)
-
-
-def _mean(values, scale: float = 1.0) -> str:
-    """Mean with its 95% t-interval, rounded to it; with fewer than three values, the values themselves."""
-    v = [scale * x for x in values if x is not None and np.isfinite(x)]
-    if not v:
-        return "–"
-    if len(v) < 3:
-        return _singles(v)
-    m, half = stats.mean_ci(v)
-    return claims.rounded(m, m - half, m + half)
-
-
-def run_settings_table(results, params) -> str:
-    """The training settings: η, S, η/S, epochs and SGD steps of every run."""
-    lines = ["| run | η | S | η/S | epochs | SGD steps |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for figure, epochs in (("fig2", params.fig2_epochs), ("fig3", params.fig3_epochs)):
-        for st in results.settings[figure]:
-            steps = claims.steps(params, st, figure)
-            lines.append(f"| {_name(figure, st)} | {st['eta']:g} | {st['S']:,} | {number(st['ratio'])} | {epochs} | "
-                         f"{steps:,} |")
-    return "\n".join(lines)
-
-
-def settings_table(results, facts: dict) -> str:
-    """Per endpoint setting: best validation accuracy, λ_max, η·λ_max, filter-normalized width
-    (accuracy: mean and t-interval; the positive quantities: geometric mean and its interval)."""
-    lines = ["| run | best validation accuracy (%) | λ_max | η·λ_max | filter-normalized width |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for name, e in facts["settings"].items():
-        st = e["setting"]
-        lam = e["lam_values"]
-        acc = [r["best_val_acc"] for r in results.runs[name] if r]
-        lines.append(f"| {_name(name.rsplit('-', 1)[0], st)} | {_mean(acc, 100)} | "
-                     f"{_geometric(lam)} | {_geometric([st['eta'] * x for x in lam])} | "
-                     f"{_geometric(e['fn_width_values'])} |")
-    return "\n".join(lines)
-
-
-def _width(rows, side: str) -> str:
-    """The widths of one side over the seed pairs: geometric mean and interval (≥ where some are
-    censored, i.e. lower bounds); with fewer than three pairs, each width."""
-    vals = [(r[f"width_{side}"], bool(r[f"censored_{side}"])) for r in rows if np.isfinite(r[f"width_{side}"])]
-    if not vals:
-        return "–"
-    if len(vals) < 3:
-        return ", ".join(("≥ " if c else "") + f"{w:.2g}" for w, c in vals)
-    widths = [w for w, _ in vals]
-    if all(c for _, c in vals) and len(set(widths)) == 1:
-        return f"≥ {widths[0]:.2g} (all censored)"
-    return ("≥ " if any(c for _, c in vals) else "") + _geometric(widths)
-
-
-def panel_table(facts: dict, figure: str) -> str:
-    """Per panel of ``figure``: the widths of both endpoints along the line (geometric mean and 95% interval
-    over the seed pairs; ≥ where some are censored) and the barrier on the segment (mean and 95% t-interval)."""
-    lines = ["| panel | width of a (α) | width of b (α) | barrier (nats) |", "| --- | ---: | ---: | ---: |"]
-    for pid, f in facts["panels"].items():
-        if f["panel"]["figure"] != figure:
-            continue
-        rows = f["rows"]
-        name = f"{f['a']['name']} → {f['b']['name']}"
-        if figure == "fig2":
-            label = f["panel"]["label"]
-            name = f"{label.split(' ')[0]} {name}" + (f" ({' '.join(label.split(' ')[1:])})" if " " in label else "")
-        barrier = [r["barrier"] for r in rows]
-        lines.append(f"| {name} | {_width(rows, 'a')} | {_width(rows, 'b')} | "
-                     f"{_mean(barrier) if len(barrier) < 3 else _interval(f['barrier'])} |")
-    return "\n".join(lines)
-
-
-def _interval(iv: dict, scale: float = 1.0) -> str:
-    return claims.rounded(scale * iv["mean"], scale * iv["lo"], scale * iv["hi"])
-
-
-def claims_table(facts: dict, verdicts, claim: int) -> str:
-    """Claim 6 (low ratio against the baseline) or 7 (β against β = 1), one row per comparison: the
-    filter-normalized width ratio over the pairs at matched progress (the verdict's measure), then the
-    fixed-epoch line-width and λ_max ratios of the rule as first registered (a secondary view, no verdict)."""
-    rows = [v for v in verdicts if v.claim == claim]
-    figure = "fig2" if claim == 6 else "fig3"
-    pans = [f for pid, f in facts["panels"].items() if f["panel"]["figure"] == figure
-            and not pid.endswith("other-init") and (claim == 7 or f["panel"]["a"] == 0)]
-    if claim == 6:
-        head = ("| low-ratio endpoint | pairs matched | filter-normalized width, baseline / it | verdict | "
-                "fixed epochs: line width, baseline / it | fixed epochs: λ_max, it / baseline |")
-    else:
-        head = ("| endpoint | pairs matched | filter-normalized width, it / β = 1 | verdict | "
-                "fixed epochs: line width to β = 1 | fixed epochs: λ_max to β = 1 |")
-    lines = [head, "| --- | ---: | ---: | :---: | ---: | ---: |"]
-    for f, v in zip(pans, rows):
-        e = v.evidence
-
-        def ratio(k):
-            if e.get(k) is None:
-                return "–"
-            return f"×{e[k]:.2f}" + (f" [{e[k + '_lo']:.2f}, {e[k + '_hi']:.2f}]" if e.get(k + "_lo") is not None else "")
-        b = f["b"]
-        lines.append(f"| {b['name']} (η = {b['eta']:g}, S = {b['S']:,}) | {e.get('pairs_compared', 0)} | "
-                     f"{ratio('fn_ratio')} | **{v.outcome}** | {ratio('fixed_width_ratio')} | {ratio('fixed_lam_ratio')} |")
-    return "\n".join(lines)
+    surf = surface_figure(results)
+    if surf is None:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    path = f"{folder}/surface.png"
+    surf.savefig(path, dpi=2 * F.DPI, bbox_inches="tight")
+    plt.close(surf)
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path
 from ... import profiles, provenance
 from ...params import ChapterSpec, Param, device
 
+ABOUT = "what replicates, in one synthesis computed from the verdicts; the contents; and the record of this build."   # the README's chapter table
 SPEC = ChapterSpec("intro", "Introduction", (
     Param("build_info", "str", "path of a build record; '' reads the book command's record beside the "
                                "notebook's folder when there is one"),

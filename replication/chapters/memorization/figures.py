@@ -129,3 +129,10 @@ def export_rows(results, params) -> list[dict]:
                             clean_acc=h["clean_acc"][i], heldout_acc=h["test_acc"][i],
                             train_loss=h["train_loss"][i], key=r["key"]))
     return out
+
+
+def export_meta(results, params, provenance) -> dict:
+    """What travels with the exported rows: the parameters, the profile, the provenance and each run's
+    key with its setting."""
+    return {"params": params.as_dict(), "profile": params.profile, "provenance": provenance,
+            "runs": [{k: r[k] for k in ("key", "noise", "momentum", "eta", "S", "seed")} for r in results.rows]}

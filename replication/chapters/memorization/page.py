@@ -7,7 +7,7 @@ import math
 
 from ...figures import rules_section  # noqa: F401  (the page's rules section, shared with schedules)
 from ...wording import MINUS, numbers, runs_sentence, verdict_clause
-from .claims import num, panel_name, rho_text
+from .claims import clean_ceiling, num, panel_name, rho_text
 
 # the paper's setting (ICLR 2018 submission, Fig. 5 and its text)
 PAPER_WIDTH = 256                          # hidden units; the depth is not given
@@ -35,6 +35,39 @@ def runs_line(results, params, data_label: str) -> str:
     if not (prov.get("data") or {}).get("canonical", True):
         text += " **NOT canonical data.**"
     return text
+
+
+def design_values(results, params) -> dict:
+    """The numbers the design section's prose glues: the network, the data, the noise levels, the
+    accuracy levels and thresholds of the rules, the paper's width."""
+    from ... import rules
+
+    ceilings = {n: clean_ceiling([r for r in results.rows if r["noise"] == n]) for n in params.noise_levels}.values()
+    return {
+        "mem_arch": results.architecture,
+        "mem_ntrain": f"{results.n_train:,}",
+        "mem_ntest": f"{results.n_test:,}",
+        "mem_noise": " and ".join(f"{100 * n:g}%" for n in params.noise_levels),
+        "mem_m": f"{params.momentum:g}",
+        "mem_paper_width": f"{PAPER_WIDTH}",
+        "mem_paper_mlr": f"{PAPER_MOMENTUM_LR_MAX:g}",
+        "mem_corrupted": " and ".join(f"{100 * (1 - c):.1f}%" for c in ceilings),
+        "mem_ceilings": " and ".join(f"{100 * c:.1f}%" for c in ceilings),
+        "mem_levels": ", ".join(f"{100 * x:g}%" for x in params.train_acc_levels),
+        "mem_min_ratios": params.min_ratios,
+        "mem_memo_level": f"{100 * params.memorization_level:g}%",
+        "mem_onset_level": f"{100 * params.onset_level:g}%",
+        "mem_factor": f"{params.epoch_factor:g}",
+        "mem_rho_min": f"{rules.get('claim-11-equal-memorization')['rho']:g}",
+        "mem_censored": results.epochs + 1,
+    }
+
+
+def mapping_note(results, params) -> str:
+    """The note on what differs from the paper at this profile, with :func:`mapping_table`."""
+    return ("::::{note}\nWhat differs from the paper at this profile. The `gpu` and `paper` profiles train on the "
+            "whole training split with the paper's batch sizes and epoch count.\n\n"
+            + mapping_table(results, params) + "\n::::")
 
 
 def grid_table(results, params, facts) -> str:

@@ -8,7 +8,9 @@ import re
 
 from ...figures import rules_section  # noqa: F401  (the page's rules section, shared with memorization)
 from ...wording import MINUS, SUPERSCRIPT, runs_sentence, verdict_clause
+from . import claims
 from .claims import _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
+from .experiment import bs_high, sqrt_bs_max
 
 PAPER = "ICLR 2018 submission"
 
@@ -24,6 +26,73 @@ def runs_line(results, params) -> str:
     if not results.canonical:
         text += " **NOT canonical data: a stand-in, not the real dataset.**"
     return text
+
+
+def design_values(results, params, verdicts) -> dict:
+    """The numbers the design section's prose glues: the network and data, the grid of schedules,
+    the stage lengths, the levels and margin of the tests, the paper's figures and claims."""
+    from ...figures import DATASET_NAMES as names
+
+    short, long = claims.short_long(params)
+    by = {v.id: v for v in verdicts}
+    return {
+        "sc_arch": results.architecture,
+        "sc_nparams": f"{results.n_parameters:,}",
+        "sc_data": names[params.dataset],
+        "sc_ntrain": f"{params.n_train:,}",
+        "sc_seeds": params.seeds,
+        "sc_epochs": params.epochs,
+        "sc_lr_low": f"{params.lr_low:g}",
+        "sc_lr_high": f"{params.lr_high:g}",
+        "sc_bs_low": params.bs_low,
+        "sc_bs_high": bs_high(params),
+        "sc_sqrt_max": sqrt_bs_max(params),
+        "sc_short": short,
+        "sc_long": long,
+        "sc_fig4": params.fig4_step_size,
+        "sc_margin": f"{params.equivalence_margin:g}",
+        "sc_nschedules": len(results.schedules),
+        "sc_nruns": len(results.runs),
+        "sc_eq_level": "90%",          # two one-sided tests at alpha = 0.05 each
+        "sc_level": f"{100 * claims.LEVEL:.0f}%",
+        "sc_paper_fig4": claims.SOURCE_FIG4.split(", ")[-1],
+        "sc_paper_fig13": claims.SOURCE_STAGES.split(", ")[-1],
+        "sc_paper_setting": "VGG-11 on CIFAR-10",
+        "sc_claim8": f"Claim {by['claim-8-cbs-equals-clr'].claim}",
+        "sc_subset": f"{names[params.dataset]} subset" if params.n_train < 50_000 else names[params.dataset],
+        "sc_claim12": f"Claim {by['claim-12-long-beats-short'].claim}",
+        "sc_momentum": "plain SGD" if params.momentum == 0 else f"SGD with momentum {params.momentum:g}",
+    }
+
+
+def mapping_table(results, params) -> str:
+    """What maps to what: the paper's setting against this profile's, row by row."""
+    from ...figures import DATASET_NAMES as names
+
+    short, long = claims.short_long(params)
+    mapping = [("network", "VGG-11", results.architecture),
+               ("data", "CIFAR-10 (50,000 training images)", f"{names[params.dataset]}, {params.n_train:,} training examples"),
+               ("cyclic learning rate (CLR)", "η from 0.001 to 0.005 at S = 128",
+                f"η from {params.lr_low:g} to {params.lr_high:g} at S = {params.bs_low}"),
+               ("cyclic batch size (CBS)", "S from 640 to 128 at η = 0.005",
+                f"S from {bs_high(params)} to {params.bs_low} at η = {params.lr_high:g}"),
+               ("constant pair", "(S, η) = (128, 0.001) and (640, 0.005)",
+                f"(S, η) = ({params.bs_low}, {params.lr_low:g}) and ({bs_high(params)}, {params.lr_high:g})"),
+               ("stage lengths (epochs from low to high noise)", "4 and 15 (Fig. 4: not stated)",
+                f"{short} and {long} (the CLR/CBS comparison: {params.fig4_step_size})"),
+               ("epochs", "not stated (100–200 estimated)", f"{params.epochs}"),
+               ("seeds", "8 per schedule (§4.5)", f"{params.seeds} per schedule"),
+               ("optimizer", "not stated (\"naive SGD\")", "plain SGD" if params.momentum == 0 else f"momentum {params.momentum:g}"),
+               ("sharpness", "not stated", f"λ_max (Lanczos, tolerance {params.lanczos_tol:g}) on {params.hessian_samples:,} training examples")]
+    return ("**Table: what maps to what.** The paper's setting (ICLR 2018 submission) against this profile's.\n\n"
+            "| | the paper | here |\n| --- | --- | --- |\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in mapping))
+
+
+def benchmark_dropdowns() -> list[str]:
+    """One dropdown per stored benchmark record of the λ_max tracking (``benchmarks/results``)."""
+    from ... import benchmarks
+
+    return [benchmark_dropdown(rec) for rec in benchmarks.records("tracking")]
 
 
 def comparison_table(facts: dict, verdicts, params) -> str:

@@ -115,3 +115,10 @@ def compute(params, *, store: ResultStore, progress: bool = True) -> SDEResults:
 def verdicts(results: SDEResults, params) -> list:
     """The chapter's verdicts (``claim-2-...``, ``claim-3-...``, ``sde-...``), from :func:`claims.verdicts`."""
     return claims.verdicts(claims.summary(results), profile=params.profile, reg_noise_std=params.reg_noise_std)
+
+
+def plan(params) -> None:
+    """No training runs to plan: every computation of this chapter is a numpy simulation (SGD on a
+    quadratic, on two regressions, on a double well), seconds to minutes on a CPU, run where the
+    chapter is computed (``python -m replication plan`` lists it as not planned)."""
+    return None

@@ -157,7 +157,7 @@ def c_equals_h_premise(dim: int, losses) -> list[dict]:
     labels drawn from the logit scaled by (‖x‖² / mean ‖x‖²)^``control_logit_power`` (misspecified)."""
     from scipy.special import expit
 
-    from .controls import c_over_h_large as c_over_h
+    from .experiment import c_over_h
     from .experiment import REGRESSION_SPECTRUM
 
     N = int(_CH["examples"])

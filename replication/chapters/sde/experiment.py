@@ -234,11 +234,15 @@ def quadratic_rows(results, H) -> list[dict]:
     return sorted(rows, key=lambda r: (r["ratio"], r["S"]))
 
 
-def c_over_h(X, y, minimum, loss: str, *, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dict:
+def c_over_h(X, y, minimum, loss: str, *, draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
+             block: int = 2_000_000) -> dict:
     """Tr C / Tr H at the minimum, with a 95% bootstrap interval over the N examples.
 
     Per example n: Tr H = mean h_n ||x_n||² (h = 1 linear, p(1 − p) logistic) and Tr C = mean
-    r_n² ||x_n||² − ||g||² (r the residual; g = 0 at the minimum)."""
+    r_n² ||x_n||² − ||g||² (r the residual; g = 0 at the minimum); the bootstrap resamples the ratio
+    of the means a_n = r_n² ||x_n||², b_n = h_n ||x_n||².  The resamples are drawn in blocks of at most
+    ``block`` indices so that memory stays bounded for large N (the C = H premise and its control);
+    when draws × N fits one block they are the single draw of the whole matrix."""
     X = np.asarray(X, float)
     norms = np.sum(X * X, axis=1)
     if loss == "linear":
@@ -252,9 +256,12 @@ def c_over_h(X, y, minimum, loss: str, *, draws: int = BOOTSTRAP_DRAWS, seed: in
     a, b = r * r * norms, h * norms
     value = float(np.trace(minimum.C) / np.trace(minimum.H))
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), size=(draws, len(a)))
-    boot = a[idx].mean(axis=1) / b[idx].mean(axis=1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
+    chunk = max(1, block // len(a))
+    boot = []
+    for start in range(0, draws, chunk):
+        idx = rng.integers(0, len(a), size=(min(chunk, draws - start), len(a)))
+        boot.append(a[idx].mean(axis=1) / b[idx].mean(axis=1))
+    lo, hi = np.quantile(np.concatenate(boot), [0.025, 0.975])
     return dict(value=value, lo=float(lo), hi=float(hi))
 
 

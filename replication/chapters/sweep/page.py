@@ -26,6 +26,16 @@ def runs_line(results, params) -> str:
     return text
 
 
+def design_values(results, params) -> dict:
+    """The numbers the design section's prose glues: the network, the data, the target loss and cap,
+    the bins of η/S and the bootstrap resamples."""
+    from ...figures import DATASET_NAMES
+
+    return {"sw_arch": results.architecture, "sw_data": DATASET_NAMES[params.dataset],
+            "sw_target": format(params.target_loss, "g"), "sw_cap": params.max_epochs, "sw_bins": params.ratio_bins,
+            "sw_boot": f"{params.bootstrap:,}"}
+
+
 def design_sentence(results, params) -> str:
     c = counts(results)
     S = ", ".join(str(s) for s in params.batch_sizes)

@@ -139,3 +139,10 @@ def verdicts(results: WidthResults, params) -> list:
     """The toolkit's verdicts (``width-...`` ids), from :func:`claims.verdicts`."""
     return claims.verdicts(summary(results), profile=params.profile, tolerance=results.tolerance,
                            n_train=results.n_train, lr=params.lr)
+
+
+def plan(params) -> list:
+    """The one training run of this chapter at ``params`` (the MLP whose Hessian is measured); the
+    toolkit's validation on dense Hessians and the HVP and sample-count measurements are not training
+    runs and run where the chapter is computed."""
+    return [train_config(params)]

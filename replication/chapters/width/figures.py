@@ -6,25 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from ... import figures
-from ...wording import MINUS, decimals_for, number
 from .claims import QUANTITIES
 
 FLOOR = 1e-9  # relative errors below this are drawn at it (log axis)
 
 
-def signed_percent(x: float) -> str:
-    """``+39%`` / ``−2%`` (a true minus sign)."""
-    return f"{100 * x:+.0f}%".replace("-", MINUS)
-
-
-def with_uncertainty(value: float, stderr: float) -> tuple[str, str]:
-    """``value`` and ``stderr`` rounded to two significant digits of the standard error."""
-    import math
-
-    if not (math.isfinite(stderr) and stderr > 0):
-        return f"{value:.4g}", f"{stderr:.2g}"
-    decimals = decimals_for(stderr)
-    return f"{value:.{decimals}f}", f"{stderr:.{decimals}f}"
 LABELS = {"lam_max": r"$\lambda_{\max}$", "trace": r"Tr $H$ (Hutch++)", "frobenius": r"$\|H\|_F$"}
 
 
@@ -120,85 +106,3 @@ def sample_rows(samples: list[dict], full: dict) -> list[dict]:
     keys = ("n", "draw", "lam_max", "trace", "trace_stderr", "frobenius", "frobenius_stderr", "loss")
     return [{k: r.get(k) for k in keys} for r in samples] + [{**{k: full.get(k) for k in keys}, "draw": "all"}]
 
-
-# -- tables (computed markdown; ``nb.markdown`` numbers those announced as "**Table: ...**") -------------
-def checks_table(checks: list[dict]) -> str:
-    lines = ["**Table: checks against the exact Hessians.** Worst case over the tiny networks (coverage: the rate of "
-             "each network); each rule was fixed before the runs.", "",
-             "| check | rule | result | verdict |", "| --- | --- | ---: | --- |"]
-    for c in checks:
-        worst = ", ".join(f"{x:.3f}" for x in c["rates"]) if "rates" in c else number(c["worst"])
-        lines.append(f"| {c['check']} | {c['rule']} | {worst} | **{'pass' if c['passed'] else 'FAIL'}** |")
-    return "\n".join(lines)
-
-
-NETWORK_NAMES = {"mlp-tanh": "tanh MLP", "mlp-relu": "ReLU MLP", "cnn": "small CNN"}
-
-
-def validation_table(rows: list[dict]) -> str:
-    """Per network: exact value and estimate ± standard error (rounded to it), and whether the 95% bar covers it."""
-    names = {"hutchinson": r"Tr $H$, Hutchinson", "hutch++": r"Tr $H$, Hutch++", "frobenius": r"$\Vert H\Vert_F$"}
-    hvps = sorted({e["n_hvp"] for r in rows for e in r["estimates"].values()})
-    lines = ["**Table: one estimate per network against the exact value.** "
-             f"Each from {' or '.join(str(n) for n in hvps)} HVPs; z: (estimate − exact) / standard error; covered: "
-             "inside ±1.96 standard errors.", "",
-             "| network (parameters) | quantity | exact | estimate ± s.e. | z | covered |",
-             "| --- | --- | ---: | ---: | ---: | --- |"]
-    for r in rows:
-        for i, (key, label) in enumerate(names.items()):
-            e = r["estimates"][key]
-            est, se = with_uncertainty(e["estimate"], e["stderr"])
-            exact = f"{e['truth']:.4g}"
-            lead = f"{NETWORK_NAMES.get(r['model'], r['model'])} ({r['dim']:,})" if i == 0 else ""
-            z = f"{e['z']:+.1f}".replace("-", "−")
-            lines.append(f"| {lead} | {label} | {exact} | {est} ± {se} | {z} | {'yes' if e['covered'] else 'no'} |")
-    return "\n".join(lines)
-
-
-def stopping_table(curves: dict, *, target: float) -> str:
-    """Where each method's own stopping rule stops, and the error it has there."""
-    k = curves["k"]
-    t = number(target, 1)
-    rows = [(r"$\lambda_{\max}$", f"Lanczos, residual ≤ {t}·θ (ours)", curves["lanczos_stop1_hvp"],
-             curves["lanczos_stop1_err"]),
-            (r"$\lambda_{\max}$", f"power iteration, change < {t} (PyHessian)", curves["power_stop_hvp"],
-             curves["power_stop_err"]),
-            (f"top {k}", f"Lanczos, residual ≤ {t}·θ (ours)", curves["lanczos_stopk_hvp"], curves["lanczos_stopk_err"])]
-    rows += [(f"top {k}", f"power iteration with deflation, change < {d['tol']:g}", d["n_hvp"], d["error"])
-             for d in curves["deflation"]]
-    lines = ["**Table: where each stopping rule stops.** HVPs used and the relative error there, against the float64 "
-             f"reference (largest over the top {k} for the top-{k} rows).", "",
-             "| target | method and stopping rule | HVPs | relative error |", "| --- | --- | ---: | ---: |"]
-    lines += [f"| {a} | {b} | {'not reached' if n != n else f'{n:.0f}'} | {number(e)} |" for a, b, n, e in rows]
-    return "\n".join(lines)
-
-
-def counts_table(stats: list[dict], full: dict, chosen: int, tolerance: float) -> str:
-    lines = ["**Table: the three quantities at each sample count.** Over the draws, against the whole training set "
-             rf"of {full['n']:,} images ($\lambda_{{\max}}$ = {full['lam_max']:.4g}, Tr $H$ = {full['trace']:.4g}, "
-             rf"$\Vert H\Vert_F$ = {full['frobenius']:.4g}).", "",
-             r"| samples | $\lambda_{\max}$ over the draws: min – max (max/min) | largest distance from the whole set: "
-             r"$\lambda_{\max}$ | Tr $H$ | $\Vert H\Vert_F$ " f"| all within {100 * tolerance:g}% |",
-             "| ---: | ---: | ---: | ---: | ---: | --- |"]
-    for s in stats:
-        ok = all(s[q]["max_dev"] <= tolerance for q in QUANTITIES)
-        mark = " (chosen)" if s["n"] == chosen else ""
-        lam = s["lam_max"]
-        lines.append(f"| {s['n']:,}{mark} | {lam['min']:.1f} – {lam['max']:.1f} ({lam['ratio']:.2f}×) | "
-                     f"{100 * lam['max_dev']:.1f}% | {100 * s['trace']['max_dev']:.1f}% | "
-                     f"{100 * s['frobenius']['max_dev']:.1f}% | {'yes' if ok else 'no'} |")
-    return "\n".join(lines)
-
-
-def timing_table(tm: dict, full_tm: dict, n: int, n_full: int) -> str:
-    labels = [("first_hvp", "first HVP (builds the gradient graph)", None), ("hvp", "one further HVP", None),
-              ("lam_max", r"$\lambda_{\max}$ (Lanczos, residual rule)", "lam_max"),
-              ("trace", r"Tr $H$ (Hutch++)", "trace"), ("frobenius", r"$\Vert H\Vert_F$", "frobenius")]
-    lines = ["**Table: what one measurement costs.** Median over the draws at the chosen sample count, and the "
-             "whole training set for comparison.", "",
-             f"| measurement | HVPs | seconds, {n:,} samples | seconds, whole set ({n_full:,}) |",
-             "| --- | ---: | ---: | ---: |"]
-    for key, label, hk in labels:
-        hv = f"{tm['n_hvp'][hk]:.0f}" if hk else "1"
-        lines.append(f"| {label} | {hv} | {tm['seconds'][key]:.2g} | {full_tm['seconds'][key]:.2g} |")
-    return "\n".join(lines)

@@ -220,3 +220,170 @@ def check_sentence(facts: dict, verdict, n_samples: int, key: str = "check",
             f"tolerance of {100 * tol:.0f}%: by that rule the count of {n_samples:,} examples "
             f"{outcome_phrase(verdict.outcome)} here, so {uses} "
             + (("are" if plural else "is") + (" read." if dev <= tol else " inconclusive whatever the runs say.")))
+
+
+# -- the numbers the prose glues (replication.page.glue), one mapping per section ------------------------
+INIT_NAMES = {"he": "He initialization", "xavier": "Xavier initialization", "torch": "PyTorch's default initialization"}
+
+
+def design_values(results, params, facts) -> dict:
+    """The design section: both networks and their data, the pairs and the factorial grid, the SDE
+    time, the probes, the Hessian measurements, the training accuracies reached."""
+    from ...figures import DATASET_NAMES
+    from . import experiment
+
+    main, fac = facts["main"], facts["factorial"]
+    ratio_lo, ratio_hi = numbers([main["ratio_min"], main["ratio_max"]])
+    t_lo, t_hi = numbers([params.epochs * params.n_train * main[k] for k in ("ratio_min", "ratio_max")])
+    eps = sorted({p["epochs"] for p in fac["pairs"]})
+    return {
+        "sh_arch": results.architectures["main"], "sh_nparams": f"{results.n_parameters['main']:,}",
+        "sh_arch_fac": results.architectures["factorial"],
+        "sh_depth": params.depth, "sh_width": params.width,
+        "sh_ntrain": f"{params.n_train:,}", "sh_nval": f"{params.n_val:,}",
+        "sh_fac_ntrain": f"{params.factorial_n_train:,}",
+        "sh_dataset": DATASET_NAMES[params.dataset],
+        "sh_npairs": len(main["pairs"]), "sh_seeds": params.seeds, "sh_nruns": main["n_runs"],
+        "sh_epochs": f"{params.epochs} epoch" + ("s" if params.epochs != 1 else ""),
+        "sh_ratio_min": ratio_lo, "sh_ratio_max": ratio_hi,
+        "sh_eta_min": format(min(params.lrs), "g"), "sh_eta_max": format(max(params.lrs), "g"),
+        "sh_S_min": min(params.batch_sizes), "sh_S_max": max(params.batch_sizes),
+        "sh_corr_main": format(main["fits"]["frobenius"]["corr_eta_ratio"], "+.2f"),
+        "sh_corr_fac": format(fac["fits"]["frobenius"]["corr_eta_ratio"], "+.2f"),
+        "sh_init": INIT_NAMES[params.init],
+        "sh_src_main": claims.SOURCES["main"],
+        "sh_pairs_sentence": ("These are the pairs the reproducibility challenge of the ICLR 2018 submission used; the "
+                              "paper gives only the ranges." if set(zip(params.lrs, params.batch_sizes)) ==
+                              set(experiment.CHALLENGE_PAIRS) else
+                              "The pairs are this profile's choice (the laptop profile uses the reproducibility "
+                              "challenge's)."),
+        "sh_fac_lrs": ", ".join(f"{x:g}" for x in params.factorial_lrs),
+        "sh_fac_S": ", ".join(str(x) for x in params.factorial_batch_sizes),
+        "sh_fac_cells": len(params.factorial_lrs) * len(params.factorial_batch_sizes),
+        "sh_fac_seeds": params.factorial_seeds, "sh_fac_runs": fac["n_runs"],
+        "sh_fac_nratios": len({float(f"{p['ratio']:.10g}") for p in fac["pairs"]}),
+        "sh_sde_time": format(params.sde_time, "g"),
+        "sh_fac_ep_min": eps[0], "sh_fac_ep_max": eps[-1],
+        "sh_probe_n": len(experiment.PROBE_FRACTIONS), "sh_probe_samples": params.probe_samples,
+        "sh_t_min": t_lo, "sh_t_max": t_hi,
+        "sh_hs": f"{params.hessian_samples:,}", "sh_tol": format(params.lanczos_tol, "g"),
+        "sh_trace_hvp": params.trace_hvp, "sh_fro_probes": params.frobenius_probes,
+        "sh_tacc_min": format(100 * main["train_acc_min"], ".0f"), "sh_tacc_max": format(100 * main["train_acc_max"], ".0f"),
+        "sh_ftacc_min": format(100 * fac["train_acc_min"], ".0f"), "sh_ftacc_max": format(100 * fac["train_acc_max"], ".0f"),
+    }
+
+
+def rule_values() -> dict:
+    """The thresholds of the registered rules, as the rules section's prose names them."""
+    R = claims.rule_param
+    return {
+        "sh_rho_min": format(R("sharpness-width-trend", "rho"), "g"),
+        "sh_margin": format(R("sharpness-ratio-alone", "margin"), "g"),
+        "sh_margin_pct": format(100 * (2 ** R("sharpness-ratio-alone", "margin") - 1), ".0f"),
+        "sh_collinear": format(R("sharpness-equal-loss-width", "collinear"), "g"),
+        "sh_width_factor": format(R("sharpness-rescale-width", "factor"), "g"),
+        "sh_acc_points": format(100 * R("sharpness-rescale-accuracy", "points"), "g"),
+        "sh_ch_factor": format(R("sharpness-c-equals-h", "factor"), "g"),
+        "sh_edge_factor": format(R("sharpness-edge-of-stability", "factor"), "g"),
+        "sh_set_factor": format(claims.SET_FACTOR, "g"),
+        "sh_stable": format(R("sharpness-width-trend", "stable_limit"), "g"),
+    }
+
+
+def check_rows(checks: list[dict]) -> list[dict]:
+    """The sample-count check, one row per run and quantity (the table's and the export's rows)."""
+    return [dict(eta=c["eta"], S=c["S"], seed=c["seed"], key=k, quantity=claims.LABELS[k], sample=c["subset"][k],
+                 whole=c["full"][k], deviation=c["dev"][k]) for c in checks for k in c["full"]]
+
+
+def check_section(facts: dict, verdicts: dict, params) -> str:
+    """Design A's sample-count check: its table and its sentence."""
+    chk = facts["check"]
+    n_full = chk[0]["n_full"] if chk else params.n_train
+    return (check_table(check_rows(chk), params.hessian_samples, n_full) + "\n\n"
+            + check_sentence(facts, verdicts["sharpness-sample-count"], params.hessian_samples))
+
+
+def check_section_equal_time(facts: dict, verdicts: dict, params) -> str:
+    """Design B's sample-count check: its table and its sentence."""
+    chk_b = facts["check_equal_time"]
+    return (check_table(check_rows(chk_b), params.hessian_samples,
+                        chk_b[0]["n_full"] if chk_b else params.factorial_n_train, design="design B") + "\n\n"
+            + check_sentence(facts, verdicts["sharpness-sample-count-equal-time"], params.hessian_samples,
+                             key="check_equal_time", uses="the width verdicts of claim 4", plural=True))
+
+
+def width_chapter_values(params) -> dict:
+    """The width chapter's network at this profile (the laptop profile's when this one has no width section)."""
+    from ... import profiles
+
+    try:
+        wcount = profiles.chapter_values(params.profile, "width")
+    except Exception:
+        wcount = profiles.chapter_values("laptop", "width")
+    return {"sh_w_hidden": " × ".join(str(h) for h in wcount["hidden"])}
+
+
+def gpu_values() -> dict:
+    """What the gpu profile runs of this chapter (the closing section names it)."""
+    from ... import profiles
+
+    gpu = profiles.chapter_values("gpu", "sharpness")
+    return {"sh_cifar": "CIFAR-10", "sh_gpu_ntrain": f"{gpu['n_train']:,}", "sh_gpu_epochs": gpu["epochs"],
+            "sh_gpu_seeds": gpu["seeds"]}
+
+
+def runs_line(results, params) -> str:
+    """The "Runs:" line: training and measurement time, provenance, the Hessians' mode."""
+    from ...figures import provenance_text
+    from ...wording import runs_sentence
+
+    return (runs_sentence(results.stored, results.computed,
+                          spent=f"{results.train_wall_time:.0f} s of training and "
+                                f"{results.analysis_wall_time:.0f} s of Hessian and covariance measurements in all") + " "
+            + provenance_text(results.provenance, profile=params.profile) + " Hessians in eval mode.")
+
+
+def factorial_findings(facts: dict, verdicts: dict) -> str:
+    """Design B's findings, led by the range of the final training loss at equal SDE time."""
+    fac = facts["factorial"]
+    return findings("factorial", facts, verdicts, lead=(
+        f"At equal SDE time the final training loss still ranges from {fac['train_loss_min']:.2f} to "
+        f"{fac['train_loss_max']:.2f}."))
+
+
+def probe_values(facts: dict) -> dict:
+    """λ_max through training: where it settles and how it ranks late in training."""
+    p = facts["probes"]
+    return {"sh_p_set": format(p["set_median"], ".2f"), "sh_p_set_rho": format(p["set_rho"], "+.2f"),
+            "sh_p_late": format(p["late_median"], ".2f"), "sh_p_late_min": format(p["late_min"], ".2f"),
+            "sh_p_late_max": format(p["late_max"], ".2f"), "sh_p_n": p["n"]}
+
+
+def v3_findings(results, params, facts: dict, verdicts: dict) -> str:
+    """The shallow network's findings, or the sentence that this profile does not run it."""
+    if "v3" not in facts:
+        return "The shallow network is not run at this profile (`v3_depth = 0`)."
+    return findings("v3", facts, verdicts, lead=f"The shallow network is the {results.architectures['v3']}, "
+                    f"with {params.v3_seeds} seeds per pair.")
+
+
+def rescale_values(params) -> dict:
+    """The rescaling experiment's base point, its βs and seeds."""
+    return {"sh_r_eta": format(params.rescale_lr, "g"), "sh_r_S": params.rescale_batch_size,
+            "sh_r_betas": ", ".join(f"{b:g}" for b in params.rescale_betas), "sh_r_seeds": params.rescale_seeds}
+
+
+def edge_values(facts: dict) -> dict:
+    """η·λ_max at the end of training (the edge of stability)."""
+    e = facts["edge"]
+    return {"sh_e_n": e["n"], "sh_e_median": format(e["median"], ".2f"), "sh_e_max": format(e["max"], ".2f"),
+            "sh_e_above2": e["above_2"]}
+
+
+def ch_values(facts: dict) -> dict:
+    """Tr C / Tr H over the runs: its range, median, how many within the factor, its rank correlation."""
+    ch = facts["ch"]
+    return {"sh_c_min": format(ch["min"], ".2g"), "sh_c_max": format(ch["max"], ".2g"),
+            "sh_c_median": format(ch["median"], ".2g"), "sh_c_within": ch["within"], "sh_c_n": ch["n"],
+            "sh_c_rho": signed(ch["rho"])}
