@@ -136,6 +136,12 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
     _glue(name, format(value, fmt) if fmt else value, display=False)
 
 
+def glue_all(values: Mapping[str, Any]) -> None:
+    """Glue every ``name: value`` of a chapter page's mapping (its ``page.py``), in order, for the prose."""
+    for name, value in values.items():
+        glue(name, value)
+
+
 def markdown(text: str) -> None:
     """Show computed markdown, in the book's notation (:func:`replication.wording.mathify`: plain
     ``λ_max`` or ``6.58e-05`` in chapter texts become rendered math and powers of ten).  A table

@@ -3,8 +3,9 @@
 
 A chapter's ``page.py`` returns markdown strings (shown with ``nb.markdown``) and, for the numbers
 its prose uses inline, one ``{name: value}`` mapping per section, each value already formatted as
-the page prints it (a string, an int, or :func:`md` for ``{glue:md}`name:myst```).  :func:`glue`
-glues such a mapping, so a notebook cell holds one call where it used to hold a line per number.
+the page prints it (a string, an int, or :func:`md` for ``{glue:md}`name:myst```).
+:func:`replication.notebook.glue_all` glues such a mapping, so a notebook cell holds one call where
+it used to hold a line per number.
 """
 from __future__ import annotations
 
@@ -16,11 +17,3 @@ def md(text: str):
     from IPython.display import Markdown
 
     return Markdown(text)
-
-
-def glue(values: Mapping[str, Any]) -> None:
-    """Glue every ``name: value`` of a chapter page's mapping, in order, for the prose."""
-    from . import notebook
-
-    for name, value in values.items():
-        notebook.glue(name, value)

@@ -52,6 +52,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from .hessian.operator import BATCH as HESSIAN_BATCH   # examples per HVP batch: the one batching rule
+
 #: the device class the bill is for, and the throughput assumed for it (FLOP/s sustained by the
 #: counted operations, per training precision): H100 SXM / H200 peaks (dense) are 67 TFLOP/s FP32,
 #: 495 TF32 (cuDNN runs float32 convolutions on TF32 tensor cores by default), 989 BF16
@@ -62,7 +64,6 @@ LAUNCH_S = 10e-6          # seconds per dispatched aten operator in eager PyTorc
 ASSUMED_CPU_FLOPS = 20e9  # one CPU thread, for shapes the calibration file lacks
 MAX_ENSEMBLE = 64         # members of one vmapped ensemble (replication.runs.train_all's default)
 HVP_FACTOR = 2.0          # one Hessian-vector product ~ two gradients (forward + backward) per example
-HESSIAN_BATCH = 2_500     # examples per HVP batch (replication.train.HESSIAN_BATCH; tests check they agree)
 FLOP_BATCH = 2            # the batch FLOPs are counted at (then divided by it)
 TEST_SIZE = {"fashion-mnist": 10_000, "mnist": 10_000, "cifar10": 10_000}
 GOAL_HOURS = {"paper": 8.0}   # the paper profile's target on one H100-class GPU (issue 21)

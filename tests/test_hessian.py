@@ -494,10 +494,8 @@ def test_method_choice_and_scipy_view(tanh_case):
 
 def test_one_batching_rule_for_every_hessian_over_many_samples():
     """hessian.batch_size_for is the rule the measurements and the interpolation endpoints use:
-    one batch up to BATCH samples, batches of BATCH beyond (train.py's probes keep the same number)."""
-    from replication import train
+    one batch up to BATCH samples, batches of BATCH beyond (the training probes and the bill use it too)."""
     from replication.hessian import batch_size_for
     from replication.hessian.operator import BATCH
 
     assert batch_size_for(1) is None and batch_size_for(BATCH) is None and batch_size_for(BATCH + 1) == BATCH
-    assert train.HESSIAN_BATCH == BATCH

@@ -40,7 +40,7 @@ MAX_LINES = 400
 FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split())) for name, units in (
     ("foundation", "replication paths plaintext bibstyle wording stats config rules models hessian sde "
                    "paper_findings kernel profiles"),
-    ("parameters, provenance, presentation", "params provenance schedules benchmarks power figures figure_files"),
+    ("parameters, provenance, presentation", "params provenance schedules benchmarks power figures figure_files page"),
     ("the result store", "store"),
     ("on the store", "claims verdict_files assets executors"),
     ("data", "data"),
@@ -49,7 +49,7 @@ FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split()
     ("running grids of work", "planning runs"),
     ("measuring trained networks (a grid of measurements, through the runner)", "measure"),
     ("chapters", "chapters"),
-    ("pages and exports", "export book notebook reproduce"),
+    ("pages and exports", "export book notebook reproduce readme"),
     ("command line", "cli __main__"),
 ))
 

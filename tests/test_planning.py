@@ -76,9 +76,6 @@ def test_run_cost_is_the_closed_form_of_steps_evaluations_and_probes():
 
 
 def test_hessian_probes_on_many_examples_launch_per_batch():
-    from replication import train
-
-    assert planning.HESSIAN_BATCH == train.HESSIAN_BATCH
     cost = planning.ShapeCost(*closed_form_mlp(), ops=10, cpu_a=None, cpu_b=None, flops_source="test")
     one, three = (planning.run_cost(mlp_config(n_train=6000, hessian_epochs=(3,), hessian_samples=k,
                                                hessian_max_iter=5), cost) for k in (2500, 6000))

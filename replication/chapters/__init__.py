@@ -31,7 +31,7 @@ A chapter ``<name>`` is the folder ``replication/chapters/<name>/``::
                     replication.figures
     page.py         every table and every sentence with a number that the page shows, as markdown
                     strings (tables announced ``**Table: caption**``), and the values its prose glues
-                    (``{name: value}``, shown with :func:`replication.page.glue`)
+                    (``{name: value}``, shown with :func:`replication.notebook.glue_all`)
 
 plus ``book/<name>.ipynb`` (its page: prose, glue and figure calls, no formatting code; committed
 without outputs, its parameters cell written by ``python -m replication notebook-params <name>``),

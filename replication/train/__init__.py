@@ -74,14 +74,14 @@ model, probe subset), :mod:`~replication.train.loop` (the loop and the entry poi
 from ..config import ConfigError
 from .config import (DATA_CODE, DATASET_INFO, OPTIONAL_DEFAULTS, PRECISIONS, SETUP_CODE, THROUGHPUT_DEFAULTS,
                      TRAIN_CODE, TrainConfig)
-from .evaluation import (CONV_EVAL_BATCH, EVAL_BATCH, HESSIAN_BATCH, _WARM_STARTS, epoch_metrics, eval_batch,
+from .evaluation import (CONV_EVAL_BATCH, EVAL_BATCH, _WARM_STARTS, epoch_metrics, eval_batch,
                          evaluate_sets, hessian_probe, synchronize)
 from .loop import load_model, train
 from .record import HISTORY_KEYS, NOISE_KEYS, Recorder, cpu_state
 from .setup import build_model, data_provenance, hessian_indices, load_data, prepare_split
 
 __all__ = ["ConfigError", "DATA_CODE", "SETUP_CODE", "TRAIN_CODE", "DATASET_INFO", "OPTIONAL_DEFAULTS",
-           "PRECISIONS", "THROUGHPUT_DEFAULTS", "TrainConfig", "CONV_EVAL_BATCH", "EVAL_BATCH", "HESSIAN_BATCH",
+           "PRECISIONS", "THROUGHPUT_DEFAULTS", "TrainConfig", "CONV_EVAL_BATCH", "EVAL_BATCH",
            "epoch_metrics", "eval_batch", "evaluate_sets", "hessian_probe", "synchronize", "load_model", "train",
            "HISTORY_KEYS", "NOISE_KEYS", "Recorder", "cpu_state", "build_model",
            "data_provenance", "hessian_indices", "load_data", "prepare_split"]

@@ -13,7 +13,6 @@ from .config import TrainConfig
 
 EVAL_BATCH = 10_000
 CONV_EVAL_BATCH = 1_000   # examples per evaluation forward pass for convolutional models
-HESSIAN_BATCH = 2_500     # Hessian probes on more samples than this are computed in batches of it
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -101,7 +100,7 @@ def hessian_probe(model: nn.Module, split, idx: torch.Tensor, cfg: TrainConfig, 
     Warm start: Lanczos starts from the top eigenvector of the previous probe of the same run (same
     ``cfg.key`` within one training call on ``split``), or from a random vector seeded with
     ``cfg.seed`` at a run's first probe."""
-    from ..hessian import HessianOperator, lanczos
+    from ..hessian import HessianOperator, batch_size_for, lanczos
 
     device = split.x_train.device
     idx = idx.to(device)
@@ -110,7 +109,7 @@ def hessian_probe(model: nn.Module, split, idx: torch.Tensor, cfg: TrainConfig, 
     v0 = starts.get(cfg.key)
     start = time.perf_counter()
     H = HessianOperator(model, nn.CrossEntropyLoss(), split.x_train, split.y_train, mode="eval",
-                        indices=idx, batch_size=None if n <= HESSIAN_BATCH else HESSIAN_BATCH)
+                        indices=idx, batch_size=batch_size_for(n))
     top = lanczos(H, k=1, tol=cfg.hessian_tol, max_iter=min(H.dim, cfg.hessian_max_iter), seed=cfg.seed,
                   v0=v0, return_eigenvectors=True)
     synchronize(device)

@@ -1,5 +1,5 @@
 """The computed markdown of the interpolation page: its tables, the sentences that carry numbers, and
-the numbers its prose glues, one mapping per section (:func:`replication.page.glue`).  Numbers are
+the numbers its prose glues, one mapping per section (:func:`replication.notebook.glue_all`).  Numbers are
 rounded to their intervals (:func:`.claims.rounded`)."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The computed markdown of the invariance page: the runs line, the numbers its prose glues
-(:func:`replication.page.glue`), the scale note and the sections around the tables.  The tables
+(:func:`replication.notebook.glue_all`), the scale note and the sections around the tables.  The tables
 themselves (:func:`break_table`, :func:`distance_table`, :func:`prediction_table`) and the network in
 words (:func:`network_text`) are still defined in ``figures.py`` and shown from here."""
 from __future__ import annotations
@@ -100,3 +100,9 @@ def prediction_section(facts, params) -> str:
     return ("**Table: the measured breaking batch against the predicted one.** β∗S₀ and its interval from the rule of "
             "claim 10; S_pred = B N/(B + N − 1) from the noise scale of the β = 1 runs, its range "
             "over the probed epochs and its value after the last epoch.\n\n" + prediction_table(facts, params))
+
+
+def fig7_runs_line(fig7_results) -> str:
+    """The runs sentence of the second network's grid (Fig. 7), as plain text for a glue."""
+    return runs_sentence(fig7_results.stored, fig7_results.computed, what="training runs",
+                         spent=f"{fig7_results.wall_time:.0f} s of training in all").replace("**", "")

@@ -1,5 +1,5 @@
 """The computed markdown of the sde page: its tables, and the numbers its prose glues, one mapping
-per section (:func:`replication.page.glue`); the notebook's prose carries no number."""
+per section (:func:`replication.notebook.glue_all`); the notebook's prose carries no number."""
 from __future__ import annotations
 
 from ... import wording

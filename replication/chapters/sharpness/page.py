@@ -222,7 +222,7 @@ def check_sentence(facts: dict, verdict, n_samples: int, key: str = "check",
             + (("are" if plural else "is") + (" read." if dev <= tol else " inconclusive whatever the runs say.")))
 
 
-# -- the numbers the prose glues (replication.page.glue), one mapping per section ------------------------
+# -- the numbers the prose glues (replication.notebook.glue_all), one mapping per section ------------------------
 INIT_NAMES = {"he": "He initialization", "xavier": "Xavier initialization", "torch": "PyTorch's default initialization"}
 
 
@@ -387,3 +387,8 @@ def ch_values(facts: dict) -> dict:
     return {"sh_c_min": format(ch["min"], ".2g"), "sh_c_max": format(ch["max"], ".2g"),
             "sh_c_median": format(ch["median"], ".2g"), "sh_c_within": ch["within"], "sh_c_n": ch["n"],
             "sh_c_rho": signed(ch["rho"])}
+
+
+def cifar_not_run(params) -> str:
+    """The placeholder's words where the appendix's ResNet group is not run at this profile."""
+    return f"not run at this profile ({params.profile}): cifar_model = none"
