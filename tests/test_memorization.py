@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from replication import claims as claims_mod
+from replication import verdict_files
 from replication import profiles
 from replication.chapters import memorization as chapter
 from replication.chapters.memorization import claims, experiment
@@ -184,7 +185,7 @@ def test_smoke_compute_verdicts_and_figures(store):
     assert len(ids) == len(set(ids))
     assert all(v.outcome in claims_mod.OUTCOMES for v in verdicts)
     assert sum(v.id.startswith("claim-11-equal-memorization-") for v in verdicts) == 2 * len(p.noise_levels)
-    saved = claims_mod.load("memorization", "smoke", store_root=store.root)
+    saved = verdict_files.load("memorization", "smoke", store_root=store.root)
     assert [v.id for v in saved["verdicts"]] == ids
     again, _ = chapters.evaluate("memorization", p, store=store, progress=False)
     assert again.computed == 0
