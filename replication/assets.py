@@ -268,12 +268,22 @@ def vector_targets(app, doctree, docname) -> None:
 
     from docutils import nodes
 
+    import hashlib
+
     folder = Path(app.srcdir) / Path(docname).parent / "data" / "figures"
     for image in list(doctree.findall(nodes.image)):
-        m = re.fullmatch(r"([0-9a-f]{64})\.png", Path(str(image.get("uri", ""))).name)
-        if m is None or isinstance(image.parent, nodes.reference):
+        uri = str(image.get("uri", ""))
+        if isinstance(image.parent, nodes.reference) or not uri.endswith(".png"):
             continue
-        svg = folder / f"{m[1]}.svg"
+        m = re.fullmatch(r"([0-9a-f]{64})\.png", Path(uri).name)
+        if m is not None:                               # myst-nb's name: the PNG's sha256
+            sha = m[1]
+        else:                                           # a file the page shows (figure_files.saved)
+            file = Path(app.srcdir) / uri
+            if not file.is_file():
+                continue
+            sha = hashlib.sha256(file.read_bytes()).hexdigest()
+        svg = folder / f"{sha}.svg"
         if not svg.is_file():
             continue
         target = Path(app.outdir) / VECTOR_IMAGES / svg.name

@@ -7,7 +7,7 @@ opens the SVG, which stays sharp at any zoom.  The two are tied by the PNG's con
 
 which is also the name myst-nb gives the PNG it writes for the page (``<sha256>.png``), so the
 book's Sphinx extension (:func:`replication.assets.vector_targets`) finds the SVG of every shown
-PNG without any table between them.  A figure whose SVG is missing keeps its PNG as the click target.
+PNG without any table between them (a PNG the page shows from a file, :func:`saved`, is hashed there).  A figure whose SVG is missing keeps its PNG as the click target.
 
 Both files are made from the same :class:`matplotlib.figure.Figure` in one call
 (:func:`render`); the SVG carries no date and a fixed hash salt, so the same figure gives the same
@@ -62,16 +62,28 @@ def vector_name(png: bytes) -> str:
     return hashlib.sha256(png).hexdigest() + ".svg"
 
 
+def _write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically, leaving an identical file untouched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.read_bytes() != data:
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+
+
 def shown(fig, folder: Path | str = VECTOR_FOLDER) -> ShownFigure:
     """Render ``fig``; write its SVG as ``<folder>/<sha256 of the PNG>.svg`` (relative to the executing
     notebook); return the PNG to display."""
     png, svg = render(fig)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / vector_name(png)
-    if not target.is_file() or target.read_bytes() != svg:
-        tmp = target.with_suffix(".svg.tmp")
-        tmp.write_bytes(svg)
-        tmp.replace(target)
+    _write(Path(folder) / vector_name(png), svg)
     w, h = fig.get_size_inches()
     return ShownFigure(png, f"Figure {w:.1f} x {h:.1f} in")
+
+
+def saved(fig, path: Path | str, folder: Path | str = VECTOR_FOLDER) -> str:
+    """A figure a page shows from a file (a markdown image): its PNG written to ``path`` and its SVG
+    twin to ``<folder>/<sha256 of the PNG>.svg``, as :func:`shown` does; returns ``path``."""
+    png, svg = render(fig)
+    _write(Path(path), png)
+    _write(Path(folder) / vector_name(png), svg)
+    return str(path)

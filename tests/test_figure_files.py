@@ -90,6 +90,26 @@ def test_the_click_target_is_the_svg_twin_when_there_is_one(tmp_path):
     assert isinstance(image.parent, nodes.figure)
 
 
+def test_a_figure_shown_from_a_file_links_to_its_twin_too(tmp_path, monkeypatch):
+    from docutils import nodes
+
+    from replication.assets import VECTOR_IMAGES, vector_targets
+
+    book = tmp_path / "src" / "book"
+    monkeypatch.chdir(book.mkdir(parents=True) or book)           # figure_files writes beside the notebook
+    path = figure_files.saved(_figure(), "data/interpolation/surface.png")
+    png = (book / path).read_bytes()
+    assert figure_files.png_size(png)[0] > 600
+    svg = book / "data" / "figures" / figure_files.vector_name(png)
+    assert ET.fromstring(svg.read_bytes()).tag.endswith("svg")
+    app = SimpleNamespace(srcdir=str(tmp_path / "src"), outdir=str(tmp_path / "out"))
+    doc = _doctree("book/data/interpolation/surface.png")
+    vector_targets(app, doc, "book/interpolation")
+    (image,) = doc.findall(nodes.image)
+    assert image.parent["refuri"] == f"../{VECTOR_IMAGES}/{svg.name}"
+    plt.close("all")
+
+
 NOTEBOOK = {"cells": [
     {"cell_type": "markdown", "source": "```{glue:figure} sh_fig_main\n:name: fig-sh-main\n\nCaption.\n```"},
     {"cell_type": "markdown", "source": ":::{glue:figure} other\n:figwidth: 100%\n:name: fig-other\n\nB.\n:::\n"},

@@ -238,15 +238,13 @@ def pair_rows(facts: dict) -> list[dict]:
 def surface_file(results, folder: str = "data/interpolation") -> str | None:
     """Draw :func:`surface_figure` into ``<folder>/surface.png`` (relative to the notebook) and return
     that path, or ``None`` when this profile computes no surface."""
-    import os
-
     import matplotlib.pyplot as plt
+
+    from ...figure_files import saved
 
     surf = surface_figure(results)
     if surf is None:
         return None
-    os.makedirs(folder, exist_ok=True)
-    path = f"{folder}/surface.png"
-    surf.savefig(path, dpi=2 * F.DPI, bbox_inches="tight")
+    path = saved(surf, f"{folder}/surface.png")     # and its SVG twin, the click target
     plt.close(surf)
     return path
