@@ -55,7 +55,7 @@ def cpu_name() -> str:
 def shapes_of(profiles: list[str]) -> dict:
     """{Shape: sorted profiles whose planned runs use it}."""
     from replication import chapters, planning
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
 
     found: dict = {}
     for profile in profiles:

@@ -52,7 +52,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from replication.chapters.sweep import SPEC, experiment
     from replication.ensemble import train_ensemble
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
     from replication.train import load_data, train
 
     p = resolve(SPEC, args.profile)

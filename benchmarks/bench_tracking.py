@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from replication.chapters import schedules as chapter
     from replication.chapters.schedules import experiment
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
     from replication.train import hessian_indices
 
     params = resolve(chapter.SPEC, "smoke" if args.quick else args.profile, {})

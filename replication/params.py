@@ -1,14 +1,16 @@
 """Chapter parameters: a profile's values, overridden by explicit ones, validated before compute.
 
 Each chapter declares a :class:`ChapterSpec`: its parameters with type, bounds and help text.
-:func:`resolve` turns ``(chapter, profile, explicit values)`` into frozen :class:`ChapterParams`, or
-raises :class:`ParameterError` with one line naming the parameter, its value and what is allowed.
-The same path serves papermill runs (through :mod:`replication.notebook`) and the CLI.
+:func:`resolve_values` turns a profile's section and the explicit values into frozen
+:class:`ChapterParams`, or raises :class:`ParameterError` with one line naming the parameter, its
+value and what is allowed.  The same path serves papermill runs (through :mod:`replication.notebook`)
+and the CLI.
 
-Parameters flow one way: the profile files are read by :mod:`replication.profiles` (a YAML reader
-that imports nothing from the package), this module validates one chapter's values against its
-``SPEC``, and the chapter registry (:mod:`replication.chapters`) checks a whole profile against every
-chapter.  What several chapters declare alike is built here once: :func:`device` (with
+Parameters flow one way and this module imports nothing from the package: the profile files are read
+by :mod:`replication.profiles` (a YAML reader that imports nothing either), this module validates one
+chapter's values against its ``SPEC``, and the chapter registry (:mod:`replication.chapters`:
+``resolve(chapter, profile, explicit)``, ``resolve_spec(spec, ...)``) reads the profile and checks it
+whole against every chapter.  What several chapters declare alike is built here once: :func:`device` (with
 :func:`check_device`, the one CUDA refusal), :func:`seeds`, :func:`lanczos_tol`, and the
 cross-parameter rules :func:`check_at_most`, :func:`check_largest_at_most`, :func:`check_split`,
 :func:`check_increasing_pair` and :func:`check_augment`.
@@ -20,7 +22,6 @@ import math
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from . import profiles as _profiles
 
 TYPES = ("int", "float", "str", "bool", "int_list", "float_list", "str_list")
 
@@ -212,27 +213,6 @@ def resolve_values(spec: ChapterSpec, section: Any, explicit: Mapping[str, Any] 
     if spec.check is not None:
         spec.check(values)
     return ChapterParams(spec.name, label, values, sources)
-
-
-def resolve(spec: ChapterSpec, profile: str = _profiles.DEFAULT,
-            explicit: Mapping[str, Any] | None = None) -> ChapterParams:
-    """Validate ``explicit`` over ``profile``'s values for ``spec``'s chapter.
-
-    Only this chapter's section of the profile is checked here (:func:`check_section`); the chapter
-    registry's ``replication.chapters.resolve`` checks every other section too, so that a typo
-    anywhere in a user's profile file stops every chapter before it computes.  This function is the
-    one reason this module reads the profile files (``replication.profiles``, which imports nothing
-    from the package); callers that go through the registry do not need it."""
-    section, label, source = _profile_section(profile, spec.name)
-    return resolve_values(spec, section, explicit, label=label, source=source)
-
-
-def _profile_section(profile: str, chapter: str) -> tuple[dict, str, str]:
-    try:
-        return (_profiles.chapter_values(profile, chapter), _profiles.label(profile),
-                _profiles.source(profile))
-    except _profiles.ProfileError as error:
-        raise ParameterError(str(error)) from None
 
 
 # -- parameters several chapters declare alike --------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from replication import chapters, readme
-from replication.params import resolve
+from replication.chapters import resolve_spec as resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTED = [n for n in chapters.names() if hasattr(chapters.get(n), "verdicts")]

@@ -5,7 +5,7 @@ import dataclasses
 from replication import claims, verdict_files
 from replication.chapters import claims as page
 from replication.claims import Verdict
-from replication.params import resolve
+from replication.chapters import resolve_spec as resolve
 
 
 def _v(id, claim, outcome, chapter="sharpness", figure=""):

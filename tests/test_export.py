@@ -5,7 +5,7 @@ import json
 from replication import verdict_files
 from replication import chapters, claims
 from replication.cli import main
-from replication.params import resolve
+from replication.chapters import resolve_spec as resolve
 from replication.runs import train_all
 from replication.store import ResultStore
 

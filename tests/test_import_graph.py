@@ -265,12 +265,12 @@ def test_every_known_exception_still_exists():
 
 
 def test_parameters_flow_one_way():
-    """The profile reader imports nothing from the package; params only the profile reader, for
-    ``params.resolve`` (called by chapters/sweep/page.py, the appendix and tests; once they call
-    ``chapters.resolve``, delete ``params.resolve`` and make this ``== set()``)."""
+    """Neither the profile reader nor params imports anything from the package: a profile is read and
+    checked against the chapters' SPECs by the chapter registry (``chapters.resolve``,
+    ``chapters.resolve_spec``), which stands above both."""
     graph = _package_graph()
     assert graph["replication.profiles"] == set()
-    assert graph["replication.params"] <= {"replication.profiles"}
+    assert graph["replication.params"] == set()
 
 
 def test_no_module_over_400_lines_unless_one_idea():

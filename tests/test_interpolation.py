@@ -15,7 +15,8 @@ from replication import claims as claims_mod
 from replication import models, profiles
 from replication.chapters import interpolation as chapter
 from replication.chapters.interpolation import claims, experiment, landscape
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 
 
 @pytest.mark.parametrize("profile", profiles.NAMES)

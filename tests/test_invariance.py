@@ -9,7 +9,8 @@ import pytest
 
 from replication.chapters import invariance
 from replication.chapters.invariance import claims, experiment
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")
 

@@ -11,7 +11,8 @@ from replication import verdict_files
 from replication import profiles
 from replication.chapters import memorization as chapter
 from replication.chapters.memorization import claims, experiment
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 
 
 # -- parameters and grid ---------------------------------------------------------------------------------

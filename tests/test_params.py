@@ -7,7 +7,8 @@ import yaml
 
 from replication import chapters, profiles
 from replication.notebook import injected_names
-from replication.params import Param, ParameterError, parse_assignments, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import Param, ParameterError, parse_assignments
 from replication.runs import compute_all
 
 SPEC = chapters.get("sde").SPEC
@@ -277,7 +278,7 @@ def test_store_command_reports_results_quarantine_kinds_and_size(store, capsys):
 
 def test_a_float_for_an_integer_and_a_repeated_list_entry_are_refused():
     from replication import chapters
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
 
     spec = chapters.get("sde").SPEC
     with pytest.raises(ParameterError, match=r"^seeds=2.0: must be an integer"):

@@ -165,7 +165,7 @@ def test_stored_runs_are_not_billed(tmp_path):
 
 def test_a_profile_bill_is_the_sum_of_its_chapters(tmp_path):
     from replication import chapters
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
 
     store = ResultStore(tmp_path)
     bills = chapters.profile_bill("smoke", store)
@@ -256,7 +256,7 @@ def test_bench_plan_writes_a_calibration_the_bill_reads(tmp_path):
     calibration = planning.load_calibration(out)
     assert calibration["machine"]["torch"] and calibration["shapes"]
     from replication import chapters
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
 
     cfg = chapters.planned_runs("sweep", resolve(chapters.get("sweep").SPEC, "smoke"))[0]
     cost = planning.shape_cost(planning.Shape.of(cfg), calibration)

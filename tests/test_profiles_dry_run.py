@@ -12,7 +12,7 @@ import torch
 
 from replication import chapters, train
 from replication.data import random_crop_flip
-from replication.params import resolve
+from replication.chapters import resolve_spec as resolve
 
 PROFILES = ("gpu", "paper")
 

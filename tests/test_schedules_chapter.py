@@ -12,7 +12,8 @@ import torch
 
 from replication.chapters import schedules as chapter
 from replication.chapters.schedules import claims, experiment
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 from replication.store import Tally
 
 

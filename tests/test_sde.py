@@ -361,7 +361,7 @@ def test_points_that_did_not_equilibrate_are_not_judged():
 
 def test_chapter_at_smoke_gives_every_verdict_with_three_outcomes(tmp_path):
     from replication import chapters, claims
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
     from replication.store import ResultStore
 
     chapter = chapters.get("sde")
@@ -496,7 +496,7 @@ def test_c_equals_h_holds_on_its_premise_and_fails_on_the_control_designs():
 
 def test_the_control_well_is_simulated_only_above_the_window():
     from replication.chapters.sde.controls import CONTROL_WELL, control_well_configs
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
     from replication.chapters import sde as chapter
 
     params = resolve(chapter.SPEC, "laptop")

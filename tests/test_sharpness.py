@@ -14,7 +14,8 @@ from replication.chapters import sharpness
 from replication import stats
 from replication.chapters.sharpness import claims, controls, experiment
 from replication.claims import OUTCOMES
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 from replication.store import ResultStore
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")

@@ -167,7 +167,7 @@ def toy_chapter(monkeypatch, tmp_path):
     monkeypatch.setattr(chapters, "get", lambda name: toy if name == "toy" else real_get(name))
     monkeypatch.setattr(chapters, "names", lambda: (*real_names(), "toy"))
     store = ResultStore(tmp_path / "store")
-    from replication.params import resolve
+    from replication.chapters import resolve_spec as resolve
 
     params = resolve(toy.SPEC, "smoke")
     chapters.evaluate("toy", params, store=store, progress=False)

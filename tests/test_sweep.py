@@ -12,7 +12,8 @@ from replication import claims as C
 from replication import rules
 from replication.chapters import sweep as chapter
 from replication.chapters.sweep import claims, experiment
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 
 
 def test_every_profile_resolves_with_the_same_design_and_paper_is_a_cifar_resnet():

@@ -14,7 +14,8 @@ from replication.hessian import HessianOperator, lanczos
 from replication.hessian.dense import dense_hessian
 from replication.runs import train_stored
 from replication.train import load_model, prepare_split
-from replication.params import ParameterError, resolve
+from replication.chapters import resolve_spec as resolve
+from replication.params import ParameterError
 from replication.store import ResultStore
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:FutureWarning")

@@ -117,6 +117,18 @@ def check_profile(profile: str) -> None:
         raise ParameterError(str(error)) from None
 
 
+def resolve_spec(spec, profile: str = profiles.DEFAULT, explicit=None) -> ChapterParams:
+    """``explicit`` validated over ``profile``'s section for ``spec``'s chapter (only that section is
+    checked; :func:`resolve` checks the whole profile first).  For a chapter outside the registry
+    (a test's toy chapter) and for callers holding a SPEC."""
+    try:
+        section, label, source = (profiles.chapter_values(profile, spec.name), profiles.label(profile),
+                                  profiles.source(profile))
+    except profiles.ProfileError as error:
+        raise ParameterError(str(error)) from None
+    return resolve_values(spec, section, explicit, label=label, source=source)
+
+
 def resolve(chapter: str, profile: str = profiles.DEFAULT, explicit=None) -> ChapterParams:
     """Chapter ``chapter``'s parameters: ``profile`` checked whole (:func:`check_profile`), then its
     section with ``explicit`` on top validated (``replication.params.resolve_values``).  The way the

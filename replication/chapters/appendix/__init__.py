@@ -4,7 +4,8 @@ the benchmark scripts measured it, and what every stored result records."""
 from __future__ import annotations
 
 from ... import benchmarks, planning, profiles
-from ...params import ChapterSpec, resolve
+from ...params import ChapterSpec
+from .. import resolve_spec as resolve
 
 ABOUT = 'how to run the book at scale (the bill of the gpu and paper profiles, Ray and Slurm), the speed of each device as measured, and what every stored result records.'   # the introduction's one-line summary of this chapter
 SPEC = ChapterSpec("appendix", "Appendix: scale, performance, provenance", ())

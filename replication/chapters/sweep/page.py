@@ -115,7 +115,7 @@ def paper_table(rows) -> str:
 
 def scale_table() -> str:
     """What the smoke, laptop, gpu and paper profiles run (from the profiles, nothing typed)."""
-    from ...params import resolve
+    from .. import resolve_spec as resolve
     from . import SPEC
 
     lines = ["| profile | network, data | runs | batch sizes | η box | target loss, cap |",
