@@ -106,3 +106,13 @@ def fig7_runs_line(fig7_results) -> str:
     """The runs sentence of the second network's grid (Fig. 7), as plain text for a glue."""
     return runs_sentence(fig7_results.stored, fig7_results.computed, what="training runs",
                          spent=f"{fig7_results.wall_time:.0f} s of training in all").replace("**", "")
+
+
+def fig7_result(f7):
+    """What the second network's breaks say (:func:`.claims.fig7_text`), as markdown with the book's
+    math (β* rendered), for ``{glue:md}`inv_fig7_result:myst``` in the figure's caption."""
+    from ...page import md
+    from ...wording import mathify
+    from .claims import fig7_text
+
+    return md(mathify(fig7_text(f7)) if f7 is not None else "not run (fig7_model = none)")
