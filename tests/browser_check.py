@@ -383,7 +383,7 @@ def _vector_problems(img: dict) -> list[str]:
         return [f"figure's vector version is not on this site: {href}"]
     try:
         with urllib.request.urlopen(href, timeout=10) as response:
-            head = response.read(4096)
+            head = response.read()                 # whole (a partial read resets the local server's copy)
     except OSError as error:
         return [f"figure's vector version does not load: {href.split('/')[-1]} ({error})"]
     return [] if b"<svg" in head else [f"figure's vector version is not an SVG file: {href.split('/')[-1]}"]

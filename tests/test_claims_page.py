@@ -48,7 +48,7 @@ def test_page_gathers_stored_verdicts_without_running_chapters(tmp_path):
     assert rows[0].endswith("| — |") and "{doc}`sharpness <sharpness>`" in rows[3]   # where its deciding test is
     assert f":class: {page.TABLE_CLASS}" in table and table.startswith(":::{table} The paper's claims at the smoke")
     linked = page.claim_table(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
-    assert "{doc}`Sharp <sharpness>`" in linked
+    assert "{numref}`fig-a`" in linked and "{doc}`Sharp <sharpness>`" not in linked   # the figure names the chapter
 
     md = page.claim_section(record, 4, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-a"}})
     assert "Outcome: **holds** (1 holds)" in md and "{numref}`fig-a`" in md
@@ -74,6 +74,13 @@ def test_the_claim_table_gives_the_deciding_number(tmp_path):
     assert "| Spearman ρ −0.62 [−0.91, −0.2], in {doc}`sharpness <sharpness>` |" in rows[4]
     assert rows[5].endswith("| {doc}`sharpness <sharpness>` |")      # no single number: only where
     assert page.deciding_number(_v("claim-5-y", 5, "holds")) == ""
+    shown = page.claim_table(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-b"}})
+    assert "{doc}`Sharp <sharpness>`" in shown                     # no figure of its own: the chapter
+    verdict_files.save("sharpness", "smoke", [dataclasses.replace(v, figure="fig-b")], store_root=tmp_path)
+    record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
+    row = [line for line in page.claim_table(record, titles={"sharpness": "Sharp"}, labels={"sharpness": {"fig-b"}})
+           .splitlines() if line.startswith("| {ref}`4 ")][0]
+    assert row.endswith(", in {numref}`fig-b` |") and "{doc}" not in row   # its figure names the chapter
 
 
 def test_rollup_is_one_rule_everywhere(tmp_path):

@@ -130,6 +130,13 @@ def _where(v, titles: dict, labels: dict) -> str:
     return link
 
 
+def _short_where(v, titles: dict, labels: dict) -> str:
+    """Where a test is, in a table cell: its figure (whose number names the chapter), else its chapter."""
+    if v.figure and v.figure in labels.get(v.chapter, ()):
+        return f"{{numref}}`{v.figure}`"
+    return f"{{doc}}`{titles.get(v.chapter, v.chapter)} <{v.chapter}>`"
+
+
 def claim_label(number: int) -> str:
     """The cross-reference label of claim ``number``'s section on the claims page."""
     return f"claims-claim-{number}"
@@ -161,7 +168,7 @@ def claim_table(record: ClaimsRecord, *, titles: dict | None = None, labels: dic
             "| ---: | --- | --- | --- | --- |"]
     for n, statement in _claims.PAPER_CLAIMS.items():
         vs = record.for_claim(n)
-        where = "; ".join(dict.fromkeys(_where(v, titles, labels) for v in _deciding(vs)))
+        where = "; ".join(dict.fromkeys(_short_where(v, titles, labels) for v in _deciding(vs)))
         decided = "; ".join(numbers.get(n, []))
         cell = ", in ".join(x for x in (decided, where) if x) or "—"
         rows.append(f"| {{ref}}`{n} <{claim_label(n)}>` | {statement} | **{outcome_of_claim(vs)}** | {tally(vs)} "
