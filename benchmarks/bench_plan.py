@@ -43,13 +43,9 @@ import torch  # noqa: E402
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from replication.provenance import cpu_model
+
+    return cpu_model()
 
 
 def shapes_of(profiles: list[str]) -> dict:

@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import datetime
 import os
-import platform
 import socket
 import statistics
 import sys
@@ -45,13 +44,9 @@ MEMBERS = 16
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from replication.provenance import cpu_model
+
+    return cpu_model()
 
 
 def textbook(steps: int, seed: int) -> float:

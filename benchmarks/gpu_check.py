@@ -33,7 +33,6 @@ import dataclasses
 import datetime
 import os
 import pickle
-import platform
 import shutil
 import socket
 import subprocess
@@ -54,13 +53,9 @@ ARCHIVES = (ROOT / "shared/data/cifar10-jpeg-q75.tar.gz", Path("/work/shared/dat
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from replication.provenance import cpu_model
+
+    return cpu_model()
 
 
 # -- data ---------------------------------------------------------------------------------------------

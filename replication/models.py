@@ -261,14 +261,21 @@ _REGISTRY: dict[str, tuple[dict, tuple[int, int, int]]] = {
 MODEL_NAMES = tuple(_REGISTRY)
 
 
-def _resolve(name, n_classes, in_shape, options) -> tuple[dict, tuple[int, int, int], int]:
-    """Validated (options with defaults, in_shape, n_classes); one-line ValueError otherwise."""
+def _registered(name: str, options) -> tuple[dict, tuple]:
+    """``(default options, default input shape)`` of the registered model ``name``, after checking
+    that every option is one it takes; one-line ValueError otherwise."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     defaults, default_shape = _REGISTRY[name]
     unknown = sorted(set(options) - set(defaults))
     if unknown:
         raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(defaults)}")
+    return defaults, default_shape
+
+
+def _resolve(name, n_classes, in_shape, options) -> tuple[dict, tuple[int, int, int], int]:
+    """Validated (options with defaults, in_shape, n_classes); one-line ValueError otherwise."""
+    defaults, default_shape = _registered(name, options)
     opts = {**defaults, **options}
     n_classes = _positive_int(name, "n_classes", n_classes)
     shape = _check_in_shape(name, default_shape if in_shape is None else in_shape)
@@ -353,12 +360,7 @@ def has_batchnorm(name: str, **options) -> bool:
     has BatchNorm layers, read from the description (nothing is built).  BatchNorm's running
     statistics are the only buffers of these models, so without it a model is a pure function of
     its parameters (vmapped ensembles).  Unknown names or options raise a one-line ValueError."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    defaults, _ = _REGISTRY[name]
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(defaults)}")
+    defaults, _ = _registered(name, options)
     return "batch_norm" in defaults and _flag(name, "batch_norm", options.get("batch_norm", defaults["batch_norm"]))
 
 

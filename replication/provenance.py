@@ -42,11 +42,12 @@ def device_name(device: str = "cpu") -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     threads = torch.get_num_threads()
-    return f"cpu ({_cpu_model()}, {threads} thread{'' if threads == 1 else 's'})"
+    return f"cpu ({cpu_model()}, {threads} thread{'' if threads == 1 else 's'})"
 
 
 @functools.lru_cache(maxsize=1)
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -22,26 +22,36 @@ from .. import Counted
 DATASET_SIZE = {name: size for name, (_, size, _) in DATASET_INFO.items()}   # training-split sizes
 
 
+def _check_grid(values: dict, total: int, prefix: str = "") -> list:
+    """One grid's sizes and βs (the main grid's, or with ``prefix="fig7_"`` the second network's):
+    sizes that differ and fit beside the validation split, βs increasing with 1 and at least two
+    above it, a base batch no larger than the smallest set, and distinct batch sizes; the βs."""
+    which = prefix.rstrip("_") + " " if prefix else ""
+    sizes = list(values[f"{prefix}train_sizes"])
+    if len(set(sizes)) != len(sizes):
+        raise ParameterError(f"{prefix}train_sizes={sizes!r}: the training-set sizes must differ")
+    if max(sizes) + values["n_val"] > total:
+        raise ParameterError(f"{prefix}train_sizes={sizes!r}: every size + n_val must be <= {total} "
+                             f"({values['dataset']}, n_val={values['n_val']})")
+    betas = list(values[f"{prefix}betas"])
+    if 1 not in betas:
+        raise ParameterError(f"{prefix}betas={betas!r}: must contain 1 (the base run every β is compared with)")
+    if betas != sorted(set(betas)):
+        raise ParameterError(f"{prefix}betas={betas!r}: must be increasing, without repeats")
+    if len([b for b in betas if b > 1]) < 2:
+        raise ParameterError(f"{prefix}betas={betas!r}: need at least two values above 1 to find a break")
+    S0 = values[f"{prefix}base_batch_size"]
+    if S0 > min(sizes):
+        raise ParameterError(f"{prefix}base_batch_size={S0!r}: must be <= the smallest {which}training-set size "
+                             f"{min(sizes)}")
+    if len({int(round(b * S0)) for b in betas}) != len(betas):
+        raise ParameterError(f"{prefix}betas={betas!r}: two betas give the same batch size round(beta * {S0})")
+    return betas
+
+
 def _check(values: dict) -> None:
     total = DATASET_SIZE[values["dataset"]]
-    sizes = list(values["train_sizes"])
-    if len(set(sizes)) != len(sizes):
-        raise ParameterError(f"train_sizes={sizes!r}: the training-set sizes must differ")
-    if max(sizes) + values["n_val"] > total:
-        raise ParameterError(f"train_sizes={sizes!r}: every size + n_val must be <= {total} "
-                             f"({values['dataset']}, n_val={values['n_val']})")
-    betas = list(values["betas"])
-    if 1 not in betas:
-        raise ParameterError(f"betas={betas!r}: must contain 1 (the base run every β is compared with)")
-    if betas != sorted(set(betas)):
-        raise ParameterError(f"betas={betas!r}: must be increasing, without repeats")
-    if len([b for b in betas if b > 1]) < 2:
-        raise ParameterError(f"betas={betas!r}: need at least two values above 1 to find a break")
-    S0 = values["base_batch_size"]
-    if S0 > min(sizes):
-        raise ParameterError(f"base_batch_size={S0!r}: must be <= the smallest training-set size {min(sizes)}")
-    if len({int(round(b * S0)) for b in betas}) != len(betas):
-        raise ParameterError(f"betas={betas!r}: two betas give the same batch size round(beta * {S0})")
+    betas = _check_grid(values, total)
     if not set(values["sqrt_betas"]) <= set(betas):
         raise ParameterError(f"sqrt_betas={list(values['sqrt_betas'])!r}: must be a subset of betas={betas!r}")
     if not 1 < values["small_beta"] <= max(betas):
@@ -70,23 +80,7 @@ def _check_fig7(values: dict, total: int) -> None:
     """The second network's grid (the paper's Fig. 7): the same rules as the main grid's."""
     if values["fig7_model"] == fig7.NONE:
         return
-    sizes = list(values["fig7_train_sizes"])
-    if max(sizes) + values["n_val"] > total:
-        raise ParameterError(f"fig7_train_sizes={sizes!r}: every size + n_val must be <= {total} "
-                             f"({values['dataset']}, n_val={values['n_val']})")
-    betas = list(values["fig7_betas"])
-    if 1 not in betas:
-        raise ParameterError(f"fig7_betas={betas!r}: must contain 1 (the base run every β is compared with)")
-    if betas != sorted(betas):
-        raise ParameterError(f"fig7_betas={betas!r}: must be increasing")
-    if len([b for b in betas if b > 1]) < 2:
-        raise ParameterError(f"fig7_betas={betas!r}: need at least two values above 1 to find a break")
-    S0 = values["fig7_base_batch_size"]
-    if S0 > min(sizes):
-        raise ParameterError(f"fig7_base_batch_size={S0!r}: must be <= the smallest fig7 training-set size "
-                             f"{min(sizes)}")
-    if len({int(round(b * S0)) for b in betas}) != len(betas):
-        raise ParameterError(f"fig7_betas={betas!r}: two betas give the same batch size round(beta * {S0})")
+    _check_grid(values, total, "fig7_")
     if values["fig7_model"] != "small_cnn" and values["dataset"] != "cifar10":
         raise ParameterError(f"fig7_model={values['fig7_model']!r}: VGG-11 and the ResNets need dataset=cifar10 "
                              "(small_cnn runs on every dataset)")
