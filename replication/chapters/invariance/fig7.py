@@ -69,6 +69,7 @@ class Fig7Results:
     wall_time: float
     stored: int
     computed: int
+    provenance: dict = dataclasses.field(default_factory=dict)   # of the runs (data, device, code), for the caption
 
 
 def compute(params, *, store: ResultStore | None = None, progress: bool = True) -> Fig7Results | None:
@@ -90,4 +91,4 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     return Fig7Results(runs=[_row(labels, r, 0.1) for (labels, _), r in zip(runs, trained)],
                        architecture=first["architecture"], n_parameters=first["n_parameters"],
                        wall_time=sum(r.wall_time for r in trained), stored=sum(r.from_store for r in trained),
-                       computed=sum(not r.from_store for r in trained))
+                       computed=sum(not r.from_store for r in trained), provenance=dict(trained[0].provenance))
