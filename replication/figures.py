@@ -215,8 +215,20 @@ def export(chapter: str, name: str, rows: Sequence[Mapping[str, Any]], *, meta: 
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(row.get(k, stamp.get(k))) for k in keys})
-    (target / f"{stem}.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    (target / f"{stem}.json").write_text(json.dumps(_without_sources_paths(meta), indent=1, sort_keys=True,
+                                                    default=str))
     return f"{folder}/{chapter}/{stem}.csv"
+
+
+def _without_sources_paths(value: Any) -> Any:
+    """``value`` (the JSON beside a figure, which a reader downloads) with every data ``source`` written
+    :func:`without_paths`: where the builder's data cache was is no one else's business."""
+    if isinstance(value, Mapping):
+        return {k: without_paths(v) if k == "source" and isinstance(v, str) else _without_sources_paths(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_sources_paths(v) for v in value]
+    return value
 
 
 def _export_profile(profile: str | None, meta: Mapping[str, Any]) -> str:

@@ -27,6 +27,17 @@ def test_every_row_carries_profile_code_version_and_device(tmp_path):
     assert json.loads((tmp_path / "data" / "invariance" / "invariance-curves.json").read_text())["profile"] == "smoke"
 
 
+def test_the_downloaded_json_names_no_folder_of_the_machine(tmp_path):
+    source = "verified cache /home/alice/.cache/data/FashionMNIST/raw (from Debian package x (/usr/share/datasets/x))"
+    data = {"name": "fashion-mnist", "source": source, "fingerprint": "5c76"}
+    meta = {"provenance": dict(PROV, data=data), "profile": "smoke", "runs": [{"data": data, "eta/S": "η/S"}]}
+    figures.export("invariance", "final", [{"eta": 0.1}], meta=meta, folder=tmp_path / "data")
+    written = json.loads((tmp_path / "data" / "invariance" / "invariance-final.json").read_text())
+    assert written["provenance"]["data"]["source"] == "verified cache (from Debian package x )"
+    assert written["runs"][0]["data"] == dict(data, source=written["provenance"]["data"]["source"])
+    assert written["runs"][0]["eta/S"] == "η/S" and "/home/" not in json.dumps(written)   # other text kept
+
+
 def test_names_are_unique_across_chapters(tmp_path):
     meta = {"provenance": PROV, "profile": "smoke"}
     paths = {figures.export(ch, "final", [{"x": 1}], meta=meta, folder=tmp_path) for ch in ("invariance", "schedules")}
