@@ -140,7 +140,7 @@ def reproduce_command(chapter: str, parameters: Mapping[str, Any]) -> str:
     parts = ["papermill", f"book/{chapter}.ipynb", f"{chapter}.ipynb"]
     for key, value in parameters.items():
         if key == "profile":
-            value = profiles.label(value) if value in profiles.NAMES else Path(str(value)).name
+            value = profiles.in_command(value)
         if isinstance(value, (list, tuple, dict)):
             text = yaml.safe_dump({key: list(value) if isinstance(value, tuple) else value},
                                   default_flow_style=True).strip()

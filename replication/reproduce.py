@@ -130,7 +130,7 @@ def figure_command(chapter: str, label: str, parameters: Mapping[str, Any]) -> s
     parts = ["python -m replication figure", chapter, label]
     for name, value in parameters.items():
         if name == "profile":
-            value = profiles.label(value) if value in profiles.NAMES else Path(str(value)).name
+            value = profiles.in_command(value)
             parts += ["--profile", shlex.quote(str(value))]
             continue
         text = yaml.safe_dump(list(value) if isinstance(value, tuple) else value, default_flow_style=True).strip()

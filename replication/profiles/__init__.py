@@ -48,6 +48,12 @@ def label(profile: str) -> str:
     return profile if profile in NAMES else str(_path(profile))
 
 
+def in_command(profile) -> str:
+    """``profile`` as a command on a page spells it: a built-in name, or a profile file by its name
+    alone (never the folder it has on the machine that built the page)."""
+    return str(profile) if profile in NAMES else Path(str(profile)).name
+
+
 KEYS = ("description", "base", "chapters")
 
 
