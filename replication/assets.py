@@ -264,11 +264,10 @@ def vector_targets(app, doctree, docname) -> None:
     myst-nb named by its content (``<sha256>.png``) and whose SVG the notebook wrote beside it
     (:mod:`replication.figure_files`: ``data/figures/<sha256>.svg``) links to that SVG, copied to
     :data:`VECTOR_IMAGES`.  An image without one keeps Sphinx's link to its own file."""
+    import hashlib
     import re
 
     from docutils import nodes
-
-    import hashlib
 
     folder = Path(app.srcdir) / Path(docname).parent / "data" / "figures"
     for image in list(doctree.findall(nodes.image)):

@@ -7,7 +7,8 @@ opens the SVG, which stays sharp at any zoom.  The two are tied by the PNG's con
 
 which is also the name myst-nb gives the PNG it writes for the page (``<sha256>.png``), so the
 book's Sphinx extension (:func:`replication.assets.vector_targets`) finds the SVG of every shown
-PNG without any table between them (a PNG the page shows from a file, :func:`saved`, is hashed there).  A figure whose SVG is missing keeps its PNG as the click target.
+PNG without any table between them (a PNG the page shows from a file, :func:`saved`, is hashed
+there).  A figure whose SVG is missing keeps its PNG as the click target.
 
 Both files are made from the same :class:`matplotlib.figure.Figure` in one call
 (:func:`render`); the SVG carries no date and a fixed hash salt, so the same figure gives the same

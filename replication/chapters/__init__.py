@@ -135,12 +135,7 @@ def resolve(chapter: str, profile: str = profiles.DEFAULT, explicit=None) -> Cha
     CLI, the book and the notebooks resolve parameters."""
     spec = get(chapter).SPEC
     check_profile(profile)
-    try:
-        section, label, source = (profiles.chapter_values(profile, chapter), profiles.label(profile),
-                                  profiles.source(profile))
-    except profiles.ProfileError as error:
-        raise ParameterError(str(error)) from None
-    return resolve_values(spec, section, explicit, label=label, source=source)
+    return resolve_spec(spec, profile, explicit)
 
 
 class Counted:
