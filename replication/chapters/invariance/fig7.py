@@ -90,5 +90,5 @@ def compute(params, *, store: ResultStore | None = None, progress: bool = True) 
     first = trained[0].payload
     return Fig7Results(runs=[_row(labels, r, 0.1) for (labels, _), r in zip(runs, trained)],
                        architecture=first["architecture"], n_parameters=first["n_parameters"],
-                       wall_time=sum(r.wall_time for r in trained), stored=sum(r.from_store for r in trained),
-                       computed=sum(not r.from_store for r in trained), provenance=dict(trained[0].provenance))
+                       wall_time=sum(r.wall_time for r in trained), stored=trained.tally.stored,
+                       computed=trained.tally.computed, provenance=dict(trained[0].provenance))
