@@ -107,28 +107,6 @@ def test_no_verdicts_says_so(tmp_path):
     assert "No chapter has stored verdicts" in page.synthesis(record)
 
 
-def test_summary_figure_has_a_square_per_test_and_a_row_per_claim(tmp_path):
-    from matplotlib.patches import Rectangle
-
-    from replication.chapters.claims import figures
-    from replication.store import ResultStore
-
-    vs = [_v("claim-4-a", 4, "holds"), _v("claim-4-b", 4, "not discriminating"), _v("claim-9-a", 9, "fails"),
-          _v("ours-a", None, "inconclusive")]
-    verdict_files.save("sharpness", "smoke", vs, store_root=tmp_path)
-    record = page.compute(resolve(page.SPEC, "smoke"), store=ResultStore(tmp_path))
-    fig = figures.outcome_strip(record, page.outcome_of_claim)
-    ax = fig.axes[0]
-    squares = [p for p in ax.patches if isinstance(p, Rectangle)]
-    assert len(squares) == len(vs)
-    assert [t.get_text() for t in ax.get_yticklabels()][0] == "our tests"
-    assert len(ax.get_yticks()) == len(claims.PAPER_CLAIMS) + 1
-    colours = sorted(tuple(round(c, 3) for c in s.get_facecolor()[:3]) for s in squares)
-    assert len(set(colours)) == 4                                  # four outcomes, four colours
-    words = {t.get_text() for t in ax.texts}
-    assert {"holds", "fails", "not tested"} <= words
-
-
 def _xspan(patch) -> tuple[float, float]:
     """The data x range of an axvspan (a Rectangle in recent matplotlib, a Polygon before 3.9)."""
     if hasattr(patch, "get_width"):

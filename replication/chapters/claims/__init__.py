@@ -175,8 +175,8 @@ def claim_table(record: ClaimsRecord, *, titles: dict | None = None, labels: dic
                     f"| {cell} |")
     caption = (f"The paper's claims at the {record.profile} profile. One row per claim; the outcome rolls its "
                "tests up by the rule stated above the table")
-    return "\n".join([f":::{{table}} {caption}", f":name: tbl-claims-{re.sub(r'[^a-z0-9]+', '-', record.profile.lower()).strip('-')}", f":class: {TABLE_CLASS}", "",
-                      *rows, ":::"])
+    label = "tbl-claims-" + re.sub(r"[^a-z0-9]+", "-", record.profile.lower()).strip("-")
+    return "\n".join([f":::{{table}} {caption}", f":name: {label}", f":class: {TABLE_CLASS}", "", *rows, ":::"])
 
 
 def deciding_number(v) -> str:
