@@ -45,10 +45,10 @@ def start() -> None:
 
 
 def sharp_figures() -> None:
-    """Inline figures as PNGs at twice their resolution ("retina"), labelled with their size at one
-    pixel per point: the page shows each at the column size it was drawn for
-    (:data:`replication.figures.COLUMN_INCHES`), and Sphinx links the shown image to its file, so a
-    click opens it at full resolution.  Does nothing outside IPython."""
+    """Figures a reader displays while editing a notebook, as PNGs at twice their resolution
+    ("retina"), shown at the column size they were drawn for (:data:`replication.figures.COLUMN_INCHES`).
+    The book's own figures go through :func:`glue`, which renders them the same way and writes their
+    SVG twin (:mod:`replication.figure_files`).  Does nothing outside IPython."""
     try:
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
