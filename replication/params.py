@@ -11,7 +11,8 @@ by :mod:`replication.profiles` (a YAML reader that imports nothing either), this
 chapter's values against its ``SPEC``, and the chapter registry (:mod:`replication.chapters`:
 ``resolve(chapter, profile, explicit)``, ``resolve_spec(spec, ...)``) reads the profile and checks it
 whole against every chapter.  What several chapters declare alike is built here once: :func:`device` (with
-:func:`check_device`, the one CUDA refusal), :func:`seeds`, :func:`lanczos_tol`, and the
+:func:`check_device`, the one CUDA refusal), :func:`seeds`, :func:`lanczos_tol`, the throughput options
+(:func:`precision`, :func:`channels_last`, :func:`throughput`), and the
 cross-parameter rules :func:`check_at_most`, :func:`check_largest_at_most`, :func:`check_split`,
 :func:`check_increasing_pair` and :func:`check_augment`.
 """
@@ -233,6 +234,31 @@ def seeds(help: str, *, low: int = 2, high: int = 1000) -> Param:
 def lanczos_tol(help: str = LANCZOS_TOL_HELP, *, name: str = "lanczos_tol") -> Param:
     """A Lanczos stopping rule: stop when the residual ``||Hv - λv|| <= tol·|λ|``; tol in [1e-10, 0.5]."""
     return Param(name, "float", help, low=1e-10, high=0.5)
+
+
+PRECISIONS = ("float32", "bf16")        # as replication.train.config.PRECISIONS (a test keeps them equal)
+
+
+def precision(help: str = "arithmetic of the training step: float32 (the paper's), or bf16 (forward and backward "
+              "under bfloat16 autocast; weights, optimizer and evaluation stay float32; a GPU option)", *,
+              name: str = "precision") -> Param:
+    """The ``precision`` parameter of a chapter's training runs: ``float32`` or ``bf16``."""
+    return Param(name, "str", help, choices=PRECISIONS)
+
+
+def channels_last(help: str = "store the convolutional networks' activations channels-last (NHWC; a GPU option; "
+                  "the MLP ignores it)", *, name: str = "channels_last") -> Param:
+    """The ``channels_last`` parameter: NHWC memory layout for the convolutional networks."""
+    return Param(name, "bool", help)
+
+
+def throughput(values: Any, model: str, *, prefix: str = "") -> dict:
+    """The run-config fields of a chapter's throughput options for a network ``model``:
+    ``{"precision": ..., "channels_last": ...}``, channels-last only for a convolutional network
+    (a fully connected one has no channel axis).  ``prefix`` names options like ``cifar_precision``;
+    ``values`` is a chapter's parameters, read by attribute."""
+    return {"precision": getattr(values, f"{prefix}precision"),
+            "channels_last": bool(getattr(values, f"{prefix}channels_last")) and model != "mlp"}
 
 
 def cuda_refusal(device: Any) -> str | None:

@@ -59,3 +59,57 @@ def test_channels_last_matches_float32_within_tolerance(float32_run):
     for k, v in float32_run["state_dict"].items():
         if v.is_floating_point():
             assert torch.allclose(nhwc["state_dict"][k], v, rtol=0, atol=LAYOUT_WEIGHT_TOL), k
+
+
+# -- the chapters' throughput parameters: profile -> chapter parameters -> run configs ----------------
+def _declared(profile):
+    from replication import chapters
+
+    out = []
+    for name in chapters.names():
+        out += [(name, c) for c in chapters.planned_runs(name, chapters.resolve(name, profile)) or []]
+    return out
+
+
+def test_the_chapter_parameter_names_the_run_configs_precisions():
+    from replication import params
+    from replication.train import config
+
+    assert params.PRECISIONS == config.PRECISIONS
+
+
+@pytest.mark.parametrize("profile", ["gpu", "paper"])
+def test_gpu_profiles_train_every_convolutional_network_in_bf16_channels_last(profile):
+    runs = _declared(profile)
+    conv = [(n, c) for n, c in runs if c.model != "mlp"]
+    assert conv, profile
+    wrong = sorted({(n, c.model) for n, c in conv if (c.precision, c.channels_last) != ("bf16", True)})
+    assert not wrong, f"{profile}: convolutional runs not in bf16 + channels-last: {wrong}"
+    assert all(not c.channels_last for _, c in runs if c.model == "mlp")
+
+
+@pytest.mark.parametrize("profile", ["laptop", "smoke"])
+def test_cpu_profiles_train_in_float32_so_their_stored_keys_stay(profile):
+    runs = _declared(profile)
+    assert runs and all((c.precision, c.channels_last) == ("float32", False) for _, c in runs)
+    assert all("precision" not in c.to_dict() for _, c in runs)
+
+
+def test_a_bad_precision_is_one_line_naming_the_parameter():
+    from replication import chapters
+    from replication.params import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^precision='fp16': must be .*one of float32, bf16"):
+        chapters.resolve("schedules", "laptop", {"precision": "fp16"})
+    with pytest.raises(ParameterError, match=r"^cifar_channels_last='yes': must be true or false"):
+        chapters.resolve("sharpness", "laptop", {"cifar_channels_last": "yes"})
+
+
+def test_channels_last_reaches_only_the_convolutional_networks():
+    from replication import chapters
+
+    params = chapters.resolve("invariance", "laptop", {"precision": "bf16", "channels_last": True})
+    runs = chapters.planned_runs("invariance", params)
+    assert {c.model for c in runs} >= {"mlp", "small_cnn"}
+    assert all(c.precision == "bf16" for c in runs)
+    assert all(c.channels_last == (c.model != "mlp") for c in runs)

@@ -13,7 +13,7 @@ import dataclasses
 
 import torch
 
-from ...params import (ChapterSpec, Param, ParameterError, check_at_most, check_augment, check_split, device,
+from ...params import (ChapterSpec, Param, ParameterError, channels_last, check_at_most, check_augment, check_split, device, precision,
                        lanczos_tol, seeds)
 from ...store import ResultStore
 from ...train import DATASET_INFO
@@ -61,6 +61,8 @@ SPEC = ChapterSpec("interpolation", "Interpolating between minima", (
     Param("n_test", "int", "test examples the line is evaluated on (the first ones of the test split)", low=16,
           high=10_000),
     Param("augment", "bool", "random crop and flip (CIFAR-10 only)"),
+    precision(),
+    channels_last(),
     Param("fig2_model", "str", "network of the Fig. 2 analogue (paper: ResNet-56)", choices=MODELS),
     Param("fig3_model", "str", "network of the Fig. 3 analogue (paper: VGG-11)", choices=MODELS),
     Param("channels", "int_list", "convolution channels of small_cnn", low=1, high=1024, unique=False),

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ...config import RunConfig, require
+from ...params import throughput
 from ...train.config import SETUP_CODE
 from . import landscape
 
@@ -77,7 +78,8 @@ def train_config(params, figure: str, lr: float, S: int, seed: int):
                        n_test=params.n_test, augment=params.augment, model=model,
                        model_options=model_options(params, model), lr=lr, batch_size=S,
                        momentum=params.momentum, epochs=params.fig2_epochs if figure == "fig2" else params.fig3_epochs,
-                       seed=seed, device=params.device, accept_unverified_data=params.accept_unverified_data)
+                       seed=seed, device=params.device, accept_unverified_data=params.accept_unverified_data,
+                       **throughput(params, model))
 
 
 def fig3_settings(params) -> list[tuple[float, int, float]]:

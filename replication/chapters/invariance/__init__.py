@@ -13,7 +13,7 @@ import math
 import torch
 
 from ...config import ConfigError
-from ...params import ChapterSpec, Param, ParameterError, check_augment, device, seeds
+from ...params import ChapterSpec, Param, ParameterError, channels_last, check_augment, device, precision, seeds
 from ...train import DATASET_INFO
 from . import claims, experiment, fig7
 from .experiment import NoiseScaleRun, _row  # noqa: F401
@@ -108,6 +108,8 @@ SPEC = ChapterSpec("invariance", "Same η/S, same dynamics, and where it breaks"
     Param("epochs", "int", "training epochs of every run (plain SGD, constant η)", low=1, high=10_000),
     Param("momentum", "float", "SGD momentum (0: plain SGD, as the theory)", low=0.0, high=0.99),
     Param("augment", "bool", "random crop and flip (CIFAR-10 only)"),
+    precision(),
+    channels_last(),
     Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 JPEG stand-in; results say "
           "NOT canonical)"),
     Param("noise_epochs", "int_list", "epochs along β = 1 training at which B_noise is measured (0 = "

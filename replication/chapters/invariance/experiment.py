@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ...config import RunConfig, require
+from ...params import throughput
 from ...hessian.covariance import gradient_covariance_trace, gradient_noise_scale
 from ...train.config import SETUP_CODE
 
@@ -59,7 +60,7 @@ def base_config(params, n: int):
                        model=params.model, model_options=model_options(params), lr=params.base_lr,
                        batch_size=params.base_batch_size, momentum=params.momentum, augment=params.augment,
                        epochs=params.epochs, device=params.device,
-                       accept_unverified_data=params.accept_unverified_data)
+                       accept_unverified_data=params.accept_unverified_data, **throughput(params, params.model))
 
 
 def grid(params) -> list[tuple[dict, object]]:

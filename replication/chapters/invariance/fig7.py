@@ -20,6 +20,7 @@ import dataclasses
 
 import torch
 
+from ...params import throughput
 from ...store import ResultStore
 from .experiment import LINEAR, _row
 
@@ -50,7 +51,8 @@ def grid(params) -> list[tuple[dict, object]]:
                            model=params.fig7_model, model_options=model_options(params), lr=params.fig7_base_lr,
                            batch_size=params.fig7_base_batch_size, momentum=params.momentum,
                            augment=params.augment, epochs=params.fig7_epochs, device=params.device,
-                           accept_unverified_data=params.accept_unverified_data)
+                           accept_unverified_data=params.accept_unverified_data,
+                           **throughput(params, params.fig7_model))
         for beta in params.fig7_betas:
             S = batch_size(params, beta)
             if S > n:

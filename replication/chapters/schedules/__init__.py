@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
+from ...params import ChapterSpec, Param, channels_last, device, lanczos_tol, precision, seeds
 from . import experiment
 from .. import Counted
 
@@ -30,6 +30,8 @@ SPEC = ChapterSpec("schedules", "Batch-size schedules in place of learning-rate 
     Param("momentum", "float", "SGD momentum (the paper's is not stated; 0 = plain SGD)", low=0, high=0.99),
     Param("weight_decay", "float", "weight decay (the paper's is not stated)", low=0, high=0.1),
     Param("augment", "bool", "random crop and flip (CIFAR-10 only)"),
+    precision(),
+    channels_last(),
     Param("lr_low", "float", "lowest learning rate of the cyclic LR schedule (the paper: 0.001)", low=1e-6, high=10),
     Param("lr_high", "float", "highest learning rate of the cyclic LR schedule and the CBS learning rate (the paper: 0.005)",
           low=1e-6, high=10),

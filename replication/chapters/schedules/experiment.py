@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...params import ParameterError, check_at_most, check_increasing_pair, check_split
+from ...params import ParameterError, check_at_most, check_increasing_pair, check_split, throughput
 from ...train import DATASET_INFO
 from ...schedules import Table, clr_cbs_pair
 
@@ -106,7 +106,7 @@ def base_config(params):
                        weight_decay=params.weight_decay, augment=params.augment, epochs=params.epochs,
                        device=params.device, hessian_samples=params.hessian_samples,
                        hessian_tol=params.lanczos_tol, hessian_max_iter=params.lanczos_max_iter,
-                       accept_unverified_data=params.accept_unverified_data)
+                       accept_unverified_data=params.accept_unverified_data, **throughput(params, params.model))
 
 
 def stage_ends(step_size: int, epochs: int) -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
+from ...params import ChapterSpec, Param, channels_last, device, lanczos_tol, precision, seeds
 from ...store import ResultStore
 from .experiment import CHALLENGE_PAIRS, CIFAR, check, grids, measure_settings, rescale_pairs  # noqa: F401
 from .. import Counted
@@ -71,6 +71,8 @@ SPEC = ChapterSpec("sharpness", "η/S, the width of the minimum and generalizati
     Param("cifar_seeds", "int", "seeds per (η, S) pair of the ResNet", low=2, high=1000),
     Param("cifar_epochs", "int", "training epochs of every ResNet run (plain SGD, constant η)", low=1, high=10_000),
     Param("cifar_augment", "bool", "random crop and flip on the ResNet runs (the paper's CIFAR-10 practice)"),
+    precision(name="cifar_precision"),
+    channels_last(name="cifar_channels_last"),
     Param("accept_unverified_data", "bool", "accept non-canonical data (the CIFAR-10 JPEG stand-in; results say "
           "NOT canonical)"),
 ), check=check)

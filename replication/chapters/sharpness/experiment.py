@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ...params import ParameterError, check_at_most, check_largest_at_most, check_split
+from ...params import ParameterError, check_at_most, check_largest_at_most, check_split, throughput
 
 #: the sixteen (η, S) pairs of the ICLR 2018 reproducibility challenge (shenyangHuang/FashionableML)
 CHALLENGE_PAIRS = ((0.05, 50), (0.05, 1000), (0.025, 500), (0.04, 1000), (0.02, 500), (0.02, 100), (0.01, 50),
@@ -120,7 +120,7 @@ def cifar_grid(params) -> list[tuple[dict, object]]:
     base = TrainConfig(dataset="cifar10", n_train=params.cifar_n_train, n_val=params.n_val, model=params.cifar_model,
                        epochs=params.cifar_epochs, device=params.device, augment=params.cifar_augment,
                        accept_unverified_data=params.accept_unverified_data, lr=params.cifar_lrs[0],
-                       batch_size=params.cifar_batch_sizes[0])
+                       batch_size=params.cifar_batch_sizes[0], **throughput(params, params.cifar_model, prefix="cifar_"))
     return [(dict(eta=lr, S=S, seed=s), dataclasses.replace(base, lr=lr, batch_size=S, seed=s))
             for lr, S in zip(params.cifar_lrs, params.cifar_batch_sizes) for s in range(params.cifar_seeds)]
 

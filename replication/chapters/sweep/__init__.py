@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ...params import ChapterSpec, Param, device, lanczos_tol, seeds
+from ...params import ChapterSpec, Param, channels_last, device, lanczos_tol, precision, seeds
 from ...train import TrainConfig
 from . import experiment
 from .. import Counted
@@ -35,6 +35,8 @@ SPEC = ChapterSpec("sweep", "η/S across a thousand minima", (
     Param("momentum", "float", "SGD momentum (0 = plain SGD, whose noise scale is η/S)", low=0, high=0.99),
     Param("weight_decay", "float", "weight decay", low=0, high=0.1),
     Param("augment", "bool", "random crop and flip (CIFAR-10 only)"),
+    precision(),
+    channels_last(),
     Param("batch_sizes", "int_list", "batch sizes S, log-spaced, small to large", low=1, high=60_000, min_len=3),
     Param("lr_min", "float", "lower end of the log-uniform learning-rate box", low=1e-6, high=10),
     Param("lr_max", "float", "upper end of the log-uniform learning-rate box", low=1e-6, high=10),

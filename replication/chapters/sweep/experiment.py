@@ -21,7 +21,8 @@ import dataclasses
 
 import numpy as np
 
-from ...params import ParameterError, check_at_most, check_increasing_pair, check_largest_at_most, check_split
+from ...params import (ParameterError, check_at_most, check_increasing_pair, check_largest_at_most, check_split,
+                       throughput)
 from ...train import DATASET_INFO
 
 
@@ -51,7 +52,7 @@ def base_config(params):
                        target_loss=params.target_loss, hessian_epochs=(params.max_epochs,),
                        hessian_samples=params.hessian_samples, hessian_tol=params.lanczos_tol,
                        hessian_max_iter=params.lanczos_max_iter, device=params.device,
-                       accept_unverified_data=params.accept_unverified_data)
+                       accept_unverified_data=params.accept_unverified_data, **throughput(params, params.model))
 
 
 def configs(params) -> list[tuple[dict, object]]:
