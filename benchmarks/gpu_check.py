@@ -10,7 +10,17 @@ on CIFAR-10 with crop + flip augmentation):
 3. the smoke grid (2 learning rates x 2 seeds, 1 epoch) through ``replication.runs.train_all`` in a
    temporary store (vmapped ensembles for the models without batch norm);
 4. checks for the MLP: an ensemble member equals its single run (max relative difference of the
-   training loss), and the same config twice gives the same history (bit-identical or not).
+   training loss), and the same config twice gives the same history (bit-identical or not);
+5. the precision bound, for the CIFAR-10 networks the gpu and paper profiles train under bf16 +
+   channels-last (vgg11, resnet32, resnet56) and the MLP for reference: the same config (seed 0,
+   same data order, crop + flip on CIFAR-10; lr 0.05, batch 128, plain SGD, ``--precision-epochs``
+   epochs on ``--n-train`` examples) trained as float32 NCHW and as bf16 autocast + channels-last
+   (the MLP: bf16 only), and once more as float32 with seed 1 (how far a new seed moves the same
+   numbers); side by side: final training loss, test accuracy (whole test split), λ_max by the
+   project's Lanczos on ``--hessian-samples`` training examples, their differences, seconds per
+   epoch (the epochs after the first, scaled to a full epoch) and the speed-up, with the verdict
+   against ``replication.gpu_records.PRECISION_TOL`` per network ("not measured" where it did not
+   run).  On random pixels, or in quick mode, the numbers bound nothing and the verdict says so.
 
 Data: never downloaded (REPLICATION_OFFLINE=1).  CIFAR-10 is the real one when the data cache or
 REPLICATION_DATA_DIR holds it; otherwise the JPEG stand-in (already written there, or built from
@@ -20,17 +30,26 @@ pixels of the right shape (timings only).  The report says which.  The same for 
 
 Usage::
 
-    python benchmarks/gpu_check.py                       # on a CUDA machine (about 3 min on an H100)
+    python benchmarks/gpu_check.py                       # on a CUDA machine (see below for the time)
+    python benchmarks/gpu_check.py --sections precision  # the precision bound only (gpu-check_<host>-precision.md)
     python benchmarks/gpu_check.py --device cpu --quick  # a tiny CPU run of every code path (tests)
 
+Time on an H100, estimated (no run has timed it yet): about 3 min for the timings, a few more for
+the precision bound (12 runs of 312 steps, 6 of them ResNets, each with a Lanczos probe); the
+report gives the whole check's seconds and the precision bound's.
+
 Without CUDA (and without ``--device cpu``) it says so and exits 0.  Writes
-``benchmarks/results/gpu-check_<host>.md`` (or ``--output``).
+``benchmarks/results/gpu-check_<host>.md`` (or ``--output``) for people and the same numbers as
+JSON beside it (``.json``), which ``replication.gpu_records`` reads (the bill's epoch times, the
+captions' precision bound); records made on a CPU or in quick mode are ignored there.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import datetime
+import json
+import math
 import os
 import pickle
 import shutil
@@ -49,6 +68,11 @@ import torch  # noqa: E402
 
 DATASET_OF = {"mlp": "fashion-mnist", "small_cnn": "fashion-mnist"}   # the others: cifar10
 FULL_EPOCH = {"fashion-mnist": 55_000, "cifar10": 45_000}            # training split less 5000 validation
+SECTIONS = ("timings", "precision")
+#: the networks of the precision bound: the CIFAR-10 ones the gpu/paper profiles train under bf16 +
+#: channels-last, and the MLP (Fashion-MNIST, bf16 only) for reference
+PRECISION_MODELS = ("vgg11", "resnet32", "resnet56", "mlp")
+PRECISION_LR = 0.05
 ARCHIVES = (ROOT / "shared/data/cifar10-jpeg-q75.tar.gz", Path("/work/shared/data/cifar10-jpeg-q75.tar.gz"))
 
 
@@ -129,23 +153,34 @@ def model_options(name: str, quick: bool) -> dict:
     return {}
 
 
-def run_checks(args, device: str) -> tuple[list[dict], list[str]]:
+def data_kind(accept: bool, how: str) -> str:
+    """"canonical", "non-canonical" (e.g. the JPEG stand-in) or "random" (pixels: timings only)."""
+    return "random" if "random pixels" in how else ("non-canonical" if accept else "canonical")
+
+
+def run_checks(args, device: str) -> dict:
+    """{"data": {dataset: (accept, how)}, "rows": timing rows, "notes": [...], "precision": section or None}."""
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     try:
-        return _run_checks(args, device, tmp)
+        archive = args.cifar_archive or next((a for a in ARCHIVES if a.is_file()), None)
+        data = obtain_data(tmp / "mirror", args.quick, archive)
+        sections = args.sections or SECTIONS
+        rows, notes = _run_checks(args, device, tmp, data) if "timings" in sections else ([], [])
+        precision = precision_section(args, device, data) if "precision" in sections else None
+        for dataset, (accept, how) in data.items():
+            notes.insert(0, f"Data {dataset}: {how}" + (" (accept_unverified_data=True)." if accept else "."))
+        return {"data": data, "rows": rows, "notes": notes, "precision": precision}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run_checks(args, device: str, tmp: Path) -> tuple[list[dict], list[str]]:
+def _run_checks(args, device: str, tmp: Path, data: dict) -> tuple[list[dict], list[str]]:
     from replication import models, runs
     from replication.ensemble import can_ensemble, train_ensemble
     from replication.store import ResultStore
     from replication.train import TrainConfig, train
 
     quick = args.quick
-    archive = args.cifar_archive or next((a for a in ARCHIVES if a.is_file()), None)
-    data = obtain_data(tmp / "mirror", quick, archive)
     store = ResultStore(tmp / "store")
     batch_sizes = (16, 32) if quick else (128, 1024)
     n_train = 64 if quick else args.n_train
@@ -196,21 +231,153 @@ def _run_checks(args, device: str, tmp: Path) -> tuple[list[dict], list[str]]:
                      f"{diff:.1e} over 2 epochs.")
         same = again["history"] == alone["history"]
         notes.append(f"MLP single run repeated: history {'bit-identical' if same else 'NOT bit-identical'}.")
-    for dataset, (accept, how) in data.items():
-        notes.insert(0, f"Data {dataset}: {how}" + (" (accept_unverified_data=True)." if accept else "."))
     return rows, notes
 
 
-def report(rows: list[dict], notes: list[str], device: str, quick: bool, batch_sizes) -> str:
+# -- the precision bound --------------------------------------------------------------------------------
+def _summary(out: dict, cfg, dataset: str) -> dict:
+    """One run of the bound: its final numbers, λ_max probe and seconds per full epoch."""
+    final, h = out["final"], out["hessian"][-1] if out["hessian"] else {}
+    steps = out["history"]["steps"]
+    seconds = out["timing"]["train_seconds"]
+    later = list(range(1, len(seconds))) or [0]            # the first epoch pays the warm-up
+    per_step = sum(seconds[k] for k in later) / sum(steps[k] for k in later)
+    return {"train_loss": final["train_loss"], "test_acc": final["test_acc"],
+            "lambda_max": h.get("lambda_max", float("nan")),
+            "lambda_converged": h.get("converged"), "n_hvp": h.get("n_hvp"), "diverged": out["diverged"],
+            "epoch_s": per_step * (FULL_EPOCH[dataset] // cfg.batch_size), "steps": sum(steps)}
+
+
+def precision_section(args, device: str, data: dict) -> dict:
+    """Float32 NCHW against bf16 + channels-last (the MLP: bf16), same seed and data order, and
+    float32 under another seed, for every network of :data:`PRECISION_MODELS` (see the docstring)."""
+    from replication import gpu_records
+    from replication.train import TrainConfig, train
+
+    quick = args.quick
+    start = time.perf_counter()
+    S, epochs = (16, 2) if quick else (128, args.precision_epochs)
+    section = {"device": device, "lr": PRECISION_LR, "batch_size": S, "epochs": epochs,
+               "n_train": 64 if quick else args.n_train,
+               "hessian_samples": 16 if quick else args.hessian_samples, "hessian_max_iter": 3 if quick else 100,
+               "hessian_tol": 1e-3, "tolerance": dict(gpu_records.PRECISION_TOL), "runs": []}
+    for name in PRECISION_MODELS:
+        if args.models and name not in args.models:
+            section["runs"].append({"model": name, "status": "not measured", "why": "left out by --models"})
+            continue
+        dataset = DATASET_OF.get(name, "cifar10")
+        accept, how = data[dataset]
+        conv = name != "mlp"
+        base = TrainConfig(dataset=dataset, n_train=section["n_train"], n_val=16 if quick else 5_000,
+                           n_test=64 if quick else None, model=name, model_options=model_options(name, quick),
+                           lr=PRECISION_LR, batch_size=S, epochs=epochs, seed=0, device=device,
+                           augment=dataset == "cifar10", accept_unverified_data=accept, hessian_epochs=(epochs,),
+                           hessian_samples=section["hessian_samples"], hessian_max_iter=section["hessian_max_iter"],
+                           hessian_tol=section["hessian_tol"])
+        variants = {"float32": base, "bf16": dataclasses.replace(base, precision="bf16", channels_last=conv),
+                    "reference": dataclasses.replace(base, seed=1)}
+        entry = {"model": name, "dataset": dataset, "options": base.options, "data": data_kind(accept, how),
+                 "variant": "bf16 + channels-last" if conv else "bf16", "status": "measured"}
+        try:
+            for key, cfg in variants.items():
+                print(f"[gpu-check] precision bound: {name} {key} ...", flush=True)
+                entry[key] = _summary(train(cfg), cfg, dataset)
+        except Exception as error:   # one network failing (out of memory, ...) leaves the others measured
+            why = " ".join(f"{type(error).__name__}: {error}".replace("|", "/").split())[:300]
+            entry = {"model": name, "status": "not measured", "why": why}
+            if device.startswith("cuda"):
+                torch.cuda.empty_cache()
+        else:
+            entry["steps"] = entry["float32"]["steps"]
+            entry["deltas"] = gpu_records.differences(entry["float32"], entry["bf16"])
+            entry["seed_deltas"] = gpu_records.differences(entry["float32"], entry["reference"])
+            entry["within"] = gpu_records.within(entry["deltas"], section["tolerance"])
+        section["runs"].append(entry)
+    section["seconds"] = time.perf_counter() - start
+    return section
+
+
+def precision_verdict(entry: dict, quick: bool) -> str:
+    if entry["status"] != "measured":
+        return f"not measured ({entry['why']})"
+    word = "within" if entry["within"] else "**outside**"
+    if quick:
+        return f"{word} (quick mode: not a bound)"
+    if entry["data"] == "random":
+        return f"{word} (random pixels: not a bound)"
+    return word
+
+
+def _rel(x: float) -> str:
+    from replication.wording import signed
+
+    return "n/a" if x is None or not math.isfinite(x) else f"{signed(100 * x, '+.1f')} %"
+
+
+def _points(x: float) -> str:
+    from replication.wording import signed
+
+    return "n/a" if x is None or not math.isfinite(x) else signed(x, "+.2f")
+
+
+def precision_report(section: dict, quick: bool) -> list[str]:
+    from replication.gpu_records import tolerance_words
+
+    tf32 = ("cuDNN TF32 convolutions " + ("allowed" if torch.backends.cudnn.allow_tf32 else "off") + ", matmul "
+            f"precision {torch.get_float32_matmul_precision()!r}") if section["device"].startswith("cuda") else "on CPU"
+    lines = ["", "## Precision bound: bf16 + channels-last against float32", "",
+             f"Each network trained three times from the same config: lr {section['lr']:g}, batch "
+             f"{section['batch_size']}, plain SGD, {section['epochs']} epochs on {section['n_train']:,} examples, crop + "
+             "flip on CIFAR-10, seed 0 (so the same initialization, data order and augmentation): float32 NCHW "
+             f"(PyTorch's defaults; {tf32}), bf16 autocast with channels-last (the MLP: "
+             "bf16 only; weights, optimizer and evaluation float32), and float32 with seed 1, which shows how far a "
+             "new seed moves the same numbers. Test accuracy on the whole test split"
+             + (" (quick mode: its first 64)" if quick else "") + f"; λ_max by Lanczos (tol {section['hessian_tol']:g}, "
+             f"at most {section['hessian_max_iter']} HVPs) on {section['hessian_samples']:,} training examples after the "
+             "last epoch; s/epoch: the epochs after the first, scaled to a full epoch. Δ: bf16 minus float32 "
+             f"(relative; test accuracy in points). Tolerance of the bound: {tolerance_words(section['tolerance'])}.",
+             "",
+             "| model | compared | steps | train loss f32 → bf16 (Δ) | test acc % f32 → bf16 (Δ pts) "
+             "| λ_max f32 → bf16 (Δ) | seed 1 f32: Δloss, Δacc, Δλ_max | s/epoch f32 → bf16 (speed-up) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for e in section["runs"]:
+        if e["status"] != "measured":
+            lines.append(f"| {e['model']} | | | | | | | | {precision_verdict(e, quick)} |")
+            continue
+        a, b, d, r = e["float32"], e["bf16"], e["deltas"], e["seed_deltas"]
+        opts = f" {e['options']}" if e["options"] else ""
+        lines.append(
+            f"| {e['model']}{opts} | {e['variant']} | {e['steps']} | {a['train_loss']:.4f} → {b['train_loss']:.4f} "
+            f"({_rel(d['train_loss'])}) | {100 * a['test_acc']:.2f} → {100 * b['test_acc']:.2f} "
+            f"({_points(d['test_acc'])}) | {a['lambda_max']:.4g} → {b['lambda_max']:.4g} ({_rel(d['lambda_max'])}) "
+            f"| {_rel(r['train_loss'])}, {_points(r['test_acc'])}, {_rel(r['lambda_max'])} "
+            f"| {a['epoch_s']:.2f} → {b['epoch_s']:.2f} ({a['epoch_s'] / b['epoch_s']:.2f}×) "
+            f"| {precision_verdict(e, quick)} |")
+    unconverged = [f"{e['model']} {k}" for e in section["runs"] if e["status"] == "measured"
+                   for k in ("float32", "bf16", "reference") if not e[k]["lambda_converged"]]
+    if unconverged:
+        lines += ["", "λ_max not converged to the tolerance within the HVP cap: " + ", ".join(unconverged) + "."]
+    lines += ["", f"Precision bound: {section['seconds']:.0f} s."]
+    return lines
+
+
+def device_words(device: str) -> str:
     if device.startswith("cuda"):
-        dev = f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
-    else:
-        dev = f"CPU {cpu_name()}, {torch.get_num_threads()} threads"
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    return f"CPU {cpu_name()}, {torch.get_num_threads()} threads"
+
+
+def report(rows: list[dict], notes: list[str], device: str, quick: bool, batch_sizes, precision: dict | None = None,
+           date: str | None = None) -> str:
+    dev = device_words(device)
     lo, hi = batch_sizes
+    date = date or datetime.datetime.now().isoformat(timespec="seconds")
     lines = [f"# GPU check: {dev}" + (" (quick mode: tiny sizes, numbers mean nothing)" if quick else ""), "",
              f"Device: {dev}; host {socket.gethostname()}; CPU {cpu_name()}; torch {torch.__version__}; "
-             f"date {datetime.datetime.now().isoformat(timespec='seconds')}.", ""]
+             f"date {date}.", ""]
     lines += [f"- {n}" for n in notes]
+    if not rows:
+        return "\n".join(lines + (precision_report(precision, quick) if precision else [])) + "\n"
     lines += ["", f"Seconds per epoch: the training steps of the last epoch (the 2nd; quick mode: the only one), scaled to a full epoch "
               f"({', '.join(f'{d} {n}' for d, n in FULL_EPOCH.items())} examples); eval: one evaluation of "
               "train + val + test sets as measured; HVP: seconds per Hessian-vector product of the λ_max "
@@ -224,7 +391,21 @@ def report(rows: list[dict], notes: list[str], device: str, quick: bool, batch_s
                      f"{r['dataset']} | {r[f'epoch_s_{lo}']:.2f} | {r[f'epoch_s_{hi}']:.2f} | "
                      f"{r[f'eval_s_{lo}']:.3f} | {hvp} | {r['smoke_runs']}, {r['smoke_s']:.1f}, "
                      f"{r['smoke_diverged']}, {r['smoke_how']} |")
+    if precision:
+        lines += precision_report(precision, quick)
     return "\n".join(lines) + "\n"
+
+
+def record(checks: dict, device: str, quick: bool, batch_sizes, date: str) -> dict:
+    """The JSON beside the report: what ``replication.gpu_records`` reads."""
+    from replication.gpu_records import FORMAT
+
+    return {"format": FORMAT, "device": "cuda" if device.startswith("cuda") else device,
+            "card": torch.cuda.get_device_name(0) if device.startswith("cuda") else f"CPU {cpu_name()}",
+            "cuda": torch.version.cuda, "torch": torch.__version__, "host": socket.gethostname(), "cpu": cpu_name(),
+            "date": date, "quick": quick, "batch_sizes": list(batch_sizes),
+            "data": {d: {"kind": data_kind(accept, how), "how": how} for d, (accept, how) in checks["data"].items()},
+            "timings": checks["rows"], "notes": checks["notes"], "precision": checks["precision"]}
 
 
 def main(argv=None) -> int:
@@ -234,6 +415,9 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="*", help="default: every model of replication.models")
     parser.add_argument("--n-train", type=int, default=10_000, help="training examples of the timed runs")
     parser.add_argument("--hessian-samples", type=int, default=2_000)
+    parser.add_argument("--precision-epochs", type=int, default=4,
+                        help="epochs of each precision-bound run (4 x 78 steps at batch 128 on 10,000 examples)")
+    parser.add_argument("--sections", nargs="*", choices=SECTIONS, help=f"default: all ({', '.join(SECTIONS)})")
     parser.add_argument("--cifar-archive", type=Path, default=None, help="the JPEG stand-in archive")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -249,7 +433,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(1)   # tiny ops: one thread avoids OpenMP stalls on a busy machine
     start = time.perf_counter()
     try:
-        rows, notes = run_checks(args, device)
+        checks = run_checks(args, device)
     finally:
         torch.set_num_threads(threads)
         for k, v in saved.items():
@@ -257,13 +441,18 @@ def main(argv=None) -> int:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    notes.append(f"Whole check: {time.perf_counter() - start:.0f} s.")
-    text = report(rows, notes, device, args.quick, (16, 32) if args.quick else (128, 1024))
-    out = args.output or ROOT / "benchmarks" / "results" / f"gpu-check_{socket.gethostname()}.md"
+    checks["notes"].append(f"Whole check: {time.perf_counter() - start:.0f} s.")
+    batch_sizes = (16, 32) if args.quick else (128, 1024)
+    date = datetime.datetime.now().isoformat(timespec="seconds")
+    text = report(checks["rows"], checks["notes"], device, args.quick, batch_sizes, checks["precision"], date)
+    part = "" if set(args.sections or SECTIONS) == set(SECTIONS) else "-" + "-".join(args.sections)
+    out = args.output or ROOT / "benchmarks" / "results" / f"gpu-check_{socket.gethostname()}{part}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(record(checks, device, args.quick, batch_sizes, date), indent=1,
+                                                   default=list) + "\n")
     print(text)
-    print(f"[gpu-check] written to {out}")
+    print(f"[gpu-check] written to {out} and {out.with_suffix('.json').name}")
     return 0
 
 

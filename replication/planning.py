@@ -37,9 +37,10 @@ bill is an upper bound):
   :data:`LAUNCH_S` per dispatched operator of every step (and of every HVP batch of
   :data:`HESSIAN_BATCH` examples, at twice a step's operators), shared by the members of a vmapped
   ensemble (runs that differ only in η and seed train as one, at most :data:`MAX_ENSEMBLE`).  When a
-  GPU-check record exists (``benchmarks/results/gpu-check_*.md``, written by
-  ``benchmarks/gpu_check.py`` on a CUDA machine), its measured epoch times replace the training
-  steps' estimate for the networks it measured (each model at its default options only).
+  GPU-check record exists (``benchmarks/results/gpu-check_*.json``, written by
+  ``benchmarks/gpu_check.py`` on a CUDA machine, read by :mod:`replication.gpu_records`), its
+  measured epoch times replace the training steps' estimate for the networks it measured (each
+  model at its default options only).
 - **CPU seconds** (measured step): Σ_e steps_e·(a + b·S_e), evaluation and HVPs at the measured
   per-example cost b scaled by their FLOPs relative to a training example; one thread, no ensembles.
 """
@@ -48,10 +49,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 from pathlib import Path
 from typing import Iterable
 
+from .gpu_records import measured_epoch_seconds   # noqa: F401  (the bill's measured epoch times; also planning's name)
 from .hessian.operator import BATCH as HESSIAN_BATCH   # examples per HVP batch: the one batching rule
 
 #: the device class the bill is for, and the throughput assumed for it (FLOP/s sustained by the
@@ -179,28 +180,6 @@ def shape_cost(shape: Shape, calibration: dict) -> ShapeCost:
     b = entry.get("cpu_step_b_s") if entry else None
     return ShapeCost(float(flops["train_flops_per_example"]), float(flops["eval_flops_per_example"]),
                      int(flops["ops_per_step"]), a, b, source)
-
-
-# -- GPU-check records ----------------------------------------------------------------------------------
-def measured_epoch_seconds(folder: Path | None = None) -> dict[str, tuple[int, float, int, float]]:
-    """``{model: (S_lo, seconds per full epoch at S_lo, S_hi, seconds at S_hi)}`` from the CUDA
-    GPU-check records (``benchmarks/gpu_check.py`` times two batch sizes); empty when none exists."""
-    from .paths import checkout_root
-
-    root = checkout_root()
-    folder = folder or (root / "benchmarks" / "results" if root else None)
-    found: dict[str, tuple[int, float, int, float]] = {}
-    if folder is None or not Path(folder).is_dir():
-        return found
-    for path in sorted(Path(folder).glob("gpu-check_*.md")):
-        text = path.read_text()
-        head = re.search(r"s/epoch @(\d+) \| s/epoch @(\d+)", text)
-        if head is None or "quick mode" in text or not re.search(r"Device: .*(cuda|NVIDIA|H100|H200|A100)", text):
-            continue
-        lo, hi = int(head.group(1)), int(head.group(2))
-        for m in re.finditer(r"^\| ([a-z0-9_]+)[^|]*\|[^|]*\|[^|]*\| ([0-9.]+) \| ([0-9.]+) \|", text, re.M):
-            found[m.group(1)] = (lo, float(m.group(2)), hi, float(m.group(3)))
-    return found
 
 
 def epoch_seconds_at(measured: tuple[int, float, int, float], batch_size: int) -> float:
@@ -381,7 +360,7 @@ def assumptions(calibration: dict | None = None, measured: dict | None = None) -
                      "t(S) = a + b/S per epoch); they replace the assumed throughput of those networks' training "
                      "steps; their evaluation and Hessian probes stay at the assumed throughput.")
     else:
-        lines.append("No GPU-check record exists (`benchmarks/results/gpu-check_*.md`): every device number is "
+        lines.append("No GPU-check record exists (`benchmarks/results/gpu-check_*.json`): every device number is "
                      "from the assumed throughput; run `benchmarks/gpu_check.py` on the target GPU to measure it.")
     return lines
 

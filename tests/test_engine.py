@@ -242,3 +242,61 @@ def test_gpu_check_quick_cpu_mode_runs_every_model(store, tmp_path, monkeypatch)
     for name in models.MODEL_NAMES:
         assert f"| {name}" in text
     assert "vmapped ensemble of 4" in text and "bit-identical" in text and "Data cifar10:" in text
+    _check_precision_section(text, out.with_suffix(".json"), tmp_path)
+
+
+def test_gpu_check_precision_section_alone_says_which_networks_it_did_not_measure(store, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
+    out = tmp_path / "gpu-check_vm-precision.md"
+    with pytest.warns(UserWarning):                      # the synthetic CIFAR-10 is loaded as unverified
+        assert _gpu_check().main(["--device", "cpu", "--quick", "--sections", "precision", "--models", "mlp",
+                                  "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "s/epoch @" not in text and "## Precision bound" in text
+    for name in ("vgg11", "resnet32", "resnet56"):
+        assert f"| {name} | | | | | | | | not measured (left out by --models) |" in text
+    assert "| mlp | bf16 | 8 |" in text
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["timings"] == [] and [e["status"] for e in record["precision"]["runs"]].count("measured") == 1
+
+
+def _check_precision_section(text, path, tmp_path):
+    """The precision bound: a row of numbers and a verdict per network in the report, and a JSON record
+    that replication.gpu_records reads (once it is marked as a CUDA run: quick CPU records bound nothing)."""
+    import json
+    import math
+    import re
+
+    from replication import gpu_records
+
+    section = text.split("## Precision bound: bf16 + channels-last against float32", 1)[1]
+    assert "Tolerance of the bound: test accuracy within 1 point" in section
+    number = r"[−+]?\d+(?:\.\d+)?"
+    for name, variant in (("vgg11", "bf16 + channels-last"), ("resnet32", "bf16 + channels-last"),
+                          ("resnet56", "bf16 + channels-last"), ("mlp", "bf16")):
+        row = next(line for line in section.splitlines() if line.startswith(f"| {name}"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == variant and int(cells[2]) == 8, row
+        for cell in cells[3:6]:                                  # loss, accuracy, λ_max: f32 → bf16 (Δ)
+            assert re.fullmatch(rf"{number} → {number} \({number}(?: %)?\)", cell), row
+        assert re.fullmatch(rf"{number} → {number} \({number}×\)", cells[7]), row
+        assert re.match(r"(within|\*\*outside\*\*) \(quick mode: not a bound\)", cells[8]), row
+    record = json.loads(path.read_text())
+    assert record["format"] == gpu_records.FORMAT and record["quick"] and record["device"] == "cpu"
+    runs = {e["model"]: e for e in record["precision"]["runs"]}
+    assert set(runs) == {"vgg11", "resnet32", "resnet56", "mlp"} and all(e["status"] == "measured" for e in runs.values())
+    for e in runs.values():
+        for key in ("float32", "bf16", "reference"):
+            assert all(math.isfinite(e[key][k]) for k in ("train_loss", "test_acc", "lambda_max", "epoch_s"))
+        assert e["within"] == gpu_records.within(e["deltas"], record["precision"]["tolerance"])
+    assert gpu_records.precision_bound("mlp", path.parent) is None          # a quick CPU record bounds nothing
+    folder = tmp_path / "as-if-cuda"
+    folder.mkdir()
+    (folder / "gpu-check_x.json").write_text(json.dumps({**record, "quick": False, "device": "cuda"}))
+    bound = gpu_records.precision_bound("mlp", folder)
+    assert bound.steps == 8 and bound.float32["test_acc"] == runs["mlp"]["float32"]["test_acc"]
+    assert bound.deltas == pytest.approx(runs["mlp"]["deltas"]) and bound.data == record["data"]["fashion-mnist"]["kind"]
+    assert (gpu_records.precision_bound("vgg11", folder) is None) == (record["data"]["cifar10"]["kind"] == "random")
+    assert set(gpu_records.measured_epoch_seconds(folder)) == {r["model"] for r in record["timings"]}

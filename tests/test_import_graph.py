@@ -40,7 +40,8 @@ MAX_LINES = 400
 FLOORS: tuple[tuple[str, frozenset], ...] = tuple((name, frozenset(units.split())) for name, units in (
     ("foundation", "replication paths plaintext bibstyle wording stats config rules models hessian sde "
                    "paper_findings kernel profiles"),
-    ("parameters, provenance, presentation", "params provenance schedules benchmarks power figures figure_files page"),
+    ("parameters, provenance, presentation", "params provenance schedules benchmarks gpu_records power figures "
+                                              "figure_files page"),
     ("the result store", "store"),
     ("on the store", "claims verdict_files assets executors"),
     ("data", "data"),

@@ -140,12 +140,19 @@ def test_epoch_time_interpolates_a_step_cost_and_an_example_cost():
 
 
 def test_measured_records_are_read_and_quick_or_cpu_ones_ignored(tmp_path):
-    table = ("| model | params | data | s/epoch @128 | s/epoch @1024 | eval s (@128 run) | HVP s (samples) | smoke |\n"
-             "|---|---|---|---|---|---|---|---|\n| vgg11 | 9,231,114 | cifar10 | 6.00 | 3.00 | 0.5 | 0.01 (2000) | 4, 1.0, 0, vmap |\n")
-    (tmp_path / "gpu-check_h200.md").write_text("# GPU check: cuda (NVIDIA H200)\n\nDevice: cuda (NVIDIA H200)\n\n" + table)
-    (tmp_path / "gpu-check_vm.md").write_text("# GPU check: cpu (quick mode: tiny sizes, numbers mean nothing)\n\n"
-                                               "Device: cpu\n\n" + table.replace("vgg11", "resnet20"))
+    import json
+
+    def write(name, **kw):     # a GPU-check record as benchmarks/gpu_check.py writes it (replication.gpu_records)
+        record = {"format": "gpu-check", "device": "cuda", "quick": False, "date": "2026-01-01T00:00:00",
+                  "batch_sizes": [128, 1024], "timings": [{"model": "vgg11", "epoch_s_128": 6.0, "epoch_s_1024": 3.0}]}
+        (tmp_path / f"gpu-check_{name}.json").write_text(json.dumps({**record, **kw}))
+
+    write("h200")
+    write("vm", device="cpu", timings=[{"model": "resnet20", "epoch_s_16": 1.0, "epoch_s_32": 2.0}])
+    write("quick", quick=True, timings=[{"model": "mlp", "epoch_s_128": 1.0, "epoch_s_1024": 2.0}])
+    (tmp_path / "gpu-check_h100.md").write_text("| mlp | 1 | fashion-mnist | 1.00 | 2.00 |\n")   # the report: not read
     assert planning.measured_epoch_seconds(tmp_path) == {"vgg11": (128, 6.0, 1024, 3.0)}
+    assert planning.measured_epoch_seconds(tmp_path / "absent") == {}
 
 
 def test_stored_runs_are_not_billed(tmp_path):
