@@ -179,3 +179,18 @@ def precision_note(model: str, precision: str, channels_last: bool, folder: Path
             verdict += f"; float32 under another seed moved them by {_deltas_words(bound.seed_deltas)}"
     return (f"{head}; checked against float32 by the GPU check on {bound.card} ({bound.steps} steps of {model} "
             f"from the same seed and data order{measured}): {_deltas_words(bound.deltas)}, {verdict}.")
+
+
+def throughput_note(models, precision: str, channels_last: bool, folder: Path | None = None) -> str:
+    """:func:`precision_note` for the runs of every network in ``models`` that a chapter trained under
+    ``precision`` / ``channels_last`` (channels-last reaches only the convolutional ones, as
+    :func:`replication.params.throughput`): one sentence when the networks share it, else one per
+    network, each naming its network; ``""`` where nothing deviates from float32 NCHW."""
+    notes: dict[str, list[str]] = {}
+    for model in dict.fromkeys(models):
+        note = precision_note(model, precision, channels_last and model != "mlp", folder)
+        if note:
+            notes.setdefault(note, []).append(model)
+    if len(notes) <= 1:
+        return next(iter(notes), "")
+    return " ".join(f"{', '.join(names)}: {note}" for note, names in notes.items())

@@ -97,3 +97,14 @@ def test_a_file_that_is_not_a_record_fails_naming_it(tmp_path):
     with pytest.raises(ValueError, match="gpu-check_x.json"):
         gpu_records.measured_epoch_seconds(tmp_path)
 
+
+
+def test_throughput_note_is_empty_for_float32_and_names_networks_only_when_they_differ(tmp_path):
+    from replication.gpu_records import throughput_note
+
+    assert throughput_note(["vgg11", "resnet32"], "float32", False, tmp_path) == ""
+    one = throughput_note(["vgg11", "resnet32"], "bf16", True, tmp_path)
+    assert one.startswith("Trained under bf16 autocast with channels-last") and "vgg11:" not in one
+    two = throughput_note(["mlp", "small_cnn"], "bf16", True, tmp_path)     # the MLP has no channels-last
+    assert two.count("Trained under") == 2 and two.startswith("mlp: ") and "small_cnn: " in two
+    assert "channels-last" not in two.split("small_cnn: ")[0]

@@ -115,3 +115,20 @@ def test_channels_last_reaches_only_the_convolutional_networks():
     assert {c.model for c in runs} >= {"mlp", "small_cnn"}
     assert all(c.precision == "bf16" for c in runs)
     assert all(c.channels_last == (c.model != "mlp") for c in runs)
+
+
+def test_a_page_of_bf16_runs_says_so_in_its_runs_line_and_a_float32_page_does_not():
+    """The deviation is said where the runs are described (the "Runs:" line with their provenance)."""
+    from types import SimpleNamespace
+
+    from replication import chapters
+    from replication.chapters.invariance import page as invariance_page
+    from replication.chapters.schedules import page as schedules_page
+
+    prov = {"device": "cpu", "code_version": "abc", "data": {"canonical": True}}
+    results = SimpleNamespace(stored=2, computed=0, wall_time=1.0, train_wall_time=1.0, provenance=prov,
+                              architecture="VGG-11", canonical=True)
+    for page, name, extra in ((invariance_page, "invariance", ("data",)), (schedules_page, "schedules", ())):
+        plain = page.runs_line(results, chapters.resolve(name, "laptop"), *extra)
+        bf16 = page.runs_line(results, chapters.resolve(name, "laptop", {"precision": "bf16"}), *extra)
+        assert "bf16" not in plain and bf16.startswith(plain) and "Trained under bf16 autocast" in bf16, name

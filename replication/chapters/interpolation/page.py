@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import stats
 from ...figures import DATASET_NAMES, provenance_text
+from ...gpu_records import throughput_note
 from ...wording import number, runs_sentence
 from . import claims, experiment
 
@@ -22,7 +23,13 @@ def runs_line(results, params, data_label: str) -> str:
                           spent=f"{results.wall_time['train']:.0f} s of training, {results.wall_time['lines']:.0f} s "
                                 f"on the lines, {results.wall_time['endpoints']:.0f} s at the endpoints") + " "
             f"**Provenance:** profile `{params.profile}`, device {prov['device']}, code `{prov['code_version']}`; "
-            f"data {data_label}" + ("" if prov['data'].get('canonical', True) else " (**NOT canonical**)") + ".")
+            f"data {data_label}" + ("" if prov['data'].get('canonical', True) else " (**NOT canonical**)") + "."
+            + _throughput(params))
+
+
+def _throughput(params) -> str:
+    note = throughput_note([params.fig2_model, params.fig3_model], params.precision, params.channels_last)
+    return f" {note}" if note else ""
 
 
 def design_values(results, params, facts) -> dict:
@@ -192,7 +199,8 @@ def surface_markdown(path: str | None, results, params) -> str:
                 "the profiles that set surface_points above zero (gpu and paper); this one does not.\n:::")
     return (f":::{{figure}} {path}\n:name: fig-interp-surface\n:width: 660px\n\n"
             "Training loss over a plane of two filter-normalized directions around the baseline and the "
-            "large-batch endpoints (first seed). " + provenance_text(results.provenance, profile=params.profile) + "\n:::")
+            "large-batch endpoints (first seed). " + provenance_text(results.provenance, profile=params.profile)
+            + _throughput(params) + "\n:::")
 
 
 # -- tables (computed markdown; ``nb.markdown`` numbers them) -------------------------------------------

@@ -5,7 +5,9 @@ words (:func:`network_text`) are still defined in ``figures.py`` and shown from 
 from __future__ import annotations
 
 from ...figures import DATASET_NAMES
+from ...gpu_records import throughput_note
 from ...wording import number, runs_sentence
+from . import fig7
 from .figures import break_table, distance_table, network_text, prediction_table  # noqa: F401
 
 PAPER_SIZES = (12_000, 22_500, 45_000)     # the paper's training-set sizes (CIFAR-10)
@@ -16,7 +18,13 @@ def runs_line(results, params, data_label: str) -> str:
     prov = results.provenance
     return (runs_sentence(results.stored, results.computed, spent=f"{results.wall_time:.0f} s of computation in all")
             + " " f"**Provenance:** profile `{params.profile}`, device {prov['device']}, code `{prov['code_version']}`; "
-            f"data {data_label}" + ("" if prov['data'].get('canonical', True) else " (**NOT canonical**)") + ".")
+            f"data {data_label}" + ("" if prov['data'].get('canonical', True) else " (**NOT canonical**)") + "."
+            + _spaced(throughput_note([params.model] + ([params.fig7_model] if params.fig7_model != fig7.NONE else []),
+                                      params.precision, params.channels_last)))
+
+
+def _spaced(note: str) -> str:
+    return f" {note}" if note else ""
 
 
 def design_values(results, params, facts) -> dict:

@@ -7,6 +7,7 @@ import math
 import re
 
 from ...figures import rules_section  # noqa: F401  (the page's rules section, shared with memorization)
+from ...gpu_records import throughput_note
 from ...wording import MINUS, SUPERSCRIPT, runs_sentence, verdict_clause
 from . import claims
 from .claims import _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
@@ -25,7 +26,8 @@ def runs_line(results, params) -> str:
             f"{results.architecture}, device {prov.get('device')}, code `{prov.get('code_version')}`.")
     if not results.canonical:
         text += " **NOT canonical data: a stand-in, not the real dataset.**"
-    return text
+    note = throughput_note([params.model], params.precision, params.channels_last)
+    return text + (f" {note}" if note else "")
 
 
 def design_values(results, params, verdicts) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ...gpu_records import throughput_note
 from ...wording import runs_sentence, verdict_clause
 from .claims import SETTING_NAMES, _f, _interval, counts
 
@@ -23,7 +24,8 @@ def runs_line(results, params) -> str:
             f"code `{prov.get('code_version')}`.")
     if not results.canonical:
         text += " **NOT canonical data: a stand-in, not the real dataset.**"
-    return text
+    note = throughput_note([params.model], params.precision, params.channels_last)
+    return text + (f" {note}" if note else "")
 
 
 def design_values(results, params) -> dict:
