@@ -24,9 +24,10 @@ on CIFAR-10 with crop + flip augmentation):
 
 Data: never downloaded (REPLICATION_OFFLINE=1).  CIFAR-10 is the real one when the data cache or
 REPLICATION_DATA_DIR holds it; otherwise the JPEG stand-in (already written there, or built from
-``--cifar-archive``, default ``shared/data/cifar10-jpeg-q75.tar.gz`` next to this checkout or in
-/work/shared/data) with the explicit override ``accept_unverified_data=True``; otherwise random
-pixels of the right shape (timings only).  The report says which.  The same for Fashion-MNIST.
+``--cifar-archive``, default ``shared/data/cifar10-jpeg-q75.tar.gz`` in this checkout or in
+../shared/data beside it: ``replication.data.standin``) with the explicit override
+``accept_unverified_data=True``; otherwise random pixels of the right shape (timings only).  The
+report says which.  The same for Fashion-MNIST.
 
 Usage::
 
@@ -51,10 +52,8 @@ import datetime
 import json
 import math
 import os
-import pickle
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,7 +62,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 DATASET_OF = {"mlp": "fashion-mnist", "small_cnn": "fashion-mnist"}   # the others: cifar10
@@ -73,7 +71,6 @@ SECTIONS = ("timings", "precision")
 #: channels-last, and the MLP (Fashion-MNIST, bf16 only) for reference
 PRECISION_MODELS = ("vgg11", "resnet32", "resnet56", "mlp")
 PRECISION_LR = 0.05
-ARCHIVES = (ROOT / "shared/data/cifar10-jpeg-q75.tar.gz", Path("/work/shared/data/cifar10-jpeg-q75.tar.gz"))
 
 
 def cpu_name() -> str:
@@ -83,34 +80,9 @@ def cpu_name() -> str:
 
 
 # -- data ---------------------------------------------------------------------------------------------
-def _write_idx(folder: Path, n_train: int, n_test: int, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = rng.integers(0, 10, n, dtype=np.uint8)
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-            np.array([2051, n, 28, 28], ">i4").tobytes() + images.tobytes())
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([2049, n], ">i4").tobytes() + labels.tobytes())
-
-
-def _write_cifar(folder: Path, per_batch: int, n_test: int, classes, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def batch(n):
-        return {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                "labels": [int(v) for v in rng.integers(0, 10, n)]}
-
-    for k in range(1, 6):
-        (folder / f"data_batch_{k}").write_bytes(pickle.dumps(batch(per_batch), protocol=4))
-    (folder / "test_batch").write_bytes(pickle.dumps(batch(n_test), protocol=4))
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": list(classes)}, protocol=4))
-
-
 def obtain_data(mirror: Path, quick: bool, archive: Path | None) -> dict:
     """{dataset: (accept_unverified_data, description)}; may point REPLICATION_DATA_DIR at ``mirror``."""
-    from replication.data import SPECS, DataVerificationError, DatasetNotFoundError, load_dataset
+    from replication.data import DataVerificationError, DatasetNotFoundError, load_dataset, standin
 
     found = {}
     for name in ("fashion-mnist", "cifar10"):
@@ -128,19 +100,19 @@ def obtain_data(mirror: Path, quick: bool, archive: Path | None) -> dict:
             pass
         os.environ["REPLICATION_DATA_DIR"] = str(mirror)
         if name == "cifar10" and not quick and archive is not None:
-            script = archive.with_name("cifar10_standin.py")
             print(f"[gpu-check] writing the CIFAR-10 JPEG stand-in from {archive} ...", flush=True)
-            done = subprocess.run([sys.executable, str(script), str(mirror)], capture_output=True, text=True)
-            if done.returncode == 0:
+            try:
+                standin.write_standin(archive, mirror)
+            except RuntimeError as error:
+                print(f"[gpu-check] the stand-in failed: {error}")
+            else:
                 ds = load_dataset(name, allow_download=False, allow_unverified=True)
                 found[name] = (True, f"NOT canonical: {ds.source}")
                 continue
-            print(f"[gpu-check] the stand-in failed: {done.stderr.strip()[-300:]}")
         if name == "cifar10":
-            n = 40 if quick else 10_000
-            _write_cifar(mirror / "cifar-10-batches-py", n, 100 if quick else 10_000, SPECS["cifar10"].classes)
+            standin.write_random(name, mirror, 40 if quick else 10_000, 100 if quick else 10_000)
         else:
-            _write_idx(mirror, 200 if quick else 60_000, 100 if quick else 10_000)
+            standin.write_random(name, mirror, 200 if quick else 60_000, 100 if quick else 10_000)
         load_dataset(name, allow_download=False, allow_unverified=True)
         found[name] = (True, "NOT canonical: random pixels and labels of the right shape (timings only)")
     return found
@@ -160,9 +132,11 @@ def data_kind(accept: bool, how: str) -> str:
 
 def run_checks(args, device: str) -> dict:
     """{"data": {dataset: (accept, how)}, "rows": timing rows, "notes": [...], "precision": section or None}."""
+    from replication.data import standin
+
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     try:
-        archive = args.cifar_archive or next((a for a in ARCHIVES if a.is_file()), None)
+        archive = args.cifar_archive or standin.find_archive()
         data = obtain_data(tmp / "mirror", args.quick, archive)
         sections = args.sections or SECTIONS
         rows, notes = _run_checks(args, device, tmp, data) if "timings" in sections else ([], [])

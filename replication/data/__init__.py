@@ -20,6 +20,9 @@ One job per module (each docstring gives its format and maths):
 ``load``        ``load_dataset``: dispatch, device moves, the in-process memo
 ``subsets``     ``prepare``: training subset, validation split, label noise with indices
 ``augment``     on-device random crop and flip
+``standin``     for machines that cannot download: the CIFAR-10 JPEG stand-in written in the
+                official layout, random pixels in each layout (not imported here; never loaded
+                by training: it writes files for the loader's mirror search)
 ==============  ==========================================================================
 
 Environment variables: ``REPLICATION_DATA_ROOT`` (the verified cache, see
