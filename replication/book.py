@@ -9,7 +9,8 @@ Steps (``python -m replication book --profile laptop``):
    A chapter whose source notebook, parameters and package sources are unchanged since its last
    successful execution is reused.  The staged copy is then prepared for reading
    (:func:`present`): its parameter cells are removed from the page (they stay in the notebook for
-   papermill) and one line says how to reproduce the page.  The introduction runs last: it reports the build (profile,
+   papermill), a figure this profile does not make (its cell tagged ``if-glued``) leaves it, and one
+   line says how to reproduce the page.  The introduction runs last: it reports the build (profile,
    device, code version, per-chapter wall times).
 4. ``jupyter-book build --warningiserror`` on the stage (MathJax is vendored by the
    ``replication.assets`` Sphinx extension, so the HTML works offline).  The HTML lands in
@@ -128,6 +129,7 @@ def build(profile: str = profiles.DEFAULT, *, overrides: Mapping[str, Mapping[st
 
 PARAMETER_TAGS = ("parameters", "injected-parameters")   # the defaults, and the values papermill injected
 REPRODUCE = "reproduce"                                   # cell metadata key of the line this module adds
+IF_GLUED = "if-glued"     # tag of a figure's markdown cell that a profile may leave out (its section not run)
 
 
 def reproduce_command(chapter: str, parameters: Mapping[str, Any]) -> str:
@@ -155,17 +157,24 @@ def present(notebook: Path, chapter: str, parameters: Mapping[str, Any]) -> None
     ``injected-parameters`` get ``remove-cell`` (the page leaves them out; papermill still finds them
     in the notebook), and right after them one markdown line gives :func:`reproduce_command`.
     Download links to ``data/<chapter>/<name>.csv`` that :func:`replication.figures.export` wrote
-    as ``<chapter>-<name>.csv`` (names unique across the book) are pointed at that file.
+    as ``<chapter>-<name>.csv`` (names unique across the book) are pointed at that file.  A markdown
+    cell tagged ``if-glued`` (:data:`IF_GLUED`: a figure whose section this profile does not run, the
+    page saying so in its place) leaves the page when the notebook did not glue a figure it names,
+    caption and download link with it; any other figure left unglued still fails the build.
     Idempotent: a second call leaves one such line."""
     import re
 
     import nbformat
 
     from .figures import export_name
+    from .reproduce import figure_keys
 
     book = nbformat.read(notebook, as_version=4)
     before = nbformat.writes(book)
-    book.cells = [c for c in book.cells if REPRODUCE not in c.metadata]
+    glued = {o.get("metadata", {}).get("scrapbook", {}).get("name") for c in book.cells if c.cell_type == "code"
+             for o in c.get("outputs", [])}
+    book.cells = [c for c in book.cells if REPRODUCE not in c.metadata and not (
+        IF_GLUED in c.metadata.get("tags", []) and set(figure_keys({"cells": [c]}).values()) - glued)]
     data = notebook.parent / "data" / chapter
 
     def exported(m: "re.Match") -> str:

@@ -62,8 +62,9 @@ def reproduce_figure(chapter: str, label: str, *, profile: str, overrides: Mappi
                      output: Path | str | None = None) -> Path:
     """Write figure ``label`` of ``chapter`` (as the page shows it at ``profile`` with ``overrides``) to
     ``output`` (default ``<chapter>-<label>.svg``); returns the file's path.  Bad input (unknown
-    chapter, label, parameter or output format) fails in one line before any compute."""
-    from . import chapters
+    chapter, label, parameter or output format) fails in one line before any compute; a figure the page
+    does not make at this profile (its section not run there) fails in one line after it."""
+    from . import chapters, profiles
     from . import notebook as nb
     chapters.get(chapter)                              # a known chapter, else one line
     overrides = dict(overrides or {})
@@ -108,9 +109,9 @@ def reproduce_figure(chapter: str, label: str, *, profile: str, overrides: Mappi
         pass
     finally:
         nb.glue, nb.markdown = glue_before, markdown_before
-    if key not in captured:
-        raise RuntimeError(f"book/{chapter}.ipynb ran to its end without making figure {label!r} "
-                           f"(glue key {key!r}); at this profile the page may not show it")
+    if key not in captured:             # a figure whose section this profile does not run (its cell: if-glued)
+        raise ParameterError(f"figure={label!r}: book/{chapter}.ipynb ran to its end without making it at profile "
+                             f"{profiles.in_command(profile)} (glue key {key!r}); the page leaves it out there")
     figure = captured[key]
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output, bbox_inches="tight", dpi=2 * figure.dpi,

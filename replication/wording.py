@@ -150,6 +150,13 @@ def runs_sentence(stored: int, computed: int, *, what: str = "results", spent: s
     return f"**Runs:** {stored + computed:,} {what}, {how}" + (f" ({spent})" if spent else "") + "."
 
 
+def architecture(description: str) -> str:
+    """A network as :func:`replication.models.describe_model` wrote it, with its count of hidden layers
+    in good grammar: "(1 hidden layers; ..." reads "(1 hidden layer; ...".  The words are mended where
+    a page shows them, not in models.py, whose source is in every run's key digest."""
+    return re.sub(r"(?<![\d.,])1 hidden layers\b", "1 hidden layer", description)
+
+
 def outcome_verb(outcome: str) -> str:
     """The outcome as the verb of a sentence, unformatted: "holds", "fails", "is inconclusive",
     "was not run"."""

@@ -75,3 +75,34 @@ def test_download_links_follow_the_exported_names(tmp_path):
     text = nbformat.read(path, as_version=4).cells[-1].source
     # the exported file is linked; a link to a file export did not write is left for Sphinx to report
     assert "<data/invariance/invariance-curves.csv>" in text and "<data/invariance/noise.csv>" in text
+
+
+def _glued(name):
+    """A code cell's output as myst-nb's glue writes it (display=False: behind a mime prefix)."""
+    return nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "x"},
+                                  metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+
+
+def test_a_figure_the_profile_does_not_make_leaves_the_page_only_where_its_cell_says_it_may(tmp_path):
+    """A figure cell tagged if-glued whose figure the notebook did not glue leaves the page, caption, link
+    and reproduce line with it; one whose figure was glued stays; an untagged unglued figure stays (the
+    build then fails on it, as it should)."""
+    path = _notebook(tmp_path / "sharpness.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    code = nbformat.v4.new_code_cell("nb.glue('shown', fig)")
+    code.outputs = [_glued("shown")]
+
+    def figure(key, label, tags):
+        return nbformat.v4.new_markdown_cell(f"```{{glue:figure}} {key}\n:name: {label}\n\nCaption "
+                                             f"{{download}}`numbers <data/sharpness/{label}.csv>`.\n```",
+                                             metadata={"tags": tags})
+
+    nb.cells += [code, figure("shown", "fig-shown", [book.IF_GLUED]), figure("absent", "fig-absent", [book.IF_GLUED]),
+                 figure("forgotten", "fig-forgotten", [])]
+    nbformat.write(nb, path)
+    book.present(path, "sharpness", {"profile": "smoke"})
+    book.present(path, "sharpness", {"profile": "smoke"})
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    assert "fig-shown" in text and "figure sharpness fig-shown --profile smoke" in text
+    assert "fig-absent" not in text and "absent" not in text
+    assert "fig-forgotten" in text

@@ -154,6 +154,21 @@ def test_bad_figure_requests_fail_in_one_line_before_compute(tmp_path):
         reproduce.reproduce_figure("schedules", label, profile="smoke", overrides={"seeds": -1})
 
 
+def test_a_figure_the_profile_does_not_make_fails_in_one_line(tmp_path, monkeypatch):
+    """The sharpness chapter's ResNet figure at the laptop profile: the page leaves it out, and the
+    figure command says so in one line (not a traceback, not a placeholder)."""
+    import json
+
+    book = {"cells": [{"cell_type": "markdown", "source": NOTEBOOK["cells"][0]["source"], "metadata": {}},
+                      {"cell_type": "code", "source": "x = 1", "metadata": {}}]}
+    (tmp_path / "sde.ipynb").write_text(json.dumps(book))
+    monkeypatch.setattr(reproduce, "notebook_path", lambda chapter: tmp_path / "sde.ipynb")
+    with pytest.raises(ParameterError, match=r"^figure='fig-sh-main': book/sde.ipynb ran to its end without making "
+                                             r"it at profile smoke \(glue key 'sh_fig_main'\); the page leaves") as info:
+        reproduce.reproduce_figure("sde", "fig-sh-main", profile="smoke", output=tmp_path / "f.svg")
+    assert "\n" not in str(info.value) and not (tmp_path / "f.svg").exists()
+
+
 def test_reproduce_one_figure_from_the_store(tmp_path, monkeypatch):
     """End to end at the smoke profile: the file is the figure the page glues (its axes' labels)."""
     monkeypatch.setenv("REPLICATION_STORE", str(tmp_path / "store"))

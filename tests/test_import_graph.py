@@ -70,6 +70,8 @@ LONG_MODULES: dict[str, str] = {
     "replication/chapters/interpolation/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
     "replication/chapters/width/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
     "replication/chapters/sweep/claims.py": "one idea: the chapter's numbers and verdicts under rules.yaml",
+    "replication/chapters/sharpness/page.py": "one idea: the words and tables of the chapter's page, the longest "
+                                               "in the book (two designs, a shallow network, the appendix's ResNet)",
 }
 
 

@@ -338,6 +338,23 @@ def test_page_sentences_read_as_written_and_say_nothing_computed():
     assert " lr " not in table and "128-640" not in table
 
 
+def test_one_hidden_layer_is_one_layer_on_the_page():
+    """The MLP of the laptop profile has one hidden layer: the "Runs:" line, the design's glued network
+    and the mapping table say "1 hidden layer", as models.describe_model's "1 hidden layers" is not."""
+    from replication.chapters.schedules import page
+
+    p = resolve(chapter.SPEC, "smoke")
+    res = _fake(p, acc={n: 80.0 for n in experiment.schedules(p)})
+    res.architecture = "ReLU MLP 3072-64-10 (1 hidden layers; 0.20M params)"
+    res.provenance = {"device": "cpu", "code_version": "abc"}
+    verdicts = chapter.verdicts(res, p)
+    shown = [page.runs_line(res, p), page.design_values(res, p, verdicts)["sc_arch"], page.mapping_table(res, p)]
+    for text in shown:
+        assert "(1 hidden layer; 0.20M params)" in text and "hidden layers" not in text
+    res.architecture = "ReLU MLP 3072-64-64-10 (2 hidden layers; 0.20M params)"
+    assert "(2 hidden layers; " in page.runs_line(res, p)
+
+
 def test_each_deciding_number_lies_where_its_rule_put_the_outcome():
     """A verdict's ``decision`` (its number, interval and the rule's regions) gives the outcome the
     rule gave, in worlds where the rules hold and where they fail."""

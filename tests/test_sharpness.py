@@ -427,9 +427,9 @@ def test_the_resnet_group_is_measured_but_kept_out_of_every_verdict(tmp_path, on
     store = ResultStore(tmp_path / "store")
     without = sharpness.compute(p, store=store, progress=False)
     assert without.cifar == []
-    from replication.chapters.sharpness import figures
+    from replication.chapters.sharpness import figures, page
 
-    assert "gpu and paper profiles" in figures.cifar_text(without, p) and "`" not in figures.cifar_text(without, p)
+    assert without.cifar_provenance == {} and "gpu and paper profiles run it" in page.cifar_text(without, p)
     stand_in = [(dict(eta=lr, S=S, seed=s), dataclasses.replace(cfg, model="small_cnn", model_options={"channels": (2,)},
                                                                 lr=lr, batch_size=S, seed=s))
                 for lr, S in ((0.05, 20), (0.05, 80), (0.02, 80)) for s in range(2)
@@ -444,5 +444,79 @@ def test_the_resnet_group_is_measured_but_kept_out_of_every_verdict(tmp_path, on
     assert res.architectures[experiment.CIFAR].startswith("small CNN")
     assert [(v.id, v.outcome) for v in sharpness.verdicts(res, params)] == \
         [(v.id, v.outcome) for v in sharpness.verdicts(without, p)]
-    text = figures.cifar_text(res, params)
+    text = page.cifar_text(res, params)     # the ResNet group's provenance is its own runs', stamped on its CSV
     assert "3 pairs (η, S) with 2 seeds" in text and "ρ = " in text and "No verdict" in text
+    assert res.cifar_provenance["code_version"] and res.cifar_provenance["data"]     # (the stand-in: design A's data)
+    monkeypatch.chdir(tmp_path)
+    csv = figures.export_cifar(res, {"profile": p.profile, "provenance": {"code_version": "MLP", "device": "MLP"}})
+    rows = (tmp_path / csv).read_text().splitlines()
+    assert len(rows) == 7 and "MLP" not in "\n".join(rows[1:])
+    assert res.cifar_provenance["code_version"] in rows[1]
+
+
+def _resnet_results(cifar_rows, *, canonical=False):
+    """What the page reads of a chapter result with (or without) ResNet runs: design A's runs on
+    Fashion-MNIST, the ResNet's on CIFAR-10 (the JPEG stand-in unless ``canonical``), on another device."""
+    from types import SimpleNamespace
+
+    mlp = {"data": {"name": "fashion-mnist", "canonical": True, "fingerprint": "f00d"}, "device": "cpu",
+           "device_name": "cpu (x86, 2 threads)", "code_version": "0.1.0+gmlp"}
+    data = ({"name": "cifar10", "canonical": True, "fingerprint": "c1fa"} if canonical else
+            {"name": "cifar10", "canonical": False, "fingerprint": "c1fa",
+             "source": "NOT canonical CIFAR-10: lossy JPEG stand-in (STANDIN.txt present) in /data/cifar10_standin"})
+    resnet = {"data": data, "device": "cuda", "device_name": "cuda (NVIDIA H100 80GB HBM3)", "code_version": "0.1.0+gres"}
+    return SimpleNamespace(cifar=cifar_rows, provenance=mlp, cifar_provenance=resnet if cifar_rows else {},
+                           architectures={"main": "ReLU MLP 784-50×20-10 (20 hidden layers; He init; 88,210 params)",
+                                          experiment.CIFAR: "ResNet-32 (CIFAR, shortcut A, BN; 0.46M params)"})
+
+
+def test_where_the_resnet_is_not_run_the_page_says_so_in_one_sentence_with_the_command():
+    from replication.chapters.sharpness import page
+
+    p = resolve(sharpness.SPEC, "laptop")
+    res = _resnet_results([])
+    text = page.cifar_text(res, p)
+    assert text.startswith("The ResNet is not run at this profile (laptop: `cifar_model = none`")
+    assert "the gpu and paper profiles run it" in text
+    assert "`python -m replication figure sharpness fig-sh-cifar --profile gpu`" in text
+    assert text.count(". ") == 0 and text.endswith("."), "one sentence"
+    assert page.cifar_profiles() == ["gpu", "paper"]
+    # no caption and no provenance where there is no figure (its cell leaves the page: tagged if-glued)
+    assert page.cifar_values(res, p) == {"sh_cifar10": "CIFAR-10"}
+    from types import SimpleNamespace        # a profile file is named without its folder
+    assert "(mine.yaml: " in page.cifar_not_run(SimpleNamespace(profile="/home/someone/mine.yaml"))
+
+
+def test_the_resnet_caption_names_its_own_runs_provenance_not_design_a():
+    from replication.chapters.sharpness import page
+
+    p = resolve(sharpness.SPEC, "gpu")
+    rows = _rows({(0.1, 128): [5.0, 5.5], (0.1, 1024): [9.0, 9.5], (0.01, 128): [8.0, 8.2]}, group=experiment.CIFAR)
+    values = page.cifar_values(_resnet_results(rows), p)
+    prov = values["sh_cifar_prov"]
+    assert values["sh_cifar_arch"].startswith("ResNet-32")
+    assert "CIFAR-10" in prov and "NOT canonical" in prov and "Fashion-MNIST" not in prov
+    assert "profile gpu" in prov and f"{p.cifar_seeds} seeds per setting" in prov
+    assert "NVIDIA H100" in prov and "0.1.0+gres" in prov and "gmlp" not in prov and "/data" not in prov
+    from types import SimpleNamespace        # a profile file is named without its folder
+    mine = page.cifar_values(_resnet_results(rows), SimpleNamespace(profile="/home/x/mine.yaml", cifar_seeds=2))
+    assert "profile mine.yaml;" in mine["sh_cifar_prov"] and "/home" not in mine["sh_cifar_prov"]
+    canonical = page.cifar_values(_resnet_results(rows, canonical=True), p)["sh_cifar_prov"]
+    assert "CIFAR-10 (verified by checksum" in canonical and "NOT canonical" not in canonical
+    text = page.cifar_text(_resnet_results(rows), p)
+    assert text.startswith("A ResNet-32") and "3 pairs (η, S)" in text and "not run" not in text
+
+
+def test_the_resnet_figure_cell_holds_only_the_figure_and_its_own_provenance():
+    """The page's ResNet figure: alone in a cell tagged if-glued (so it leaves the page where the profile
+    does not run it), its caption glued from the ResNet runs (sh_cifar_prov), never design A's sh_prov."""
+    from replication import book
+
+    nb = json.loads((ROOT / "book" / "sharpness.ipynb").read_text())
+    (cell,) = [c for c in nb["cells"] if "fig-sh-cifar" in "".join(c["source"])]
+    text = "".join(cell["source"])
+    assert book.IF_GLUED in cell["metadata"].get("tags", [])
+    assert text.startswith("```{glue:figure} sh_fig_cifar") and text.rstrip().endswith("```")
+    assert "sh_cifar_prov" in text and "sh_prov" not in text.replace("sh_cifar_prov", "")
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "not_run" not in code

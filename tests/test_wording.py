@@ -39,6 +39,15 @@ def test_the_runs_line_says_where_results_came_from():
     assert "0 computed" not in w.runs_sentence(5, 0) and "0 read" not in w.runs_sentence(0, 5)
 
 
+def test_one_hidden_layer_reads_in_the_singular():
+    assert w.architecture("ReLU MLP 784-1024-10 (1 hidden layers; 0.81M params)") == \
+        "ReLU MLP 784-1024-10 (1 hidden layer; 0.81M params)"
+    for text in ("ReLU MLP 784-50×20-10 (20 hidden layers; 88,210 params)", "ReLU MLP 784-50-50-50-10 (3 hidden "
+                 "layers; He init; 0.04M params)", "ResNet-32 (CIFAR, shortcut A, BN; 0.46M params)",
+                 "ReLU MLP x (11 hidden layers; 1M params)", "ReLU MLP x (2.1 hidden layers)"):
+        assert w.architecture(text) == text
+
+
 def test_fixed_decimals_shares_and_verbs():
     assert w.fixed(-0.004, 2) == "0.00" and w.fixed(-1.5, 1) == "−1.5" and w.fixed(0.3, 1, True) == "+0.3"
     assert w.fixed(float("nan")) == "n/a" and w.fixed(None, missing="–") == "–"

@@ -8,7 +8,7 @@ import re
 
 from ...figures import rules_section  # noqa: F401  (the page's rules section, shared with memorization)
 from ...gpu_records import throughput_note
-from ...wording import MINUS, SUPERSCRIPT, runs_sentence, verdict_clause
+from ...wording import MINUS, SUPERSCRIPT, architecture, runs_sentence, verdict_clause
 from . import claims
 from .claims import _f, decimals, mean_sd, ratio_interval, schedule_label, with_interval
 from .experiment import bs_high, sqrt_bs_max
@@ -23,7 +23,7 @@ def runs_line(results, params) -> str:
     text = (runs_sentence(results.stored, results.computed, what="training runs",
                           spent=f"{results.train_wall_time:.0f} s of training in all")
             + f" **Provenance:** profile `{params.profile}`, "
-            f"{results.architecture}, device {prov.get('device')}, code `{prov.get('code_version')}`.")
+            f"{architecture(results.architecture)}, device {prov.get('device')}, code `{prov.get('code_version')}`.")
     if not results.canonical:
         text += " **NOT canonical data: a stand-in, not the real dataset.**"
     note = throughput_note([params.model], params.precision, params.channels_last)
@@ -38,7 +38,7 @@ def design_values(results, params, verdicts) -> dict:
     short, long = claims.short_long(params)
     by = {v.id: v for v in verdicts}
     return {
-        "sc_arch": results.architecture,
+        "sc_arch": architecture(results.architecture),
         "sc_nparams": f"{results.n_parameters:,}",
         "sc_data": names[params.dataset],
         "sc_ntrain": f"{params.n_train:,}",
@@ -72,7 +72,7 @@ def mapping_table(results, params) -> str:
     from ...figures import DATASET_NAMES as names
 
     short, long = claims.short_long(params)
-    mapping = [("network", "VGG-11", results.architecture),
+    mapping = [("network", "VGG-11", architecture(results.architecture)),
                ("data", "CIFAR-10 (50,000 training images)", f"{names[params.dataset]}, {params.n_train:,} training examples"),
                ("cyclic learning rate (CLR)", "η from 0.001 to 0.005 at S = 128",
                 f"η from {params.lr_low:g} to {params.lr_high:g} at S = {params.bs_low}"),

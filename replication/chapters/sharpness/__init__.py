@@ -97,6 +97,8 @@ class SharpnessResults(Counted):
     check_equal_time: list = dataclasses.field(default_factory=list)   # the same check on design B's network
     cifar: list = dataclasses.field(default_factory=list)   # the ResNet on CIFAR-10 (the appendix's Fig. 1), kept
     #                                                         out of ``runs``: no verdict reads it
+    cifar_provenance: dict = dataclasses.field(default_factory=dict)   # of the ResNet runs (their data, device,
+    #                                                                    code); empty where they are not run
 
 
 def _row(labels: dict, group: str, train_result, measured) -> dict:
@@ -138,6 +140,7 @@ def compute(params, *, store: ResultStore, progress: bool = True) -> SharpnessRe
     for (g, labels, _), res, m in zip(flat, trained, measured):
         runs[g].append(_row(labels, g, res, m))
     cifar = runs.pop(CIFAR, [])
+    cifar_trained = [res for (g, _, _), res in zip(flat, trained) if g == CIFAR]
     main_results = [res for (g, _, _), res in zip(flat, trained) if g == "main"]
     picked = check_runs(runs["main"])
     full = measure_all([main_results[i] for i in picked], store=store, progress=progress,
@@ -162,7 +165,8 @@ def compute(params, *, store: ResultStore, progress: bool = True) -> SharpnessRe
         provenance=dict(trained[0].provenance),
         train_wall_time=sum(r.wall_time for k, r in unique.items() if k in train_keys),
         analysis_wall_time=sum(r.wall_time for k, r in unique.items() if k not in train_keys),
-        check_equal_time=_checks(runs["factorial"], fac_picked, fac_full), cifar=cifar)
+        check_equal_time=_checks(runs["factorial"], fac_picked, fac_full), cifar=cifar,
+        cifar_provenance=dict(cifar_trained[0].provenance) if cifar_trained else {})
 
 
 def _checks(rows: list[dict], picked: list[int], full: list) -> list[dict]:

@@ -282,38 +282,7 @@ def c_versus_h(groups: dict[str, list[dict]], *, factor: float = 2.0):
 
 
 # -- the appendix's Fig. 1: a ResNet on CIFAR-10 (gpu and paper profiles) --------------------------------
-def not_run(text: str):
-    """A placeholder figure saying what this profile does not run."""
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(F.COLUMN_INCHES, 0.6))
-    fig.text(0.5, 0.5, text, ha="center", va="center")
-    return fig
-
-
-def _rho(t: dict) -> str:
-    if not np.isfinite(t["rho"]):
-        return "not defined (fewer than three ratios)"
-    ci = f" [{t['lo']:+.2f}, {t['hi']:+.2f}]" if np.isfinite(t["lo"]) else ""
-    return f"ρ = {t['rho']:+.2f}{ci}"
-
-
-def cifar_text(results, params) -> str:
-    """What the ResNet section shows, computed: the setting, or at a profile without it, where it runs
-    and why not here (one sentence)."""
-    from .claims import trend
-
-    rows = results.cifar
-    if not rows:
-        return ("The ResNet runs at the gpu and paper profiles (parameter cifar_model), not at this "
-                f"profile ({params.profile}): ResNets on CIFAR-10 need GPU-hours, far beyond the CPU budget "
-                "this profile is sized for.")
-    n_pairs = len({(r["eta"], r["S"]) for r in rows})
-    div = sum(r["diverged"] for r in rows)
-    return (f"A {results.architectures['cifar']} on {params.cifar_n_train:,} CIFAR-10 images "
-            f"({'with' if params.cifar_augment else 'without'} random crops and flips), {n_pairs} pairs (η, S) "
-            f"with {params.cifar_seeds} seeds each, {params.cifar_epochs} epochs of plain SGD per run"
-            + (f", {div} of the {len(rows)} runs diverged" if div else "") + ". Spearman correlation with η/S "
-            f"(over the means of the pairs, 95% interval): ‖H‖_F {_rho(trend(rows, 'frobenius'))}, "
-            f"λ_max {_rho(trend(rows, 'lam_max'))}, validation accuracy {_rho(trend(rows, 'val_acc'))}. "
-            "No verdict reads this figure: as design A, η/S and the distance trained move together here.")
+def export_cifar(results, meta: dict) -> str:
+    """The ResNet runs behind their figure as ``data/sharpness/fig-cifar.csv``, each row stamped with those
+    runs' own code version and device (not design A's); returns its path."""
+    return export_runs("fig-cifar", results.cifar, {**meta, "provenance": results.cifar_provenance})

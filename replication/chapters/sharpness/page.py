@@ -11,6 +11,7 @@ import math
 
 from ...wording import interval, number, numbers, outcome_phrase, signed, significant, to_uncertainty
 from . import claims
+from .experiment import CIFAR
 
 QUANTITY_MATH = {"frobenius": r"$\Vert H\Vert_F$", "lam_max": r"$\lambda_{\max}$", "trace": r"$\operatorname{Tr}H$",
                  "val_acc": "validation accuracy", "train_loss": "final training loss"}
@@ -389,6 +390,67 @@ def ch_values(facts: dict) -> dict:
             "sh_c_rho": signed(ch["rho"])}
 
 
+# -- the appendix's Fig. 1: a ResNet on CIFAR-10 (the profiles whose cifar_model is not none) ------------
+CIFAR_FIGURE = "fig-sh-cifar"     # the figure's label in book/sharpness.ipynb
+
+
+def cifar_profiles() -> list[str]:
+    """The built-in profiles that run the ResNet group (``cifar_model`` not none), smallest first."""
+    from ... import profiles
+
+    return [n for n in profiles.NAMES if profiles.chapter_values(n, "sharpness")["cifar_model"] != "none"]
+
+
 def cifar_not_run(params) -> str:
-    """The placeholder's words where the appendix's ResNet group is not run at this profile."""
-    return f"not run at this profile ({params.profile}): cifar_model = none"
+    """Where the ResNet group is not run at this profile, one sentence in place of its figure: which
+    profiles run it, and the command that draws its figure there."""
+    from ... import profiles
+
+    where = cifar_profiles()
+    text = (f"The ResNet is not run at this profile ({profiles.in_command(params.profile)}: `cifar_model = none`, "
+            "as it needs the CIFAR-10 data and GPU-hours)")
+    if not where:
+        return text + "; no built-in profile runs it."
+    return (text + f"; the {' and '.join(where)} profile{'s run' if len(where) > 1 else ' runs'} it, and "
+            f"`python -m replication figure sharpness {CIFAR_FIGURE} --profile {profiles.in_command(where[0])}` "
+            "trains its runs (those the result store lacks) and draws its figure.")
+
+
+def _rho(t: dict) -> str:
+    if not math.isfinite(t["rho"]):
+        return "not defined (fewer than three ratios)"
+    ci = f" [{signed(t['lo'])}, {signed(t['hi'])}]" if math.isfinite(t["lo"]) else ""
+    return f"ρ = {signed(t['rho'])}{ci}"
+
+
+def cifar_text(results, params) -> str:
+    """What the ResNet section shows: the setting and its trends, or where it is not run
+    (:func:`cifar_not_run`)."""
+    rows = results.cifar
+    if not rows:
+        return cifar_not_run(params)
+    n_pairs = len({(r["eta"], r["S"]) for r in rows})
+    div = sum(r["diverged"] for r in rows)
+    return (f"A {results.architectures[CIFAR]} on {params.cifar_n_train:,} CIFAR-10 images "
+            f"({'with' if params.cifar_augment else 'without'} random crops and flips), {n_pairs} pairs (η, S) "
+            f"with {params.cifar_seeds} seeds each, {params.cifar_epochs} epochs of plain SGD per run"
+            + (f", {div} of the {len(rows)} runs diverged" if div else "") + ". Spearman correlation with η/S "
+            f"(over the means of the pairs, 95% interval): ‖H‖_F {_rho(claims.trend(rows, 'frobenius'))}, "
+            f"λ_max {_rho(claims.trend(rows, 'lam_max'))}, "
+            f"validation accuracy {_rho(claims.trend(rows, 'val_acc'))}. "
+            "No verdict reads this figure: as design A, η/S and the distance trained move together here.")
+
+
+def cifar_values(results, params) -> dict:
+    """The ResNet figure's glued words, from the ResNet runs' own results: the network, and the provenance
+    of those runs (profile, seeds, data and whether canonical, device, code), never design A's.  Where
+    they are not run there is no figure (its cell is tagged ``if-glued``), so no caption either."""
+    from ... import profiles
+    from ...figures import provenance_text
+
+    out = {"sh_cifar10": "CIFAR-10"}
+    if results.cifar:
+        out["sh_cifar_arch"] = results.architectures[CIFAR]
+        out["sh_cifar_prov"] = provenance_text(results.cifar_provenance, profile=profiles.in_command(params.profile),
+                                               seeds=params.cifar_seeds)
+    return out

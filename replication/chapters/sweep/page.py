@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ...gpu_records import throughput_note
-from ...wording import runs_sentence, verdict_clause
+from ...wording import architecture, runs_sentence, verdict_clause
 from .claims import SETTING_NAMES, _f, _interval, counts
 
 MEASURE_NAMES = {"acc": "validation accuracy", "lam": "λ_max (η·λ_max < 2)"}
@@ -20,7 +20,7 @@ def runs_line(results, params) -> str:
     if params.trace_hvp > 0:
         spent += f", {results.measure_wall_time:.0f} s measuring Tr H"
     text = (runs_sentence(results.stored, results.computed, what="training runs", spent=spent + " in all")
-            + f" **Provenance:** profile `{params.profile}`, {_singular(results.architecture)}, device {prov.get('device')}, "
+            + f" **Provenance:** profile `{params.profile}`, {architecture(results.architecture)}, device {prov.get('device')}, "
             f"code `{prov.get('code_version')}`.")
     if not results.canonical:
         text += " **NOT canonical data: a stand-in, not the real dataset.**"
@@ -33,7 +33,7 @@ def design_values(results, params) -> dict:
     the bins of η/S and the bootstrap resamples."""
     from ...figures import DATASET_NAMES
 
-    return {"sw_arch": results.architecture, "sw_data": DATASET_NAMES[params.dataset],
+    return {"sw_arch": architecture(results.architecture), "sw_data": DATASET_NAMES[params.dataset],
             "sw_target": format(params.target_loss, "g"), "sw_cap": params.max_epochs, "sw_bins": params.ratio_bins,
             "sw_boot": f"{params.bootstrap:,}"}
 
@@ -130,9 +130,3 @@ def scale_table() -> str:
                      f"{p.target_loss:g}, {p.max_epochs} epochs |")
     return ("**Table: the same design at every profile.** The gpu and paper profiles are configured, not run "
             "for this page; `python -m replication plan --profile paper` bills them.\n\n" + "\n".join(lines))
-
-
-def _singular(architecture: str) -> str:
-    """``models.describe_model`` writes "1 hidden layers"; models.py is in every run's key digest, so
-    the words are mended where they are shown (as the invariance page does)."""
-    return architecture.replace("(1 hidden layers;", "(1 hidden layer;")
