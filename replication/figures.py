@@ -152,6 +152,7 @@ def without_paths(text: str) -> str:
     import re
 
     text = re.sub(r"(?:[A-Za-z]:\\|~?/)[^\s(),;]*", "", text)
+    text = re.sub(r"(?:(?<=\()|\s+)(?:in|at|from|under)\s*(?=[;,.)]|$)", "", text)   # a preposition left without its path
     text = re.sub(r"\(\s*\)", "", text)
     return " ".join(text.split()).strip(" ,;:")
 

@@ -76,3 +76,13 @@ def test_without_provenance_or_profile_nothing_is_written(tmp_path, monkeypatch,
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         figures.export("sde", "ou", [{"x": 1}], meta=meta, folder=tmp_path)
     assert not list(tmp_path.rglob("*.csv"))
+
+
+def test_without_paths_drops_a_folder_and_the_preposition_it_leaves_behind():
+    from replication.figures import without_paths
+
+    assert without_paths("lossy JPEG stand-in (STANDIN.txt present) in /data/cifar10") == \
+        "lossy JPEG stand-in (STANDIN.txt present)"
+    assert without_paths("read from ~/cache/x; verified") == "read; verified"
+    assert without_paths("C:\\data\\x (in /tmp/y)") == ""
+    assert without_paths("results in the store") == "results in the store"      # no path: words kept

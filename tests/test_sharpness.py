@@ -494,13 +494,19 @@ def test_the_resnet_caption_names_its_own_runs_provenance_not_design_a():
     rows = _rows({(0.1, 128): [5.0, 5.5], (0.1, 1024): [9.0, 9.5], (0.01, 128): [8.0, 8.2]}, group=experiment.CIFAR)
     values = page.cifar_values(_resnet_results(rows), p)
     prov = values["sh_cifar_prov"]
+    runs_prov = prov.split(" Trained under")[0]          # the throughput note's CPU bound names its own data
     assert values["sh_cifar_arch"].startswith("ResNet-32")
-    assert "CIFAR-10" in prov and "NOT canonical" in prov and "Fashion-MNIST" not in prov
+    assert "CIFAR-10" in prov and "NOT canonical" in prov and "Fashion-MNIST" not in runs_prov
+    assert "lossy JPEG stand-in (STANDIN.txt present);" in prov          # its folder left out, and the "in" with it
     assert "profile gpu" in prov and f"{p.cifar_seeds} seeds per setting" in prov
     assert "NVIDIA H100" in prov and "0.1.0+gres" in prov and "gmlp" not in prov and "/data" not in prov
     from types import SimpleNamespace        # a profile file is named without its folder
-    mine = page.cifar_values(_resnet_results(rows), SimpleNamespace(profile="/home/x/mine.yaml", cifar_seeds=2))
+    assert "Trained under bf16 autocast with channels-last" in prov       # the gpu profile's throughput options
+    mine = page.cifar_values(_resnet_results(rows), SimpleNamespace(profile="/home/x/mine.yaml", cifar_seeds=2,
+                                                                    cifar_model="resnet32", cifar_precision="float32",
+                                                                    cifar_channels_last=False))
     assert "profile mine.yaml;" in mine["sh_cifar_prov"] and "/home" not in mine["sh_cifar_prov"]
+    assert "bf16" not in mine["sh_cifar_prov"]
     canonical = page.cifar_values(_resnet_results(rows, canonical=True), p)["sh_cifar_prov"]
     assert "CIFAR-10 (verified by checksum" in canonical and "NOT canonical" not in canonical
     text = page.cifar_text(_resnet_results(rows), p)

@@ -447,10 +447,12 @@ def cifar_values(results, params) -> dict:
     they are not run there is no figure (its cell is tagged ``if-glued``), so no caption either."""
     from ... import profiles
     from ...figures import provenance_text
+    from ...gpu_records import throughput_note
 
     out = {"sh_cifar10": "CIFAR-10"}
     if results.cifar:
         out["sh_cifar_arch"] = results.architectures[CIFAR]
+        note = throughput_note([params.cifar_model], params.cifar_precision, params.cifar_channels_last)
         out["sh_cifar_prov"] = provenance_text(results.cifar_provenance, profile=profiles.in_command(params.profile),
-                                               seeds=params.cifar_seeds)
+                                               seeds=params.cifar_seeds) + (f" {note}" if note else "")
     return out
