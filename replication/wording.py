@@ -147,6 +147,8 @@ def runs_sentence(stored: int, computed: int, *, what: str = "results", spent: s
         how = "all computed now"
     else:
         how = f"{stored:,} read back from the result store and {computed:,} computed now"
+    if stored + computed == 1 and what.endswith("s"):
+        what = what[:-1]                                    # "1 training run", "1 simulation"
     return f"**Runs:** {stored + computed:,} {what}, {how}" + (f" ({spent})" if spent else "") + "."
 
 

@@ -86,3 +86,12 @@ def test_without_paths_drops_a_folder_and_the_preposition_it_leaves_behind():
     assert without_paths("read from ~/cache/x; verified") == "read; verified"
     assert without_paths("C:\\data\\x (in /tmp/y)") == ""
     assert without_paths("results in the store") == "results in the store"      # no path: words kept
+
+
+def test_a_caption_names_a_profile_file_without_its_folder():
+    from replication.figures import provenance_text
+
+    prov = {"device": "cpu", "code_version": "abc", "data": {"name": "mnist", "canonical": True}}
+    assert provenance_text(prov, profile="laptop").startswith("Computed with profile laptop;")
+    mine = provenance_text(prov, profile="/home/someone/lab/mine.yaml")
+    assert "profile mine.yaml;" in mine and "/home" not in mine

@@ -37,6 +37,8 @@ def test_the_runs_line_says_where_results_came_from():
     assert w.runs_sentence(40, 8) == "**Runs:** 48 results, 40 read back from the result store and 8 computed now."
     assert w.runs_sentence(0, 1200) == "**Runs:** 1,200 results, all computed now."
     assert "0 computed" not in w.runs_sentence(5, 0) and "0 read" not in w.runs_sentence(0, 5)
+    assert w.runs_sentence(1, 0, what="training runs") == "**Runs:** 1 training run, all read back from the result store."
+    assert w.runs_sentence(0, 1, what="simulations") == "**Runs:** 1 simulation, all computed now."
 
 
 def test_one_hidden_layer_reads_in_the_singular():
