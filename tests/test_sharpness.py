@@ -481,6 +481,7 @@ def test_where_the_resnet_is_not_run_the_page_says_so_in_one_sentence_with_the_c
     assert "`python -m replication figure sharpness fig-sh-cifar --profile gpu`" in text
     assert text.count(". ") == 0 and text.endswith("."), "one sentence"
     assert page.cifar_profiles() == ["gpu", "paper"]
+    assert page.gpu_values()["sh_cifar_profiles"] == "`gpu` and `paper`"     # the deviations note, computed
     # no caption and no provenance where there is no figure (its cell leaves the page: tagged if-glued)
     assert page.cifar_values(res, p) == {"sh_cifar10": "CIFAR-10"}
     from types import SimpleNamespace        # a profile file is named without its folder

@@ -356,15 +356,6 @@ def fig7_rows(f7) -> list[dict]:
     return rows
 
 
-def not_run_figure(text: str):
-    """A placeholder figure that says what was not run (a numbered figure needs a figure)."""
-    fig, axes = F.column_figure(1, 1, row_height=0.8)
-    ax = axes[0][0]
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center")
-    return fig
-
-
 _DATA_NAMES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 

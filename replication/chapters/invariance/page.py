@@ -123,4 +123,4 @@ def fig7_result(f7):
     from ...wording import mathify
     from .claims import fig7_text
 
-    return md(mathify(fig7_text(f7)) if f7 is not None else "not run (fig7_model = none)")
+    return md(mathify(fig7_text(f7)))

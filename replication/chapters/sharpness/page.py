@@ -331,7 +331,8 @@ def gpu_values() -> dict:
 
     gpu = profiles.chapter_values("gpu", "sharpness")
     return {"sh_cifar": "CIFAR-10", "sh_gpu_ntrain": f"{gpu['n_train']:,}", "sh_gpu_epochs": gpu["epochs"],
-            "sh_gpu_seeds": gpu["seeds"]}
+            "sh_gpu_seeds": gpu["seeds"],
+            "sh_cifar_profiles": " and ".join(f"`{name}`" for name in cifar_profiles()) or "no built-in"}
 
 
 def runs_line(results, params) -> str:
