@@ -236,7 +236,8 @@ def test_gpu_check_quick_cpu_mode_runs_every_model(store, tmp_path, monkeypatch)
     before = replication_env()
     out = tmp_path / "gpu-check.md"
     with pytest.warns(UserWarning):                      # the synthetic CIFAR-10 is loaded as unverified
-        assert _gpu_check().main(["--device", "cpu", "--quick", "--output", str(out)]) == 0
+        assert _gpu_check().main(["--device", "cpu", "--quick", "--sections", "timings", "precision",
+                                  "--output", str(out)]) == 0
     text = out.read_text()
     assert text.startswith("# GPU check: CPU") and replication_env() == before
     for name in models.MODEL_NAMES:
@@ -250,16 +251,81 @@ def test_gpu_check_precision_section_alone_says_which_networks_it_did_not_measur
 
     monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
     out = tmp_path / "gpu-check_vm-precision.md"
-    with pytest.warns(UserWarning):                      # the synthetic CIFAR-10 is loaded as unverified
-        assert _gpu_check().main(["--device", "cpu", "--quick", "--sections", "precision", "--models", "mlp",
-                                  "--output", str(out)]) == 0
+    assert _gpu_check().main(["--device", "cpu", "--quick", "--sections", "precision", "--models", "mlp",
+                              "--output", str(out)]) == 0
     text = out.read_text()
     assert "s/epoch @" not in text and "## Precision bound" in text
+    assert "Data fashion-mnist:" in text and "Data cifar10:" not in text    # a section obtains only what it trains on
     for name in ("vgg11", "resnet32", "resnet56"):
         assert f"| {name} | | | | | | | | not measured (left out by --models) |" in text
     assert "| mlp | bf16 | 8 |" in text
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["timings"] == [] and [e["status"] for e in record["precision"]["runs"]].count("measured") == 1
+
+
+def test_gpu_check_chapters_section_runs_chapters_at_smoke_and_a_failure_is_one_line(store, tmp_path, monkeypatch):
+    """The chapters section: each chapter's compute at smoke (no notebook, no Jupyter importable), a row
+    with seconds, the tally and the verdicts' outcomes; data that is not canonical accepted explicitly
+    (the chapter's parameter, else the environment variable, restored after); a chapter that raises is one
+    line and the next still runs; nothing lands in the default store."""
+    import json
+    import os
+    import sys
+
+    from replication import chapters
+
+    for name in ("nbformat", "papermill", "IPython", "ipykernel", "myst_nb", "jupyter_book", "torchvision"):
+        monkeypatch.setitem(sys.modules, name, None)          # as on the GPU machine: none of them installed
+    monkeypatch.delenv("REPLICATION_DATA_DIR", raising=False)
+    monkeypatch.delenv("REPLICATION_ACCEPT_UNVERIFIED", raising=False)
+
+    def boom(params, *, store=None, progress=True):
+        raise RuntimeError("CUDA error: an illegal memory access\nwas encountered | at step 3")
+
+    monkeypatch.setattr(chapters.get("memorization"), "compute", boom)
+    check = _gpu_check()
+    obtain = check._obtain
+
+    def pretend_not_canonical(name, *args):       # as if Fashion-MNIST were a stand-in: accepted, and said so
+        accept, how = obtain(name, *args)
+        return (True, "NOT canonical: pretend") if name == "fashion-mnist" else (accept, how)
+
+    monkeypatch.setattr(check, "_obtain", pretend_not_canonical)
+    before = {k: v for k, v in os.environ.items() if k.startswith("REPLICATION_")}
+    out = tmp_path / "gpu-check_vm-chapters.md"
+    assert check.main(["--device", "cpu", "--quick", "--sections", "chapters",
+                       "--chapters", "width", "sde", "memorization", "sweep", "--output", str(out)]) == 0
+    assert {k: v for k, v in os.environ.items() if k.startswith("REPLICATION_")} == before
+    text = out.read_text()
+    assert "## Chapters at the smoke profile" in text and "s/epoch @" not in text and "## Precision" not in text
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("| ") and not line.startswith("| chapter")}
+    assert list(rows) == ["width", "sde", "memorization", "sweep"]
+    for name in ("width", "sde", "sweep"):
+        cells = rows[name]
+        assert cells[-1] == "done" and float(cells[3]) > 0 and int(cells[5]) > 0, cells
+        computed, stored = (int(n) for n in cells[4].split(", "))
+        assert computed > 0 and stored >= 0
+        assert sum(int(part.split()[-1]) for part in cells[6].split(", ")) == int(cells[5])
+    assert rows["width"][2] == "fashion-mnist non-canonical (accepted: REPLICATION_ACCEPT_UNVERIFIED=1)"
+    assert rows["sweep"][2] == "fashion-mnist non-canonical (accepted: accept_unverified_data=True)"
+    assert rows["sde"][1:3] == ["cpu", "none"]
+    failed = rows["memorization"][-1]
+    assert failed == "**failed**: RuntimeError: CUDA error: an illegal memory access was encountered / at step 3"
+    assert "Traceback" not in text and "Chapters: 3 of 4 computed without error" in text
+    record = json.loads(out.with_suffix(".json").read_text())
+    entries = {e["chapter"]: e for e in record["chapters"]["runs"]}
+    assert entries["memorization"]["status"] == "failed" and entries["sweep"]["status"] == "done"
+    assert sum(entries["sweep"]["outcomes"].values()) == entries["sweep"]["verdicts"] == len(entries["sweep"]["verdict_ids"])
+    assert record["finished"] == ["chapters"] and record["timings"] == [] and record["precision"] is None
+    assert not (store.root / "verdicts").exists()                  # the check's own temporary store only
+    from replication import gpu_records
+
+    assert gpu_records.measured_epoch_seconds(tmp_path) == {}     # the one reader takes such a record in its stride
+    # past --time-limit nothing starts, and each chapter says so
+    assert check.main(["--device", "cpu", "--quick", "--sections", "chapters", "--chapters", "sde",
+                       "--time-limit", "0", "--output", str(out)]) == 0
+    assert "| sde | | | | | | | | not run (time limit of 0 s reached) |" in out.read_text()
 
 
 def _check_precision_section(text, path, tmp_path):

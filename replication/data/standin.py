@@ -6,6 +6,10 @@ marks the dataset ``canonical=False`` (the stand-in's source says "lossy JPEG st
 
 - :func:`find_archive`: the stand-in ``cifar10-jpeg-q75.tar.gz`` (all 60,000 CIFAR-10 images as JPEG
   quality 75), in the checkout's ``shared/data/`` or in ``../shared/data`` beside it (:data:`ARCHIVES`);
+- :func:`shared_folders`: those two folders where they exist, for a caller to use as a local mirror
+  (REPLICATION_DATA_DIR) of the idx files in ``<FashionMNIST|MNIST>/raw/``: the checkout's gitignored
+  ``shared/data/`` is what travels to a lent GPU machine (``scripts/device-data.sh`` fills it; the
+  loader verifies the files by content, so they load as canonical);
 - :func:`write_standin`: runs the ``cifar10_standin.py`` beside the archive, which writes the official
   ``cifar-10-batches-py/`` pickle layout and its ``STANDIN.txt`` marker (about 10 s, 180 MB);
 - :func:`slice_cifar`: the first examples of each pickle of such a folder, marker kept (a copy that
@@ -32,12 +36,19 @@ from .specs import SPECS, STANDIN_MARKER, _CifarSpec
 ARCHIVE_NAME = "cifar10-jpeg-q75.tar.gz"
 #: where the stand-in archive is looked for, in order (the checkout's ``shared/data/`` first)
 _ROOT = paths.checkout_root()
-ARCHIVES = tuple(folder / "shared" / "data" / ARCHIVE_NAME for folder in ((_ROOT, _ROOT.parent) if _ROOT else ()))
+#: the shared data folders, in order: the checkout's ``shared/data/`` (gitignored), then ``../shared/data``
+SHARED = tuple(folder / "shared" / "data" for folder in ((_ROOT, _ROOT.parent) if _ROOT else ()))
+ARCHIVES = tuple(folder / ARCHIVE_NAME for folder in SHARED)
 
 
 def find_archive(candidates=None) -> Path | None:
     """The first of ``candidates`` (default :data:`ARCHIVES`) that is a file, else ``None``."""
     return next((Path(a) for a in (ARCHIVES if candidates is None else candidates) if Path(a).is_file()), None)
+
+
+def shared_folders(candidates=None) -> list[Path]:
+    """The folders of ``candidates`` (default :data:`SHARED`) that exist."""
+    return [Path(f) for f in (SHARED if candidates is None else candidates) if Path(f).is_dir()]
 
 
 def write_standin(archive: Path, dest: Path) -> Path:
