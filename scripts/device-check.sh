@@ -22,7 +22,7 @@ GUARD_S=${GUARD_S:-480}
 mkdir -p "$OUT"
 log="$OUT/gpu-check.log"
 {
-  echo "[device-check] $(date -Is) on $(hostname); guard ${GUARD_S} s; $PYTHON $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+  echo "[device-check] $(date -Is) on $("$PYTHON" -c 'import socket; print(socket.gethostname())'); guard ${GUARD_S} s; $PYTHON $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   "$PYTHON" -c 'import torch; print(f"[device-check] torch {torch.__version__}, CUDA {torch.version.cuda}, available {torch.cuda.is_available()}")'
   echo "[device-check] shared/data: $(ls shared/data 2>/dev/null | tr '\n' ' ' || true)"
