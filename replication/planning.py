@@ -422,25 +422,25 @@ def markdown_table(bills: list[ChapterBill], profile: str) -> str:
     """The bill of ``profile`` as a markdown table with a bold caption (chapters that train nothing
     are left out): runs, epochs, steps, FLOPs, CPU-hours and device-hours per chapter, and totals."""
     rows = _planned(bills)
-    mixed = len({(b.basis, b.cpu_basis) for b in rows}) > 1
     caption = (f"**Table: The bill of the `{profile}` profile.** Training runs, optimizer steps, "
                f"floating-point operations, hours on this machine's CPU (one thread, measured step) and "
                f"device-hours on one H100-class GPU at an assumed throughput")
-    if rows and not mixed:
-        caption += f"; device basis {rows[0].basis}, CPU basis {rows[0].cpu_basis} for every chapter."
+    pairs = [(b.basis, b.cpu_basis) for b in rows]
+    if rows:            # the basis in the caption, not as a column: the table fits a page's column
+        common = max(set(pairs), key=pairs.count)
+        others = [f"{b.chapter} {b.basis}/{b.cpu_basis}" for b in rows if (b.basis, b.cpu_basis) != common]
+        caption += (f"; device/CPU basis {common[0]}/{common[1]} for "
+                    + (f"every chapter but {', '.join(others)}." if others else "every chapter."))
     else:
         caption += "."
     head = "| chapter | training runs | epochs | steps | PFLOP | CPU-hours | device-hours |"
     rule = "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    if mixed:
-        head, rule = head + " basis (device/CPU) |", rule + " --- |"
     lines = [caption, "", head, rule]
     for b in rows:
         lines.append(f"| {b.chapter} | {b.runs:,} | {b.epochs_all:,} | {b.steps_all:,} | {_flops(b.flops_all)} | "
-                     f"{b.cpu_seconds_all / 3600:,.1f} | {b.seconds_all / 3600:.2f} |"
-                     + (f" {b.basis}/{b.cpu_basis} |" if mixed else ""))
+                     f"{b.cpu_seconds_all / 3600:,.1f} | {b.seconds_all / 3600:.2f} |")
     t = totals(bills)
     lines.append(f"| all chapters | {t['runs']:,} | {t['epochs']:,} | {t['steps']:,} | {_flops(t['flops'])} | "
-                 f"{t['cpu_hours']:,.1f} | {t['device_hours']:.2f} |" + (" |" if mixed else ""))
+                 f"{t['cpu_hours']:,.1f} | {t['device_hours']:.2f} |")
     return "\n".join(lines)
 

@@ -231,12 +231,14 @@ def test_appendix_bill_table_states_a_shared_basis_once():
 
     same = {"bills": {"gpu": [bill("a", "assumed", 1.0), bill("b", "assumed", 0.5), bill("c", "nothing to run", 0.0)]}}
     md = appendix.bill_table(same, "gpu")
-    assert md.count("device basis assumed, CPU basis measured") == 1 and "basis" not in md.splitlines()[2]
+    assert md.count("device/CPU basis assumed/measured for every chapter.") == 1 and "basis" not in md.splitlines()[2]
     assert "| c |" not in md and md.splitlines()[-1] == "| all chapters | 6 | 60 | 600 | 4 | 4.0 | 1.50 |"
     assert numbered_tables(md).startswith(":::{table} The bill of the `gpu` profile.")
-    mixed = {"bills": {"gpu": [bill("a", "measured", 1.0), bill("b", "assumed", 0.5)]}}
-    md = appendix.bill_table(mixed, "gpu")
-    assert "basis (device/CPU) |" in md.splitlines()[2] and "| a | 3 | 30 | 300 | 2 | 2.0 | 1.00 | measured/measured |" in md
+    mixed = {"bills": {"gpu": [bill("a", "measured", 1.0), bill("b", "assumed", 0.5), bill("c", "assumed", 0.5)]}}
+    md = appendix.bill_table(mixed, "gpu")         # the basis goes in the caption: no eighth column
+    assert "basis" not in md.splitlines()[2] and md.splitlines()[2].count("|") == 8
+    assert "device/CPU basis assumed/measured for every chapter but a measured/measured." in md.splitlines()[0]
+    assert "| a | 3 | 30 | 300 | 2 | 2.0 | 1.00 |" in md
 
 
 def test_gpu_check_times_apply_to_the_default_network_only(tmp_path):
