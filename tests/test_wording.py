@@ -66,3 +66,17 @@ def test_e_notation_written_in_the_book_style_code_left_alone():
     text = "within 1e-3 | 1.5e-06 | 9.6E-04 | ≤ 1e-07·|λ| | 1.0e5 | version 0.1.0+g1e5a7 | `tol=1e-3`"
     assert without_e_notation(text) == ("within 0.001 | 1.5×10⁻⁶ | 9.6×10⁻⁴ | ≤ 10⁻⁷·|λ| | 1.0×10⁵ "
                                         "| version 0.1.0+g1e5a7 | `tol=1e-3`")
+
+
+def test_no_page_formats_a_signed_number_that_can_read_minus_zero():
+    """A signed number in prose goes through ``wording.signed`` (−0.0 reads 0.0, a true minus sign):
+    no chapter formats one with a bare ``:+.Nf``."""
+    import re
+    from pathlib import Path
+
+    root = Path(w.__file__).resolve().parent / "chapters"
+    bare = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if re.search(r"\{[^{}]*:\+\.\d+f\}", line)]
+    assert not bare, bare
+    assert w.signed(-0.0004, "+.1f") == "0.0" and w.signed(-0.4, "+.1f") == "−0.4"

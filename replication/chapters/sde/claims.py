@@ -365,7 +365,7 @@ def _tost_power(tests, margin: float, unit: str = "relative") -> str:
     room = margin - abs(widest["diff"])
     seeds = widest.get("n_a", 0)
     fix = (f"about {stats.runs_needed(seeds, half, room)} seeds instead of {seeds} would put its interval inside "
-           f"±{margin:g} if the difference stays at {widest['diff']:+.3f}" if room > 0 and seeds else
+           f"±{margin:g} if the difference stays at {wording.signed(widest['diff'], '+.3f')}" if room > 0 and seeds else
            "its difference already sits at the margin: more seeds narrow the interval but cannot decide it")
     return (f"{len(open_)} setting(s) straddle the margin; the widest 90% interval is ±{half:.3f} ({unit}), so a "
             f"departure of {stats.detectable_effect(half):.3f} is seen at 80% power; {fix}")

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from ... import stats
+from ...wording import signed
 from . import controls
 from ...claims import Verdict, every_part
 from ...claims import decision, sign_rule, trend_rule
@@ -432,13 +433,13 @@ def verdicts(facts: dict, params) -> list:
                 statement=f"{LABELS[q]} falls as η/S grows (factorial η × S, equal SDE time)", source=src, figure=fig,
                 outcome=outcome, original_outcome=stats.trend_outcome(d["original"], -1, rho_min=rho),
                 control_outcome=controls.either(scr, eta),
-                control_summary=f"scrambled η/S: ρ = {d['scrambled']['rho']:+.2f}, {scr}; η at fixed η/S: "
-                                f"ρ = {d['eta']['rho']:+.2f} over {d['eta']['n_groups']} η, {eta}",
+                control_summary=f"scrambled η/S: ρ = {signed(d['scrambled']['rho'], '+.2f')}, {scr}; η at fixed η/S: "
+                                f"ρ = {signed(d['eta']['rho'], '+.2f')} over {d['eta']['n_groups']} η, {eta}",
                 power=(gate_power or controls.trend_power(t, rho, per_setting, seeds)) if outcome == "inconclusive" else "",
                 evidence=dict(rho=t["rho"], lo=t["lo"], hi=t["hi"], ratios=t["n_groups"], runs=t["n_runs"],
                               stable=m["n_stable"], measured=m["n_measured"], rule_alone=own, sample_check=gate_ok),
                 decision=_trend_decision(f"Spearman ρ(η/S, mean log {LABELS[q]})", t, -1, rho),
-                summary=f"ρ = {t['rho']:+.2f} {_ci(t)} over {t['n_groups']} ratios, {t['n_runs']} runs ({stable_note})"
+                summary=f"ρ = {signed(t['rho'], '+.2f')} {_ci(t)} over {t['n_groups']} ratios, {t['n_runs']} runs ({stable_note})"
                         + ("" if gate_ok else "; the Hessian's sample failed the chapter's check, so no width is read"))
         d = m["val_acc"]
         rho = rule_param("sharpness-accuracy-trend", "rho")
@@ -449,12 +450,12 @@ def verdicts(facts: dict, params) -> list:
             statement="validation accuracy rises with η/S (factorial η × S, equal SDE time)", source=src, figure=fig,
             outcome=own, original_outcome=stats.trend_outcome(d["original"], +1, rho_min=rho),
             control_outcome=controls.either(scr, eta),
-            control_summary=f"scrambled η/S: ρ = {d['scrambled']['rho']:+.2f}, {scr}; η at fixed η/S: "
-                            f"ρ = {d['eta']['rho']:+.2f} over {d['eta']['n_groups']} η, {eta}",
+            control_summary=f"scrambled η/S: ρ = {signed(d['scrambled']['rho'], '+.2f')}, {scr}; η at fixed η/S: "
+                            f"ρ = {signed(d['eta']['rho'], '+.2f')} over {d['eta']['n_groups']} η, {eta}",
             power=controls.trend_power(t, rho, per_setting, seeds) if own == "inconclusive" else "",
             evidence=dict(rho=t["rho"], lo=t["lo"], hi=t["hi"], ratios=t["n_groups"], runs=t["n_runs"]),
             decision=_trend_decision("Spearman ρ(η/S, mean validation accuracy)", t, +1, rho),
-            summary=f"ρ = {t['rho']:+.2f} {_ci(t)} over {t['n_groups']} ratios, {t['n_runs']} runs")
+            summary=f"ρ = {signed(t['rho'], '+.2f')} {_ci(t)} over {t['n_groups']} ratios, {t['n_runs']} runs")
         f, fo, fs = m["fit"], m["fit_original"], m["fit_scrambled"]
         own = _sign_rule(f["b_lo"], f["b_hi"], -1)
         outcome = own if gate_ok else "inconclusive"
@@ -462,14 +463,14 @@ def verdicts(facts: dict, params) -> list:
         add("sharpness-ratio-not-eta", id="sharpness-ratio-not-eta-equal-time",
             statement="η/S, not η alone, sets ‖H‖_F: at fixed η a higher η/S gives a lower ‖H‖_F (factorial, equal SDE time)",
             source=src, figure=fig, outcome=outcome, original_outcome=_sign_rule(fo["b_lo"], fo["b_hi"], -1),
-            control_outcome=ctl, control_summary=f"b = {fs['b']:+.2f} {_ci(fs, 'b_lo', 'b_hi')} on scrambled η/S",
+            control_outcome=ctl, control_summary=f"b = {signed(fs['b'], '+.2f')} {_ci(fs, 'b_lo', 'b_hi')} on scrambled η/S",
             power=(gate_power or f"b's 95% interval is ±{0.5 * (f['b_hi'] - f['b_lo']):.2f} wide: only |b| >= "
                    f"{stats.detectable_effect(0.5 * (f['b_hi'] - f['b_lo'])):.2f} would have been seen with 80% power")
             if outcome == "inconclusive" else "",
             evidence=dict(b=f["b"], b_lo=f["b_lo"], b_hi=f["b_hi"], corr_eta_ratio=f["corr_eta_ratio"],
                           r2_ratio=f["r2_ratio"], r2_eta=f["r2_eta"], r2_S=f["r2_S"], runs=f["n"], rule_alone=own),
-            summary=f"b = {f['b']:+.2f} {_ci(f, 'b_lo', 'b_hi')} over {f['n']} runs ({stable_note}); corr(log η, log η/S) = "
-                    f"{f['corr_eta_ratio']:+.2f}")
+            summary=f"b = {signed(f['b'], '+.2f')} {_ci(f, 'b_lo', 'b_hi')} over {f['n']} runs ({stable_note}); corr(log η, log η/S) = "
+                    f"{signed(f['corr_eta_ratio'], '+.2f')}")
         margin = rule_param("sharpness-ratio-alone", "margin")
         own = _within(f["d_lo"], f["d_hi"], margin)
         outcome = own if gate_ok else "inconclusive"
@@ -478,12 +479,12 @@ def verdicts(facts: dict, params) -> list:
         add("sharpness-ratio-alone", id="sharpness-ratio-alone-equal-time",
             statement="only η/S matters for ‖H‖_F: at fixed η/S, η has no effect (factorial, equal SDE time)",
             source=src, figure=fig, outcome=outcome, original_outcome=_within(fo["d_lo"], fo["d_hi"], margin),
-            control_outcome=ctl, control_summary=f"b = {f['b']:+.2f} {_ci(f, 'b_lo', 'b_hi')} against ±{margin:g}",
+            control_outcome=ctl, control_summary=f"b = {signed(f['b'], '+.2f')} {_ci(f, 'b_lo', 'b_hi')} against ±{margin:g}",
             power=(gate_power or f"d's 95% interval is ±{hw:.2f} wide against a margin of ±{margin:g}; about "
                    f"{stats.runs_needed(per_setting, hw, max(margin - abs(f['d']), margin / 2))} seeds per cell would decide")
             if outcome == "inconclusive" else "",
             evidence=dict(d=f["d"], d_lo=f["d_lo"], d_hi=f["d_hi"], margin=margin, runs=f["n"], rule_alone=own),
-            summary=f"d = {f['d']:+.2f} {_ci(f, 'd_lo', 'd_hi')} (margin ±{margin:g})")
+            summary=f"d = {signed(f['d'], '+.2f')} {_ci(f, 'd_lo', 'd_hi')} (margin ±{margin:g})")
         for q, claim, sign, rid in (("frobenius", 4, -1, "sharpness-equal-loss-width"),
                                     ("val_acc", 5, +1, "sharpness-equal-loss-accuracy")):
             L = m["loss_" + q]
@@ -508,7 +509,7 @@ def verdicts(facts: dict, params) -> list:
                 evidence=dict(b=c["b"], lo=c["lo"], hi=c["hi"], corr=c["corr"], runs=c["n"], rule_alone=own),
                 decision=decision(f"slope of {'log ' if q != 'val_acc' else ''}{LABELS[q]} on log(η/S), equal "
                                   "training loss", c["b"], c["lo"], c["hi"], level="95% t", **sign_rule(sign)),
-                summary=f"corr(log η/S, log L_train) = {c['corr']:+.2f}" + (" (collinear)" if coll else "")
+                summary=f"corr(log η/S, log L_train) = {signed(c['corr'], '+.2f')}" + (" (collinear)" if coll else "")
                         + f"; b = {c['b']:+.3g} {_ci(c, f='+.3g')}")
     out += rescale_verdicts(facts, params)
     out += other_verdicts(facts, params)
@@ -560,12 +561,12 @@ def rescale_verdicts(facts: dict, params) -> list:
     out.append(ruled(
         "sharpness-rescale-accuracy", id="claim-7-rescale-val-acc", chapter="sharpness", profile=profile,
         source="ICLR 2018, Fig. 3", figure="fig-sh-rescale", outcome=own, control_outcome=a["outcome"],
-        control_summary=f"β = 1 against {pair_words}: {100 * a['diff']:+.1f} [{100 * a['lo']:+.1f}, {100 * a['hi']:+.1f}] points"
+        control_summary=f"β = 1 against {pair_words}: {signed(100 * a['diff'], '+.1f')} [{signed(100 * a['lo'], '+.1f')}, {signed(100 * a['hi'], '+.1f')}] points"
                         if np.isfinite(a["lo"]) else f"{pair_words}: too few runs",
         power=controls.tost_power(undecided[0]["acc"], points, n, seeds) if own == "inconclusive" and undecided else "",
         evidence={f"beta_{b['beta']:g}_diff": b["acc"]["diff"] for b in rt["betas"]},
-        summary="; ".join(f"β = {b['beta']:g}: {100 * b['acc']['diff']:+.1f} [{100 * b['acc']['lo']:+.1f}, "
-                          f"{100 * b['acc']['hi']:+.1f}] points {b['acc']['outcome']} ({progress(b)})"
+        summary="; ".join(f"β = {b['beta']:g}: {signed(100 * b['acc']['diff'], '+.1f')} [{signed(100 * b['acc']['lo'], '+.1f')}, "
+                          f"{signed(100 * b['acc']['hi'], '+.1f')}] points {b['acc']['outcome']} ({progress(b)})"
                           for b in rt["betas"] if np.isfinite(b["acc"]["lo"]))))
     return out
 

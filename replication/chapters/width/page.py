@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import wording
 from ...figures import provenance_text
 from ...page import md
-from ...wording import MINUS, decimals_for, number
+from ...wording import decimals_for, number
 from . import claims
 from .claims import QUANTITIES
 
@@ -20,7 +20,7 @@ def _said(verdicts, verdict_id: str):
 
 def signed_percent(x: float) -> str:
     """``+39%`` / ``−2%`` (a true minus sign)."""
-    return f"{100 * x:+.0f}%".replace("-", MINUS)
+    return wording.signed(100 * x, "+.0f") + "%"
 
 
 def with_uncertainty(value: float, stderr: float) -> tuple[str, str]:
@@ -222,7 +222,7 @@ def validation_table(rows: list[dict]) -> str:
             est, se = with_uncertainty(e["estimate"], e["stderr"])
             exact = f"{e['truth']:.4g}"
             lead = f"{NETWORK_NAMES.get(r['model'], r['model'])} ({r['dim']:,})" if i == 0 else ""
-            z = f"{e['z']:+.1f}".replace("-", "−")
+            z = wording.signed(e["z"], "+.1f")
             lines.append(f"| {lead} | {label} | {exact} | {est} ± {se} | {z} | {'yes' if e['covered'] else 'no'} |")
     return "\n".join(lines)
 
