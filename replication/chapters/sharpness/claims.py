@@ -346,7 +346,7 @@ SECONDARY = ("main", "v3")
 
 
 def _ci(t, lo="lo", hi="hi", f="+.2f"):
-    return f"[{t[lo]:{f}}, {t[hi]:{f}}]"
+    return f"[{signed(t[lo], f)}, {signed(t[hi], f)}]"
 
 
 def _seeds(key: str) -> dict[str, int]:
