@@ -210,3 +210,19 @@ def test_each_deciding_number_lies_where_its_rule_put_the_outcome():
                 seen.add((v.id, v.raw_outcome))
     assert ("claim-5-sweep-accuracy-rises-with-ratio", C.HOLDS) in seen
     assert ("claim-5-sweep-accuracy-rises-with-ratio", C.FAILS) in seen
+
+
+def test_the_correlation_tables_are_spearman_then_kendall_each_narrow_enough_for_a_column():
+    from replication.chapters.sweep import page
+
+    results = _results(lambda r: 80 + 3 * math.log(r["ratio"]))
+    facts = claims.summary(results, PARAMS)
+    text = page.correlation_table(facts)
+    tables = [block for block in text.split("\n\n") if block.startswith("|")]
+    assert len(tables) == 2 and text.index("Spearman") < text.index("Kendall")
+    for table in tables:
+        rows = table.splitlines()
+        assert all(row.count("|") == 7 for row in rows), "six columns"          # measure, groups, runs, η/S, η, S
+        assert len(rows) == 2 + 10                                               # 2 measures × 5 groupings
+    rho, tau = (float(t.splitlines()[2].split("|")[4].split()[0].replace("−", "-")) for t in tables)
+    assert rho > tau > 0                 # pooled accuracy against η/S: τ below ρ for the same monotone order
