@@ -54,6 +54,7 @@ def main() -> int:
     from replication.ensemble import train_ensemble
     from replication.chapters import resolve_spec as resolve
     from replication.train import load_data, train
+    from replication.wording import architecture
 
     p = resolve(SPEC, args.profile)
     items = experiment.configs(p)
@@ -85,14 +86,18 @@ def main() -> int:
         "",
         f"torch {torch.__version__}; {torch.get_num_threads()} thread(s); host {host}; "
         f"date {datetime.datetime.now().isoformat(timespec='seconds')}; profile `{args.profile}`: "
-        f"{items[0][1].architecture}, {p.n_train} training examples, target loss {p.target_loss:g}, cap "
+        f"{architecture(items[0][1].architecture)}, {p.n_train} training examples, target loss {p.target_loss:g}, cap "
         f"{p.max_epochs} epochs, λ_max on {p.hessian_samples} examples where each run stopped.",
         f"Load before: `{before}`.",
         f"Load after: `{after}` ({os.cpu_count()} CPUs). CPU time counts this process only; the wall time "
         "is stretched by the other processes.",
         "",
-        "| S | runs | epochs trained (reached the target) | ensemble: CPU s, wall s | one at a time: CPU s, wall s "
-        "| runs per CPU-minute, ensemble | one at a time | ratio | same stopping epoch |",
+        "Columns: the batch size; runs; epochs trained in all (runs that reached the target); CPU and wall "
+        "seconds as one vmapped ensemble and one run at a time; runs per CPU-minute both ways and their ratio; "
+        "runs whose stopping epoch is the same both ways.",
+        "",
+        "| S | runs | epochs (reached) | ensemble: CPU, wall s | single: CPU, wall s "
+        "| runs/CPU-min, ensemble | single | ratio | same stop |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
