@@ -92,17 +92,16 @@ def main() -> int:
         f"Load after: `{after}` ({os.cpu_count()} CPUs). CPU time counts this process only; the wall time "
         "is stretched by the other processes.",
         "",
-        "Columns: the batch size; runs; epochs trained in all (runs that reached the target); CPU and wall "
-        "seconds as one vmapped ensemble and one run at a time; runs per CPU-minute both ways and their ratio; "
-        "runs whose stopping epoch is the same both ways.",
+        "Columns: the batch size; epochs trained by its runs in all (runs that reached the target); CPU and wall "
+        "seconds as one vmapped ensemble / one run at a time; runs per CPU-minute both ways and their ratio; "
+        f"runs whose stopping epoch is the same both ways (of {rows[0]['k']} learning rates per batch size).",
         "",
-        "| S | runs | epochs (reached) | ensemble: CPU, wall s | single: CPU, wall s "
-        "| runs/CPU-min, ensemble | single | ratio | same stop |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| S | epochs (reached) | CPU s | wall s | runs/CPU-min | ratio | same stop |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['S']} | {r['k']} | {r['epochs']} ({r['reached']}) | {r['cpu_e']:.1f}, {r['wall_e']:.1f} | "
-                     f"{r['cpu_s']:.1f}, {r['wall_s']:.1f} | {60 * r['k'] / r['cpu_e']:.0f} | "
+        lines.append(f"| {r['S']} | {r['epochs']} ({r['reached']}) | {r['cpu_e']:.1f} / {r['cpu_s']:.1f} | "
+                     f"{r['wall_e']:.1f} / {r['wall_s']:.1f} | {60 * r['k'] / r['cpu_e']:.0f} / "
                      f"{60 * r['k'] / r['cpu_s']:.0f} | {r['cpu_s'] / r['cpu_e']:.2f}× | {r['same']} of {r['k']} |")
     lines += [
         "",
