@@ -51,6 +51,9 @@ def repo_root() -> Path:
     return root
 
 
+RECORDS = "benchmarks/results"     # measurement records that pages read (the appendix, the bill, captions)
+
+
 def _package_digest() -> str:
     """Hash of the package's sources: an edit to the code re-executes the chapters."""
     digest = hashlib.sha256()
@@ -60,10 +63,24 @@ def _package_digest() -> str:
     return digest.hexdigest()
 
 
+def _records_digest(root: Path) -> str:
+    """Hash of the benchmark and GPU-check records under ``root/benchmarks/results``: a new or
+    re-measured record re-executes the chapters that show it (a page never shows a stale record)."""
+    digest = hashlib.sha256()
+    folder = root / RECORDS
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _fingerprint(notebook: Path, parameters: dict) -> str:
-    """Identifies one execution: the source notebook, its parameters, the package's code."""
+    """Identifies one execution: the source notebook, its parameters, the package's code and the
+    measurement records the pages read."""
     text = notebook.read_bytes() + json.dumps(parameters, sort_keys=True).encode()
-    return hashlib.sha256(text + _package_digest().encode()).hexdigest()
+    root = paths.checkout_root()
+    records = _records_digest(root) if root is not None else ""
+    return hashlib.sha256(text + _package_digest().encode() + records.encode()).hexdigest()
 
 
 def execute_chapter(chapter: str, source: Path, target: Path, parameters: dict, *,

@@ -106,3 +106,22 @@ def test_a_figure_the_profile_does_not_make_leaves_the_page_only_where_its_cell_
     assert "fig-shown" in text and "figure sharpness fig-shown --profile smoke" in text
     assert "fig-absent" not in text and "absent" not in text
     assert "fig-forgotten" in text
+
+
+def test_a_new_benchmark_record_re_executes_the_chapters_that_show_it(tmp_path, monkeypatch):
+    """The reuse fingerprint covers the measurement records pages read (benchmarks/results), not only
+    the notebook, its parameters and the package: the appendix showed a replaced record's old table."""
+    from replication import book, paths
+
+    notebook = tmp_path / "appendix.ipynb"
+    notebook.write_text("{}")
+    records = tmp_path / book.RECORDS
+    records.mkdir(parents=True)
+    (records / "sweep_vm.md").write_text("| S | ratio |\n| 16 | 1.98× |\n")
+    monkeypatch.setattr(paths, "checkout_root", lambda: tmp_path)
+    before = book._fingerprint(notebook, {"profile": "laptop"})
+    assert book._fingerprint(notebook, {"profile": "laptop"}) == before               # stable
+    (records / "sweep_vm.md").write_text("| S | ratio |\n| 16 | 2.05× |\n")
+    remeasured = book._fingerprint(notebook, {"profile": "laptop"})
+    (records / "gpu-check_h200.json").write_text("{}")
+    assert len({before, remeasured, book._fingerprint(notebook, {"profile": "laptop"})}) == 3
