@@ -30,7 +30,8 @@ from ...params import ChapterSpec, Param, ParameterError, check_at_most, device,
 from ...runs import compute_all, train_all
 from ...store import ResultStore
 from . import benchmark, claims, coverage, experiment
-from .benchmark import benchmark_markdown, load_benchmark, parse_benchmark
+from .benchmark import load_benchmark, parse_benchmark
+from .page import benchmark_markdown
 from .claims import (QUANTITIES, TARGET, choose_sample_count, convergence_curves, count_stats, coverage_band,
                      summary, validation_checks)
 from .. import Counted

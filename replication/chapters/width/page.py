@@ -274,3 +274,53 @@ def timing_table(tm: dict, full_tm: dict, n: int, n_full: int) -> str:
         hv = f"{tm['n_hvp'][hk]:.0f}" if hk else "1"
         lines.append(f"| {label} | {hv} | {tm['seconds'][key]:.2g} | {full_tm['seconds'][key]:.2g} |")
     return "\n".join(lines)
+
+
+# -- the benchmark against PyHessian (its record read by .benchmark) ---------------------------------
+def _cost(row: dict, who: str) -> str:
+    """``6 HVPs, 5.2 s`` from a cost row's ``<who>: HVPs`` and ``<who>: time (s)`` cells (text kept as is)."""
+    hvp, seconds = row.get(f"{who}: HVPs", ""), row.get(f"{who}: time (s)", "")
+    if not hvp.replace(".", "", 1).isdigit():
+        return hvp
+    return f"{hvp} HVPs" + (f", {seconds} s" if seconds else "")
+
+
+def _ratio(text: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    return (f"more than {text[1:].strip()}" if text.startswith(">") else text) + f" the {what}"
+
+
+def _target(text: str) -> str:
+    return {"λ_max": r"$\lambda_{\max}$"}.get(text, text.replace("top-", "top "))
+
+
+def benchmark_markdown(bench: dict) -> str:
+    """The benchmark's provenance, its recorded setup and its cost table (or why there is none); never a
+    folder of the machine."""
+    if not bench.get("found"):
+        return (f"*The benchmark against PyHessian (`benchmarks/bench_hessian.py`) has not been run on this "
+                f"machine (host `{bench['this_host']}`): the repository holds no `benchmarks/results/hessian_*.md`.*")
+    date = (bench["date"] if bench["date_source"] == "file"
+            else f"{bench['date']} (the file's date; the record states none)")
+    where = "this machine" if bench["same_host"] else f"another machine, not this one (`{bench['this_host']}`)"
+    lines = [f"Source: the record `{bench['file']}`, host `{bench['host']}` ({where}), {date}.", ""]
+    if bench["setup"]:
+        lines += ["```{admonition} The benchmark's setup, as recorded", "\n\n".join(bench["setup"]), "```", ""]
+    cost = bench["cost"]
+    if cost and {"target", "ours: HVPs", "PyHessian: HVPs"} <= set(cost[0]):
+        lines += ["**Table: the benchmark against PyHessian.** HVPs and seconds until each estimate is, and stays, "
+                  "within the benchmark's relative tolerance of a float64 reference, graph building included. "
+                  "PyHessian is credited with an ideal stopping rule; the record also lists the runs with its own.",
+                  "", "| target | ours (Lanczos) | PyHessian (power iteration) | PyHessian needs |",
+                  "| --- | --- | --- | --- |"]
+        for r in cost:
+            ratio = ", ".join(x for x in (_ratio(r.get("HVP ratio", ""), "HVPs"),
+                                          _ratio(r.get("time ratio", ""), "time")) if x)
+            lines.append(f"| {_target(r['target'])} | {_cost(r, 'ours')} | {_cost(r, 'PyHessian')} | {ratio} |")
+    elif cost:
+        header = list(cost[0])
+        lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        lines += ["| " + " | ".join(r.get(h, "") for h in header) + " |" for r in cost]
+    return "\n".join(lines)
