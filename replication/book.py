@@ -51,9 +51,6 @@ def repo_root() -> Path:
     return root
 
 
-RECORDS = "benchmarks/results"     # measurement records that pages read (the appendix, the bill, captions)
-
-
 def _package_digest() -> str:
     """Hash of the package's sources: an edit to the code re-executes the chapters."""
     digest = hashlib.sha256()
@@ -63,12 +60,15 @@ def _package_digest() -> str:
     return digest.hexdigest()
 
 
-def _records_digest(root: Path) -> str:
-    """Hash of the benchmark and GPU-check records under ``root/benchmarks/results``: a new or
-    re-measured record re-executes the chapters that show it (a page never shows a stale record)."""
+def _records_digest() -> str:
+    """Hash of the measurement records pages read (the appendix, the bill, captions), in
+    :func:`replication.benchmarks.results_folder`: a new or re-measured record re-executes the
+    chapters that show it (a page never shows a stale record)."""
+    from .benchmarks import results_folder
+
     digest = hashlib.sha256()
-    folder = root / RECORDS
-    for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+    folder = results_folder()
+    for path in sorted(folder.rglob("*")) if folder is not None and folder.is_dir() else ():
         if path.is_file():
             digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
     return digest.hexdigest()
@@ -78,9 +78,7 @@ def _fingerprint(notebook: Path, parameters: dict) -> str:
     """Identifies one execution: the source notebook, its parameters, the package's code and the
     measurement records the pages read."""
     text = notebook.read_bytes() + json.dumps(parameters, sort_keys=True).encode()
-    root = paths.checkout_root()
-    records = _records_digest(root) if root is not None else ""
-    return hashlib.sha256(text + _package_digest().encode() + records.encode()).hexdigest()
+    return hashlib.sha256(text + _package_digest().encode() + _records_digest().encode()).hexdigest()
 
 
 def execute_chapter(chapter: str, source: Path, target: Path, parameters: dict, *,

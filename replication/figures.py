@@ -129,8 +129,10 @@ def errorbar(ax, x, y, ci, **kwargs):
 def provenance_text(provenance: Mapping[str, Any], *, profile: str, seeds: int | None = None,
                     data: str | None = None) -> str:
     """One sentence for a caption: profile, seeds, data (and whether canonical), device, code version.
-    A profile file is named without its folder (a page never shows the machine's paths)."""
-    parts = [f"profile {Path(str(profile)).name}"]
+    A profile file is named without its folder, as a command spells it (:func:`replication.profiles.in_command`)."""
+    from .profiles import in_command
+
+    parts = [f"profile {in_command(profile)}"]
     if seeds is not None:
         parts.append(f"{seeds} seed{'s' if seeds != 1 else ''} per setting")
     src = data or data_label(provenance.get("data", {}) or {})

@@ -115,7 +115,7 @@ def test_a_new_benchmark_record_re_executes_the_chapters_that_show_it(tmp_path, 
 
     notebook = tmp_path / "appendix.ipynb"
     notebook.write_text("{}")
-    records = tmp_path / book.RECORDS
+    records = tmp_path / "benchmarks" / "results"
     records.mkdir(parents=True)
     (records / "sweep_vm.md").write_text("| S | ratio |\n| 16 | 1.98× |\n")
     monkeypatch.setattr(paths, "checkout_root", lambda: tmp_path)

@@ -446,7 +446,6 @@ def cifar_values(results, params) -> dict:
     """The ResNet figure's glued words, from the ResNet runs' own results: the network, and the provenance
     of those runs (profile, seeds, data and whether canonical, device, code), never design A's.  Where
     they are not run there is no figure (its cell is tagged ``if-glued``), so no caption either."""
-    from ... import profiles
     from ...figures import provenance_text
     from ...gpu_records import throughput_note
 
@@ -454,6 +453,6 @@ def cifar_values(results, params) -> dict:
     if results.cifar:
         out["sh_cifar_arch"] = results.architectures[CIFAR]
         note = throughput_note([params.cifar_model], params.cifar_precision, params.cifar_channels_last)
-        out["sh_cifar_prov"] = provenance_text(results.cifar_provenance, profile=profiles.in_command(params.profile),
+        out["sh_cifar_prov"] = provenance_text(results.cifar_provenance, profile=params.profile,
                                                seeds=params.cifar_seeds) + (f" {note}" if note else "")
     return out
